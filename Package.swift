@@ -1,0 +1,44 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "VocabKit",
+    products: [
+        .library(name: "VocabKit", targets: ["VocabKitTokenizer", "VocabKitGGUF"]),
+        .executable(name: "vocabkit", targets: ["vocabkit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // ICU behind plain C functions: Debian renames ICU's entry points with version-suffix macros
+        // that Swift cannot import, so a module map alone cannot reach them.
+        .target(
+            name: "CICU",
+            linkerSettings: [.linkedLibrary("icuuc"), .linkedLibrary("icui18n")]
+        ),
+        // Unicode character classes for the pre-tokenizer, generated from ICU by gen/make_tables.c.
+        .target(name: "CUnicodeData", exclude: ["gen"]),
+        // The bundled Qwen3 vocabulary (Vocab/qwen3.vkv) and its provenance.
+        .target(
+            name: "VocabKitVocab",
+            path: "Vocab",
+            exclude: ["README.md", "make_vocab.py", "qwen3.vkv.sha256", "LICENSE"],
+            resources: [.copy("qwen3.vkv")]
+        ),
+        .target(name: "VocabKitGGUF"),
+        .target(
+            name: "VocabKitTokenizer",
+            dependencies: ["CICU", "CUnicodeData", "VocabKitVocab", "VocabKitGGUF"]
+        ),
+        .executableTarget(
+            name: "vocabkit",
+            dependencies: [
+                "VocabKitTokenizer", "VocabKitGGUF",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTokenizer", "CICU"]),
+        .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitGGUF"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// Placeholder: the GGUF reader/writer is being written (issue 3).
