@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Re-extracts llama.cpp's Qwen2 tokenizer test vectors (and, with --gguf, the vocabulary-only GGUF) from the
+# llama-cpp-python==0.3.36 sdist on PyPI (MIT licence; vendor/llama.cpp/models/), verifying sha256 sums.
+#   fetch.sh            verify the committed .inp/.out against the sdist (rewrites them if they differ)
+#   fetch.sh --gguf     also place ggml-vocab-qwen2.gguf under .build-testdata/ (not committed; 5.9 MB)
+# The sdist (~ 60 MB) is cached in .build-testdata/dl/.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+DL=$ROOT/.build-testdata/dl
+mkdir -p "$DL"
+SDIST=$DL/llama_cpp_python-0.3.36.tar.gz
+SDIST_SHA=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+declare -A SHA=(
+  [ggml-vocab-qwen2.gguf]=44c2f46b715f585c6ab513970e8a006bfa5badd6108560054921cf598d154d8c
+  [ggml-vocab-qwen2.gguf.inp]=be0a11f7071f0c67d3053a2d377d8f35f0dbcb77ff11a60300fb57d36b477cf0
+  [ggml-vocab-qwen2.gguf.out]=de785bb305cc6fa9d43908ed5da337f853c0b79e971348fcfb9f0915a39c5363
+)
+want_gguf=0; [ "${1:-}" = "--gguf" ] && want_gguf=1
+
+ok() { [ -f "$1" ] && echo "${SHA[$(basename "$1")]}  $1" | sha256sum -c --status; }
+
+need=0
+ok "$HERE/ggml-vocab-qwen2.gguf.inp" && ok "$HERE/ggml-vocab-qwen2.gguf.out" || need=1
+[ $want_gguf = 1 ] && ! ok "$ROOT/.build-testdata/ggml-vocab-qwen2.gguf" && need=1
+if [ $need = 0 ]; then echo "llama-vocab fixtures verified"; exit 0; fi
+
+if ! echo "$SDIST_SHA  $SDIST" | sha256sum -c --status 2>/dev/null; then
+  python3 - "$SDIST" <<'PY'
+import json, sys, urllib.parse, urllib.request
+try:
+    from pip._internal.models.index import PyPI  # the index pip itself uses
+    base = PyPI.pypi_url + "/llama-cpp-python/json"
+except Exception:
+    base = "https://pypi.org/pypi/llama-cpp-python/json"
+d = json.load(urllib.request.urlopen(base, timeout=120))
+u = [x for x in d["releases"]["0.3.36"] if x["filename"].endswith(".tar.gz")][0]["url"]
+urllib.request.urlretrieve(urllib.parse.urljoin(base, u), sys.argv[1] + ".tmp")
+PY
+  mv "$SDIST.tmp" "$SDIST"
+  echo "$SDIST_SHA  $SDIST" | sha256sum -c --quiet
+fi
+M=llama_cpp_python-0.3.36/vendor/llama.cpp/models
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+tar xzf "$SDIST" -C "$T" "$M/ggml-vocab-qwen2.gguf" "$M/ggml-vocab-qwen2.gguf.inp" "$M/ggml-vocab-qwen2.gguf.out"
+for f in ggml-vocab-qwen2.gguf ggml-vocab-qwen2.gguf.inp ggml-vocab-qwen2.gguf.out; do
+  ok "$T/$M/$f" || { echo "fetch.sh: sha256 mismatch for $f in the sdist" >&2; exit 1; }
+done
+cp "$T/$M/ggml-vocab-qwen2.gguf.inp" "$T/$M/ggml-vocab-qwen2.gguf.out" "$HERE/"
+[ $want_gguf = 1 ] && cp "$T/$M/ggml-vocab-qwen2.gguf" "$ROOT/.build-testdata/ggml-vocab-qwen2.gguf"
+echo "llama-vocab fixtures extracted and verified"
