@@ -1,0 +1,121 @@
+import CICU
+import CUnicodeData
+
+/// NFC normalization as the Qwen tokenizer applies it. ICU does the work, but only for lines that contain a
+/// scalar that NFC might change (quick check not Yes, or a nonzero combining class); a line break never
+/// composes with its neighbours, so lines normalize independently and most text is never copied.
+enum NFCNormalizer {
+    /// Offset of the first scalar that may change under NFC, or nil if the text is already NFC.
+    static func firstUnsafeOffset(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i < n {
+            if i + 8 <= n && raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                i += 8
+                continue
+            }
+            let b = p[i]
+            if b < 0x80 {
+                i += 1
+                continue
+            }
+            let (c, l) = QwenPreTokenizer.scalar(p, i)
+            if vk_unicode_class(c) & UInt8(VK_NFC_UNSAFE) != 0 { return i }
+            i += l
+        }
+        return nil
+    }
+
+    /// The NFC form of `p[0..<n]`, or nil when the text is already NFC.
+    static func normalizeIfNeeded(_ p: UnsafePointer<UInt8>, _ n: Int) -> [UInt8]? {
+        guard let first = firstUnsafeOffset(p, n) else { return nil }
+        var lineStart = first
+        while lineStart > 0 && p[lineStart - 1] != 0x0A { lineStart -= 1 }
+        var out = [UInt8]()
+        out.reserveCapacity(n + n / 8 + 16)
+        out.append(contentsOf: UnsafeBufferPointer(start: p, count: lineStart))
+        var i = lineStart
+        while i < n {
+            var end = i
+            while end < n && p[end] != 0x0A { end += 1 }
+            if end < n { end += 1 }
+            if firstUnsafeOffset(p + i, end - i) != nil {
+                appendNFC(p + i, end - i, to: &out)
+            } else {
+                out.append(contentsOf: UnsafeBufferPointer(start: p + i, count: end - i))
+            }
+            i = end
+        }
+        return out
+    }
+
+    static func appendNFC(_ p: UnsafePointer<UInt8>, _ n: Int, to out: inout [UInt8]) {
+        var capacity = n * 3 + 16
+        while true {
+            var buffer = [UInt8](repeating: 0, count: capacity)
+            let written = buffer.withUnsafeMutableBufferPointer { vk_nfc_utf8(p, Int64(n), $0.baseAddress, Int64(capacity)) }
+            if written < 0 {
+                // ICU refuses only invalid UTF-8, which validation has already excluded; keep the text as is.
+                out.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
+                return
+            }
+            if Int(written) <= capacity {
+                out.append(contentsOf: buffer[0..<Int(written)])
+                return
+            }
+            capacity = Int(written) + 16
+        }
+    }
+
+    /// NFC of a whole string (for tests and small inputs).
+    public static func normalize(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress else { return [] }
+            return normalizeIfNeeded(base, b.count) ?? bytes
+        }
+    }
+}
+
+/// UTF-8 validation that reports where the first bad byte is, with an ASCII fast path.
+public enum UTF8Validation {
+    /// Byte offset of the first byte that does not start or continue a well-formed sequence, or nil.
+    /// Rejects overlong forms, surrogates (ED A0..BF) and scalars above U+10FFFF, as the standard requires.
+    public static func firstInvalidOffset(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i < n {
+            if i + 8 <= n && raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                i += 8
+                continue
+            }
+            let b0 = p[i]
+            if b0 < 0x80 {
+                i += 1
+                continue
+            }
+            var need = 0
+            var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
+            switch b0 {
+            case 0xC2...0xDF: need = 1
+            case 0xE0: need = 2; lo = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: need = 2
+            case 0xED: need = 2; hi = 0x9F
+            case 0xF0: need = 3; lo = 0x90
+            case 0xF1...0xF3: need = 3
+            case 0xF4: need = 3; hi = 0x8F
+            default: return i
+            }
+            guard i + 1 < n, p[i + 1] >= lo, p[i + 1] <= hi else { return i }
+            for k in 2...max(2, need) where k <= need {
+                guard i + k < n, p[i + k] & 0xC0 == 0x80 else { return i }
+            }
+            i += need + 1
+        }
+        return nil
+    }
+
+    /// The text with each ill-formed subsequence replaced by U+FFFD, as `String(decoding:as:)` does.
+    public static func replacingInvalid(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        Array(String(decoding: bytes, as: UTF8.self).utf8)
+    }
+}

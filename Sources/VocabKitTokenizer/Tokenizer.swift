@@ -1,0 +1,183 @@
+import Dispatch
+
+/// Qwen's tokenizer: special tokens matched whole in the raw text, NFC, the Qwen pre-tokenizer, and
+/// byte-level BPE. Thread-safe; encoding state lives in per-call encoders.
+public final class Tokenizer: Sendable {
+    public let vocabulary: Vocabulary
+    let specials: SpecialTokenMatcher
+    /// Chunked parallel encoding splits at spaces and line breaks, which must not occur inside special tokens.
+    let canSplitForThreads: Bool
+
+    public init(vocabulary: Vocabulary) {
+        self.vocabulary = vocabulary
+        specials = SpecialTokenMatcher(vocabulary.specialTokens)
+        canSplitForThreads = !vocabulary.specialTokens.contains { $0.text.utf8.contains(0x0A) || $0.text.utf8.contains(0x20) }
+    }
+
+    /// Encodes a string; special tokens are matched unless `specialTokens` is false.
+    public func encode(_ text: String, specialTokens: Bool = true) -> [Int] {
+        var copy = text
+        return copy.withUTF8 { buf in
+            guard let base = buf.baseAddress else { return [] }
+            var out = TokenBuffer()
+            var encoder = Encoder(self)
+            encoder.encode(base, buf.count, specialTokens: specialTokens, into: &out)
+            return (0..<out.count).map { Int(out[$0]) }
+        }
+    }
+
+    /// Encodes UTF-8 bytes with up to `threads` threads. Throws `invalidUTF8` for ill-formed input.
+    public func encode(utf8 bytes: UnsafeRawBufferPointer, specialTokens: Bool = true, threads: Int = 1) throws -> [UInt32] {
+        var all = [UInt32]()
+        try encode(utf8: bytes, specialTokens: specialTokens, threads: threads) { chunk in all.append(contentsOf: chunk) }
+        return all
+    }
+
+    /// Encodes UTF-8 bytes and hands the ids to `sink` in order, a chunk at a time, so that callers that only
+    /// count need not hold every id.
+    public func encode(utf8 bytes: UnsafeRawBufferPointer, specialTokens: Bool = true, threads: Int = 1,
+                       sink: (UnsafeBufferPointer<UInt32>) throws -> Void) throws {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else { return }
+        if let bad = UTF8Validation.firstInvalidOffset(base, bytes.count) {
+            throw TokenizerError.invalidUTF8(offset: bad, path: nil)
+        }
+        let chunks = threads > 1 && canSplitForThreads ? chunkBounds(base, bytes.count, pieces: threads * 4) : [0, bytes.count]
+        if chunks.count <= 2 {
+            var out = TokenBuffer(capacity: bytes.count / 3 + 16)
+            var encoder = Encoder(self)
+            encoder.encode(base, bytes.count, specialTokens: specialTokens, into: &out)
+            try sink(UnsafeBufferPointer(start: out.base, count: out.count))
+            return
+        }
+        let chunkCount = chunks.count - 1
+        let results = ResultSlots(count: chunkCount)
+        let workers = min(threads, chunkCount)
+        nonisolated(unsafe) let start = base
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var encoder = Encoder(self)
+            var c = w
+            while c < chunkCount {
+                let chunkStart = chunks[c], chunkEnd = chunks[c + 1]
+                var out = TokenBuffer(capacity: (chunkEnd - chunkStart) / 3 + 16)
+                encoder.encode(start + chunkStart, chunkEnd - chunkStart, specialTokens: specialTokens, into: &out)
+                results.store(c, Array(UnsafeBufferPointer(start: out.base, count: out.count)))
+                c += workers
+            }
+        }
+        for c in 0..<chunkCount { try results.values[c].withUnsafeBufferPointer { try sink($0) } }
+    }
+
+    /// Split points where pre-tokenization is known to break whatever the context: after a line feed before an
+    /// ASCII letter, or before a space between two ASCII letters. Neither NFC nor any regex branch crosses them.
+    func chunkBounds(_ p: UnsafePointer<UInt8>, _ n: Int, pieces: Int) -> [Int] {
+        let minimum = 1 << 16
+        guard n >= 2 * minimum else { return [0, n] }
+        let target = max(n / pieces, minimum)
+        var bounds = [0]
+        var at = target
+        while at < n - minimum {
+            var i = at
+            let limit = min(n - 1, at + (1 << 20))
+            var found = -1
+            while i < limit {
+                let b = p[i]
+                if b == 0x0A && QwenPreTokenizer.isASCIILetter(p[i + 1]) {
+                    found = i + 1
+                    break
+                }
+                if b == 0x20 && QwenPreTokenizer.isASCIILetter(p[i + 1]) && QwenPreTokenizer.isASCIILetter(p[i - 1]) {
+                    found = i
+                    break
+                }
+                i += 1
+            }
+            if found < 0 { at = limit; continue }
+            bounds.append(found)
+            at = found + target
+        }
+        bounds.append(n)
+        return bounds
+    }
+
+    /// Decodes ids to bytes. Ids outside the vocabulary throw.
+    public func decode(_ ids: [Int]) throws -> [UInt8] {
+        var out = [UInt8]()
+        for id in ids {
+            guard id >= 0 && id < vocabulary.idCount else { throw TokenizerError.unknownTokenId(id) }
+            out.append(contentsOf: vocabulary.bytes(of: id))
+        }
+        return out
+    }
+}
+
+/// Per-chunk results written by concurrent workers, each slot by exactly one worker.
+final class ResultSlots: @unchecked Sendable {
+    var values: [[UInt32]]
+    init(count: Int) { values = Array(repeating: [], count: count) }
+    func store(_ i: Int, _ v: [UInt32]) { values.withUnsafeMutableBufferPointer { $0[i] = v } }
+}
+
+/// One thread's encoding state: BPE scratch space over a shared vocabulary.
+struct Encoder: ~Copyable {
+    let tokenizer: Tokenizer
+    let pieceTable: PieceTable
+    let offsets: UnsafeMutablePointer<UInt32>
+    let blob: UnsafeMutablePointer<UInt8>
+    let hasNotSelfEncoding: Bool
+    let notSelfEncoding: Set<UInt32>
+    var bpe: BytePairEncoder
+
+    init(_ tokenizer: Tokenizer) {
+        self.tokenizer = tokenizer
+        let v = tokenizer.vocabulary
+        pieceTable = v.pieceTable
+        offsets = v.tokenOffsets
+        blob = v.tokenBytes
+        notSelfEncoding = v.notSelfEncoding
+        hasNotSelfEncoding = !v.notSelfEncoding.isEmpty
+        bpe = BytePairEncoder(vocabulary: v)
+    }
+
+    mutating func encode(_ p: UnsafePointer<UInt8>, _ n: Int, specialTokens: Bool, into out: inout TokenBuffer) {
+        guard specialTokens else {
+            encodeText(p, n, into: &out)
+            return
+        }
+        var i = 0
+        while i < n, let m = tokenizer.specials.next(in: p, from: i, count: n) {
+            if m.start > i { encodeText(p + i, m.start - i, into: &out) }
+            out.append(m.id)
+            i = m.end
+        }
+        if i < n { encodeText(p + i, n - i, into: &out) }
+    }
+
+    /// Text between special tokens: NFC, then pre-tokenize and BPE each piece.
+    mutating func encodeText(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer) {
+        if let normalized = NFCNormalizer.normalizeIfNeeded(p, n) {
+            normalized.withUnsafeBufferPointer { encodePieces($0.baseAddress!, $0.count, into: &out) }
+        } else {
+            encodePieces(p, n, into: &out)
+        }
+    }
+
+    @inline(__always)
+    mutating func encodePieces(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer) {
+        var i = 0
+        while i < n {
+            let e = QwenPreTokenizer.pieceEnd(p, n, at: i)
+            encodePiece(p + i, e - i, into: &out)
+            i = e
+        }
+    }
+
+    @inline(__always)
+    mutating func encodePiece(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer) {
+        let id = pieceTable.find(p, n, offsets: offsets, blob: blob)
+        if id != UInt32.max && !(hasNotSelfEncoding && notSelfEncoding.contains(id)) {
+            out.append(id)
+            return
+        }
+        bpe.encodeWithMerges(p, n, into: &out)
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import VocabKitTokenizer
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure VocabKit's own speed (Benchmarks/ compares it with peers in the same run).",
+        subcommands: [BenchTokenizeCommand.self]
+    )
+}
+
+struct BenchTokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Vocabulary load time, and cold and warm encode speed per file."
+    )
+
+    @Argument(help: "Files to encode.")
+    var files: [String]
+
+    @Option(help: "Threads for encoding.")
+    var threads: Int = 1
+
+    @Option(help: "Warm repetitions; the best is reported.")
+    var iterations: Int = 5
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @OptionGroup var vocabulary: VocabularyOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let loadStart = DispatchTime.now()
+            let tokenizer = try vocabulary.tokenizer()
+            let loadSeconds = seconds(since: loadStart)
+            var rows: [[String: Any]] = []
+            for file in files {
+                let input = try InputText(path: file)
+                let mb = Double(input.bytes.count) / 1e6
+                var tokens = 0
+                let coldStart = DispatchTime.now()
+                try tokenizer.encode(utf8: input.bytes, threads: threads) { tokens += $0.count }
+                let cold = seconds(since: coldStart)
+                var best = Double.infinity
+                for _ in 0..<max(iterations, 1) {
+                    let t = DispatchTime.now()
+                    try tokenizer.encode(utf8: input.bytes, threads: threads) { _ in }
+                    best = min(best, seconds(since: t))
+                }
+                rows.append(["file": file, "bytes": input.bytes.count, "tokens": tokens, "threads": threads,
+                             "cold_seconds": cold, "warm_seconds": best,
+                             "cold_mb_per_s": mb / cold, "mb_per_s": mb / best])
+            }
+            if json {
+                let object: [String: Any] = ["load_seconds": loadSeconds, "files": rows,
+                                             "mb_per_s": rows.first?["mb_per_s"] ?? 0]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(String(format: "vocabulary ready in %.1f ms", loadSeconds * 1000))
+                for r in rows {
+                    print(String(format: "%@: %d bytes, %d tokens, %d thread(s): cold %.1f MB/s, warm %.1f MB/s",
+                                 r["file"] as! String, r["bytes"] as! Int, r["tokens"] as! Int, threads,
+                                 r["cold_mb_per_s"] as! Double, r["mb_per_s"] as! Double))
+                }
+            }
+        }
+    }
+}
+
+func seconds(since start: DispatchTime) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+}

@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import VocabKitTokenizer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options shared by commands that tokenize.
+struct VocabularyOptions: ParsableArguments {
+    @Option(name: .long, help: "A GGUF model, tokenizer.json, vocab.json+merges.txt directory, .tiktoken or .vkv (default: the bundled Qwen3 vocabulary).")
+    var vocab: String?
+
+    func tokenizer() throws -> Tokenizer {
+        Tokenizer(vocabulary: try vocab.map { try Vocabulary.load(path: $0) } ?? Vocabulary.bundled())
+    }
+}
+
+/// A read-only view of a whole input: memory-mapped files, or stdin read into memory.
+final class InputText {
+    let path: String
+    private(set) var bytes: UnsafeRawBufferPointer
+    private var mapped: UnsafeMutableRawPointer?
+    private var owned: [UInt8]?
+
+    init(path: String) throws {
+        self.path = path
+        bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+        if path == "-" {
+            owned = try InputText.readAll(fd: 0, path: "stdin")
+            bytes = owned!.withUnsafeBytes { $0 }  // stable: `owned` is never mutated again
+            return
+        }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            throw errno == ENOENT ? TokenizerError.fileNotFound(path: path)
+                : TokenizerError.unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw TokenizerError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw TokenizerError.unreadable(path: path, reason: "is a directory") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            owned = try InputText.readAll(fd: fd, path: path)
+            bytes = owned!.withUnsafeBytes { $0 }
+            return
+        }
+        let size = Int(st.st_size)
+        guard size > 0 else { return }
+        guard let m = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), m != MAP_FAILED else {
+            throw TokenizerError.unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        madvise(m, size, MADV_SEQUENTIAL | MADV_WILLNEED)
+        mapped = m
+        bytes = UnsafeRawBufferPointer(start: m, count: size)
+    }
+
+    static func readAll(fd: Int32, path: String) throws -> [UInt8] {
+        var out = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let r = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw TokenizerError.unreadable(path: path, reason: String(cString: strerror(errno)))
+            }
+            if r == 0 { return out }
+            out.append(contentsOf: chunk[0..<r])
+        }
+    }
+
+    /// Replaces ill-formed UTF-8 with U+FFFD (the --replace-invalid behaviour).
+    func replaceInvalidUTF8() {
+        guard let base = bytes.baseAddress,
+              UTF8Validation.firstInvalidOffset(base.assumingMemoryBound(to: UInt8.self), bytes.count) != nil else { return }
+        owned = UTF8Validation.replacingInvalid(bytes)
+        bytes = owned!.withUnsafeBytes { $0 }
+    }
+
+    deinit { if let mapped { munmap(mapped, bytes.count) } }
+}
+
+/// Buffered writing to stdout without going through `print` for every id.
+final class OutputWriter {
+    private var buffer: [UInt8] = []
+
+    init() { buffer.reserveCapacity(1 << 16) }
+
+    func write(_ s: String) {
+        buffer.append(contentsOf: s.utf8)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    func write(bytes: some Sequence<UInt8>) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    /// Decimal digits of `v`, without allocating a String.
+    func write(_ v: UInt32) {
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = v
+        var len = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[len] = UInt8(48 + n % 10)
+                n /= 10
+                len += 1
+            } while n > 0
+            for k in stride(from: len - 1, through: 0, by: -1) { buffer.append(d[k]) }
+        }
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    func flush() {
+        buffer.withUnsafeBytes { b in
+            var done = 0
+            while done < b.count {
+                let r = Glibc.write(1, b.baseAddress! + done, b.count - done)
+                if r <= 0 { if errno == EINTR { continue }; return }
+                done += r
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    deinit { flush() }
+}
+
+/// Whether stderr is a terminal: progress is shown there and nowhere else.
+var stderrIsTerminal: Bool { isatty(2) != 0 }
+
+/// Maps library errors to one line on stderr and exit status 1.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as TokenizerError {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+/// A token's bytes as readable text: escapes for control characters and bytes that are not valid UTF-8.
+func visible(_ bytes: [UInt8]) -> String {
+    var out = ""
+    var i = 0
+    while i < bytes.count {
+        let b = bytes[i]
+        switch b {
+        case 0x0A: out += "\\n"; i += 1; continue
+        case 0x0D: out += "\\r"; i += 1; continue
+        case 0x09: out += "\\t"; i += 1; continue
+        case 0x20: out += "␣"; i += 1; continue
+        default: break
+        }
+        let len = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 ? 2 : 0
+        if len > 0, i + len <= bytes.count,
+           let s = String(validating: bytes[i..<(i + len)], as: UTF8.self),
+           let scalar = s.unicodeScalars.first, !(scalar.properties.generalCategory == .control) {
+            out += s
+            i += len
+        } else {
+            out += String(format: "\\x%02X", b)
+            i += 1
+        }
+    }
+    return out
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct VocabKitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vocabkit",
+        abstract: "Tokenize like Qwen, count token usage, prune a GGUF's vocabulary, and check the result.",
+        subcommands: [TokenizeCommand.self, DecodeCommand.self, BenchCommand.self]
+    )
+}
