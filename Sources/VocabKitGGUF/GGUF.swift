@@ -1,1 +1,0 @@
-// Placeholder: the GGUF reader/writer is being written (issue 3).
