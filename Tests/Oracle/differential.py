@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""Differential test: the vocabkit CLI against the reference Qwen tokenizer (Tests/Oracle/qwen_reference.py).
+
+Corpus mode (default): for every file in the corpus MANIFEST.tsv (Tests/Scripts/fetch-corpus.sh), compares
+  `$VOCABKIT tokenize --file F --format ids` (default threads) with the reference ids, then the same with
+  `--threads 1` on every file and `--threads 3` on the first file of each group (chunked parallel encoding
+  must not change the ids), and `--count` with the reference token count.
+Sweep mode (--unicode-sweep): for every Unicode scalar c (0..0x10FFFF without surrogates) the strings
+  "a{c}b", " {c}{c}", "'{c}" and "{c}'s" are joined with "<|endoftext|>" into files of 0x10000 scalars each;
+  both sides encode the files and the id sequences are compared segment by segment (split at id 151643).
+  The reference splits on added tokens before normalizing and pre-tokenizing, so this equals encoding each
+  string on its own. Every differing scalar is reported (hex, unicodedata category, name).
+--all runs both. Reference ids are cached in .build-oracle/cache/ keyed by the sha256 of the input, the
+qwen.tiktoken sha256 and the tokenizers version (delete the folder or pass --no-cache to recompute).
+
+Prints per-group totals and, last, exactly `differential: N passed, M failed` (a check is one file under one
+thread setting, one --count run, or one swept scalar); exits 1 on any failure.
+
+Usage: differential.py [--corpus DIR] [--unicode-sweep | --all] [--tiktoken PATH] [--vocabkit PATH]
+                       [--max-reports N] [--no-cache] [--sweep-dir DIR]
+Environment: VOCABKIT (binary, default .build/release/vocabkit), VOCABKIT_CORPUS (default .build-corpus).
+"""
+import argparse, array, hashlib, os, subprocess, sys, time, unicodedata
+from collections import OrderedDict
+
+from common import EOT, ROOT, corpus_dir, read_manifest, reference, tiktoken_path, vocabkit_path
+import make_vocab
+
+SWEEP_BLOCK = 0x10000
+
+
+class Reference:
+    def __init__(self, tiktoken, use_cache=True):
+        import tokenizers
+        self.tok = reference(tiktoken)
+        raw = open(tiktoken_path(tiktoken), "rb").read()
+        self.token_bytes = make_vocab.load_ranks(raw) + [t.encode() for t, _ in make_vocab.SPECIALS]
+        self.key = hashlib.sha256(raw + tokenizers.__version__.encode()).hexdigest()[:16]
+        self.cache = os.path.join(ROOT, ".build-oracle", "cache") if use_cache else None
+        self.seconds = 0.0
+
+    def _cache_path(self, data, kind):
+        h = hashlib.sha256(data).hexdigest()[:32]
+        return os.path.join(self.cache, f"{kind}-{self.key}-{h}.u32")
+
+    def encode_files(self, paths):
+        """Reference ids of whole files (encode_batch runs files in parallel); cached."""
+        out, todo = {}, []
+        for p in paths:
+            data = open(p, "rb").read()
+            cp = self._cache_path(data, "file") if self.cache else None
+            if cp and os.path.isfile(cp):
+                a = array.array("I"); a.frombytes(open(cp, "rb").read()); out[p] = a.tolist()
+            else:
+                todo.append((p, data, cp))
+        # batches of ~8 MB keep memory modest
+        while todo:
+            batch, size = [], 0
+            while todo and (not batch or size < 8_000_000):
+                batch.append(todo.pop(0)); size += len(batch[-1][1])
+            t = time.time()
+            encs = self.tok.encode_batch([d.decode("utf-8") for _, d, _ in batch], add_special_tokens=False)
+            self.seconds += time.time() - t
+            for (p, _, cp), e in zip(batch, encs):
+                out[p] = e.ids
+                if cp:
+                    os.makedirs(self.cache, exist_ok=True)
+                    array.array("I", e.ids).tofile(open(cp + ".tmp", "wb")); os.replace(cp + ".tmp", cp)
+        return out
+
+    def encode_segments(self, segments, data):
+        """Reference ids of each segment (one list per segment); cached under the joined file's bytes."""
+        cp = self._cache_path(data, "sweep") if self.cache else None
+        if cp and os.path.isfile(cp):
+            a = array.array("I"); a.frombytes(open(cp, "rb").read())
+            return split_at_eot(a.tolist())
+        t = time.time()
+        encs = self.tok.encode_batch(segments, add_special_tokens=False)
+        self.seconds += time.time() - t
+        segs = [e.ids for e in encs]
+        if cp:
+            flat = array.array("I")
+            for i, s in enumerate(segs):
+                if i:
+                    flat.append(EOT)
+                flat.extend(s)
+            os.makedirs(self.cache, exist_ok=True)
+            flat.tofile(open(cp + ".tmp", "wb")); os.replace(cp + ".tmp", cp)
+        return segs
+
+    def show(self, ids):
+        return " ".join(f"{i}:{self.token_bytes[i].decode('utf-8', 'backslashreplace')!r}"
+                        if 0 <= i < len(self.token_bytes) else f"{i}:?" for i in ids)
+
+
+def split_at_eot(ids):
+    segs, cur = [], []
+    for i in ids:
+        if i == EOT:
+            segs.append(cur); cur = []
+        else:
+            cur.append(i)
+    segs.append(cur)
+    return segs
+
+
+def run_vocabkit(vk, path, *extra):
+    """Returns (ids or None, seconds, error text)."""
+    t = time.time()
+    try:
+        r = subprocess.run([vk, "tokenize", "--file", path, *extra], capture_output=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, time.time() - t, str(e)
+    dt = time.time() - t
+    if r.returncode != 0:
+        return None, dt, f"exit {r.returncode}: {r.stderr.decode('utf-8', 'replace').strip()[:500]}"
+    try:
+        return [int(x) for x in r.stdout.split()], dt, ""
+    except ValueError as e:
+        return None, dt, f"unparsable output: {e}: {r.stdout[:200]!r}"
+
+
+def first_diff(a, b):
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n if len(a) != len(b) else -1
+
+
+def report_mismatch(ref, path, text_nfc_bytes, want, got, label):
+    i = first_diff(want, got)
+    off = sum(len(ref.token_bytes[t]) for t in want[:i])
+    lo, hi = max(0, off - 40), off + 40
+    print(f"MISMATCH {path} [{label}]: first differing token index {i} (reference {len(want)} tokens, "
+          f"vocabkit {len(got)}), byte offset {off} of the NFC text")
+    print(f"  text[{lo}:{hi}] = {text_nfc_bytes[lo:off].decode('utf-8', 'replace')!r} | "
+          f"{text_nfc_bytes[off:hi].decode('utf-8', 'replace')!r}")
+    print(f"  reference[{max(0, i - 5)}:{i + 10}]: {ref.show(want[max(0, i - 5):i + 10])}")
+    print(f"  vocabkit [{max(0, i - 5)}:{i + 10}]: {ref.show(got[max(0, i - 5):i + 10])}")
+
+
+def corpus_mode(a, ref, vk, tally):
+    cdir = corpus_dir(a.corpus)
+    rows = read_manifest(cdir)
+    paths = [os.path.join(cdir, r["file"]) for r in rows]
+    print(f"corpus: {len(rows)} files in {cdir}; reference encoding ...", flush=True)
+    want_all = ref.encode_files(paths)
+    print(f"reference: {ref.seconds:.1f} s encoding (cached files take no time)", flush=True)
+    groups = OrderedDict()
+    first_of_group = set()
+    for r, p in zip(rows, paths):
+        if r["script"] not in groups:
+            first_of_group.add(p)
+        g = groups.setdefault(r["script"], {"files": 0, "bytes": 0, "tokens": 0, "failed": 0, "vk_s": 0.0})
+        g["files"] += 1; g["bytes"] += int(r["bytes"]); g["tokens"] += len(want_all[p])
+    reports = 0
+    for r, p in zip(rows, paths):
+        g = groups[r["script"]]
+        want = want_all[p]
+        variants = [("default threads", []), ("--threads 1", ["--threads", "1"])]
+        if p in first_of_group:
+            variants.append(("--threads 3", ["--threads", "3"]))
+        nfc = None
+        for label, extra in variants:
+            got, dt, err = run_vocabkit(vk, p, "--format", "ids", *extra)
+            if label == "default threads":
+                g["vk_s"] += dt
+            if got == want:
+                tally["passed"] += 1
+                continue
+            tally["failed"] += 1; g["failed"] += 1
+            if got is None:
+                print(f"FAILED {r['file']} [{label}]: {err}")
+            elif reports < a.max_reports:
+                reports += 1
+                if nfc is None:
+                    nfc = ref.tok.normalizer.normalize_str(open(p, encoding="utf-8").read()).encode("utf-8")
+                report_mismatch(ref, r["file"], nfc, want, got, label)
+            else:
+                print(f"MISMATCH {r['file']} [{label}] (details suppressed, --max-reports {a.max_reports})")
+        # --count
+        t = subprocess.run([vk, "tokenize", "--file", p, "--count"], capture_output=True, text=True)
+        if t.returncode == 0 and t.stdout.strip() == str(len(want)):
+            tally["passed"] += 1
+        else:
+            tally["failed"] += 1; g["failed"] += 1
+            print(f"FAILED {r['file']} [--count]: got {t.stdout.strip()!r} (exit {t.returncode}), "
+                  f"reference {len(want)}")
+    print(f"{'group':12s} {'files':>5s} {'MB':>7s} {'tokens':>11s} {'bytes/tok':>9s} {'vocabkit MB/s':>13s} {'failed':>6s}")
+    for name, g in groups.items():
+        mbps = g["bytes"] / 1e6 / g["vk_s"] if g["vk_s"] else 0
+        print(f"{name:12s} {g['files']:5d} {g['bytes'] / 1e6:7.2f} {g['tokens']:11,d} "
+              f"{g['bytes'] / max(1, g['tokens']):9.2f} {mbps:13.1f} {g['failed']:6d}")
+    tb = sum(g["bytes"] for g in groups.values()); tt = sum(g["tokens"] for g in groups.values())
+    print(f"{'total':12s} {sum(g['files'] for g in groups.values()):5d} {tb / 1e6:7.2f} {tt:11,d} "
+          f"{tb / max(1, tt):9.2f}")
+
+
+SWEEP_FORMS = ["a{c}b", " {c}{c}", "'{c}", "{c}'s"]
+
+
+def sweep_segments(block):
+    segs = []
+    for cp in range(block, min(block + SWEEP_BLOCK, 0x110000)):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        c = chr(cp)
+        segs.extend(f.format(c=c) for f in SWEEP_FORMS)
+    return segs
+
+
+def sweep_mode(a, ref, vk, tally):
+    sdir = a.sweep_dir or os.path.join(ROOT, ".build-oracle", "sweep")
+    os.makedirs(sdir, exist_ok=True)
+    print(f"unicode sweep: {len(SWEEP_FORMS)} strings per scalar, files in {sdir}", flush=True)
+    bad_scalars = []
+    t0 = time.time()
+    for block in range(0, 0x110000, SWEEP_BLOCK):
+        segs = sweep_segments(block)
+        data = "<|endoftext|>".join(segs).encode("utf-8")
+        path = os.path.join(sdir, f"sweep-{block:06X}.txt")
+        if not (os.path.isfile(path) and os.path.getsize(path) == len(data)):
+            open(path + ".tmp", "wb").write(data); os.replace(path + ".tmp", path)
+        want = ref.encode_segments(segs, data)
+        got, dt, err = run_vocabkit(vk, path, "--format", "ids")
+        cps = [cp for cp in range(block, min(block + SWEEP_BLOCK, 0x110000)) if not 0xD800 <= cp <= 0xDFFF]
+        if got is None:
+            print(f"FAILED sweep block U+{block:06X}: {err}")
+            tally["failed"] += len(cps)
+            continue
+        got_segs = split_at_eot(got)
+        if len(got_segs) != len(want):
+            # misaligned: fall back to per-scalar comparison up to the first misalignment
+            print(f"sweep block U+{block:06X}: vocabkit gave {len(got_segs)} segments, expected {len(want)}")
+        nf = 0
+        for k, cp in enumerate(cps):
+            w = want[4 * k:4 * k + 4]
+            g_ = got_segs[4 * k:4 * k + 4]
+            if w == g_:
+                tally["passed"] += 1
+                continue
+            tally["failed"] += 1; nf += 1
+            bad_scalars.append(cp)
+            if len(bad_scalars) <= a.max_reports * 10:
+                c = chr(cp)
+                forms = [(SWEEP_FORMS[j], w[j], g_[j] if j < len(g_) else None) for j in range(4)
+                         if j >= len(g_) or w[j] != g_[j]]
+                print(f"SCALAR U+{cp:04X} {unicodedata.category(c)} {unicodedata.name(c, '<unnamed>')}: " +
+                      "; ".join(f"{f!r}: reference {x} vocabkit {y}" for f, x, y in forms))
+        print(f"  block U+{block:06X}: {len(cps)} scalars, {nf} differ ({time.time() - t0:.0f} s)", flush=True)
+    if bad_scalars:
+        cats = {}
+        for cp in bad_scalars:
+            cats[unicodedata.category(chr(cp))] = cats.get(unicodedata.category(chr(cp)), 0) + 1
+        print(f"sweep: {len(bad_scalars)} scalars differ; by category (Python unicodedata "
+              f"{unicodedata.unidata_version}): {dict(sorted(cats.items()))}")
+    else:
+        print("sweep: all scalars agree")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus")
+    ap.add_argument("--unicode-sweep", action="store_true", help="sweep mode only")
+    ap.add_argument("--all", action="store_true", help="corpus and sweep")
+    ap.add_argument("--tiktoken")
+    ap.add_argument("--vocabkit")
+    ap.add_argument("--sweep-dir")
+    ap.add_argument("--max-reports", type=int, default=10)
+    ap.add_argument("--no-cache", action="store_true")
+    a = ap.parse_args()
+    vk = os.path.abspath(a.vocabkit) if a.vocabkit else vocabkit_path()
+    if not os.access(vk, os.X_OK):
+        sys.exit(f"vocabkit binary not found at {vk} (set VOCABKIT or build with swift build -c release)")
+    t = time.time()
+    ref = Reference(a.tiktoken, use_cache=not a.no_cache)
+    print(f"reference built in {time.time() - t:.1f} s; vocabkit: {vk}", flush=True)
+    tally = {"passed": 0, "failed": 0}
+    if not a.unicode_sweep or a.all:
+        corpus_mode(a, ref, vk, tally)
+    if a.unicode_sweep or a.all:
+        sweep_mode(a, ref, vk, tally)
+    print(f"total time {time.time() - t:.0f} s (reference encoding {ref.seconds:.0f} s)")
+    print(f"differential: {tally['passed']} passed, {tally['failed']} failed")
+    sys.exit(1 if tally["failed"] else 0)
+
+
+if __name__ == "__main__":
+    main()
