@@ -24,7 +24,7 @@ public struct GGUFModelSummary: Sendable {
     public let parameterCount: Int
     /// `token_embd.weight` and, when untied, `output.weight`: the tensors with one row per token.
     public let vocabularyTensors: [GGUFTensorInfo]
-    /// True when there is no `output.weight`, so the output projection reuses `token_embd`.
+    /// True when there is a `token_embd.weight` but no `output.weight`, so the output projection reuses it.
     public let tiedEmbeddings: Bool
 
     public static let tokenEmbeddingName = "token_embd.weight"
@@ -58,7 +58,7 @@ public struct GGUFModelSummary: Sendable {
         tensorByteCount = file.tensors.reduce(0) { $0 + $1.byteCount }
         parameterCount = file.tensors.reduce(0) { $0 + $1.elementCount }
         vocabularyTensors = [Self.tokenEmbeddingName, Self.outputName].compactMap { file.tensor(named: $0) }
-        tiedEmbeddings = file.tensor(named: Self.outputName) == nil
+        tiedEmbeddings = file.tensor(named: Self.tokenEmbeddingName) != nil && file.tensor(named: Self.outputName) == nil
     }
 
     /// Some architectures store per-layer arrays for head counts; the first layer is representative.
