@@ -10,8 +10,10 @@ Schema: a JSON list of objects, one per case, in a fixed order:
   ids_no_special  reference ids with no added tokens: "<|endoftext|>" etc. are plain text
   decoded         reference decode of ids (ByteLevel decoder, specials kept as their text); may be absent
                   in generated cases, and then equals nfc
-  nfc             the reference normalizer's NFC of text (tok.normalizer.normalize_str); may be absent in
-                  generated cases, and then equals text
+  nfc             the reference normalizer's NFC of the whole text (tok.normalizer.normalize_str); may be
+                  absent in generated cases, and then equals text. The tokenizer itself normalizes only the
+                  text between added tokens, so around a special token nfc may differ from what is encoded
+                  ("<|endoftext|>" + U+0338: nfc ends in U+226F, ids are [151643, 136, 116])
   unicodedata_nfc_differs
                   present (true) only where Python's unicodedata (Unicode 14.0 in Python 3.11) gives a
                   different NFC than the reference normalizer
@@ -69,6 +71,11 @@ def cases():
               "<|vision_start|><|image_pad|><|image_pad|><|vision_end|>", "<|box_start|>(1,2)<|box_end|>",
               "<|repo_name|>vocabkit\n<|file_sep|>a.py\nprint(1)"]:
         add(f"special/misc/{t!r}", t)
+
+    # added tokens are split off before NFC: ">" + U+0338 would compose to U+226F, "<" + U+0338 to U+226E
+    for t in ["<|endoftext|>\u0338", "<think>\u0338", "</tool_call>\u0338x", "\u0338<|endoftext|>",
+              "<\u0338|endoftext|>", "a<|im_end|>\u0301b", ">\u0338", "<\u0338", "x<|im_start|>\u0338\u0301"]:
+        add(f"special/nfc-boundary/{t!r}", t)
 
     # emoji
     for t in ["😀", "👨‍👩‍👧‍👦", "👩🏽‍💻", "🏳️‍🌈", "🇯🇵🇫🇷🇺🇸", "🇯", "👍🏻👍🏼👍🏽👍🏾👍🏿", "❤️", "☺︎", "1️⃣#️⃣",
