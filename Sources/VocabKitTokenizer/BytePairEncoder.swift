@@ -23,8 +23,8 @@ struct BytePairEncoder: ~Copyable {
         pairs.deallocate()
     }
 
-    mutating func encodeWithMerges(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer) {
-        if n > BytePairEncoder.linearLimit {
+    mutating func encodeWithMerges(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer, forceHeap: Bool = false) {
+        if n > BytePairEncoder.linearLimit || (forceHeap && n > 1) {
             encodeLong(p, n, into: &out)
             return
         }

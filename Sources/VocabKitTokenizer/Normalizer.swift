@@ -68,7 +68,7 @@ enum NFCNormalizer {
     }
 
     /// NFC of a whole string (for tests and small inputs).
-    public static func normalize(_ bytes: [UInt8]) -> [UInt8] {
+    static func normalize(_ bytes: [UInt8]) -> [UInt8] {
         bytes.withUnsafeBufferPointer { b in
             guard let base = b.baseAddress else { return [] }
             return normalizeIfNeeded(base, b.count) ?? bytes

@@ -20,7 +20,9 @@ enum QwenPreTokenizer {
     }
 
     @inline(__always)
-    static func kind(_ c: UInt32) -> UInt8 { vk_unicode_class(c) & UInt8(VK_CLASS_MASK) }
+    static func kind(_ c: UInt32) -> UInt8 {
+        c < 0x80 ? vk_ascii_class(UInt8(truncatingIfNeeded: c)) & 3 : vk_unicode_class(c) & 3
+    }
 
     static let letter = UInt8(VK_LETTER), number = UInt8(VK_NUMBER), space = UInt8(VK_SPACE), other = UInt8(VK_OTHER)
 
@@ -31,7 +33,7 @@ enum QwenPreTokenizer {
         while i < n {
             let b = p[i]
             if b < 0x80 {
-                if kind(UInt32(b)) != k { return i }
+                if vk_ascii_class(b) & 3 != k { return i }
                 i += 1
             } else {
                 let (c, l) = scalar(p, i)
@@ -104,7 +106,7 @@ enum QwenPreTokenizer {
         while j < n {
             let b = p[j]
             if b < 0x80 {
-                if kind(UInt32(b)) != space { break }
+                if vk_ascii_class(b) & 3 != space { break }
                 if b == 0x0A || b == 0x0D { lastNewline = j }
                 lastStart = j
                 j += 1

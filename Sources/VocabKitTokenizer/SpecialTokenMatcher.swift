@@ -6,6 +6,8 @@ struct SpecialTokenMatcher: Sendable {
     /// Candidates for each first byte, longest first.
     private let candidates: [[(bytes: [UInt8], id: UInt32)]]
     let isEmpty: Bool
+    /// The first byte shared by every special token (`<` for Qwen), found with memchr; -1 if they differ.
+    private let commonFirstByte: Int32
 
     init(_ specials: [SpecialToken]) {
         var starts = [Bool](repeating: false, count: 256)
@@ -20,6 +22,8 @@ struct SpecialTokenMatcher: Sendable {
         startsWith = starts
         candidates = byFirst
         isEmpty = specials.isEmpty
+        let firsts = Set(specials.compactMap { $0.text.utf8.first })
+        commonFirstByte = firsts.count == 1 ? Int32(firsts.first!) : -1
     }
 
     /// The next special token at or after `from`: its start, end and id.
@@ -28,6 +32,10 @@ struct SpecialTokenMatcher: Sendable {
         return startsWith.withUnsafeBufferPointer { starts -> (Int, Int, UInt32)? in
             var i = from
             while i < n {
+                if commonFirstByte >= 0 {
+                    guard let hit = memchr(p + i, commonFirstByte, n - i) else { return nil }
+                    i = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - p
+                }
                 if starts[Int(p[i])] {
                     for (bytes, id) in candidates[Int(p[i])] where bytes.count <= n - i {
                         if bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, p + i, $0.count) == 0 }) {

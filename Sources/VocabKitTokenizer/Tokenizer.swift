@@ -99,6 +99,25 @@ public final class Tokenizer: Sendable {
         return bounds
     }
 
+    /// The pre-tokenized pieces of `text` after NFC, with no special-token matching (for inspection and tests).
+    public func pieces(of text: String) -> [[UInt8]] {
+        let normalized = NFCNormalizer.normalize(Array(text.utf8))
+        var result = [[UInt8]]()
+        normalized.withUnsafeBufferPointer { b in
+            guard let p = b.baseAddress else { return }
+            var i = 0
+            while i < b.count {
+                let e = QwenPreTokenizer.pieceEnd(p, b.count, at: i)
+                result.append(Array(b[i..<e]))
+                i = e
+            }
+        }
+        return result
+    }
+
+    /// NFC as the tokenizer applies it.
+    public static func nfc(_ bytes: [UInt8]) -> [UInt8] { NFCNormalizer.normalize(bytes) }
+
     /// Decodes ids to bytes. Ids outside the vocabulary throw.
     public func decode(_ ids: [Int]) throws -> [UInt8] {
         var out = [UInt8]()
@@ -126,6 +145,12 @@ struct Encoder: ~Copyable {
     let hasNotSelfEncoding: Bool
     let notSelfEncoding: Set<UInt32>
     var bpe: BytePairEncoder
+    var cache = MissCache()
+    /// A small direct-mapped cache in front of the vocabulary table (8 MB, mostly cache misses): frequent
+    /// pieces resolve from L1/L2. Pairs of words like PieceTable's entries.
+    let hot: UnsafeMutablePointer<UInt64>
+    static let hotSlots = 1 << 14
+    var scratch = TokenBuffer(capacity: 256)
 
     init(_ tokenizer: Tokenizer) {
         self.tokenizer = tokenizer
@@ -136,7 +161,11 @@ struct Encoder: ~Copyable {
         notSelfEncoding = v.notSelfEncoding
         hasNotSelfEncoding = !v.notSelfEncoding.isEmpty
         bpe = BytePairEncoder(vocabulary: v)
+        hot = .allocate(capacity: 2 * Encoder.hotSlots)
+        hot.initialize(repeating: UInt64.max, count: 2 * Encoder.hotSlots)
     }
+
+    deinit { hot.deallocate() }
 
     mutating func encode(_ p: UnsafePointer<UInt8>, _ n: Int, specialTokens: Bool, into out: inout TokenBuffer) {
         guard specialTokens else {
@@ -166,18 +195,39 @@ struct Encoder: ~Copyable {
         var i = 0
         while i < n {
             let e = QwenPreTokenizer.pieceEnd(p, n, at: i)
-            encodePiece(p + i, e - i, into: &out)
+            encodePiece(p + i, e - i, readable: n - i, into: &out)
             i = e
         }
     }
 
     @inline(__always)
-    mutating func encodePiece(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer) {
-        let id = pieceTable.find(p, n, offsets: offsets, blob: blob)
+    mutating func encodePiece(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int, into out: inout TokenBuffer) {
+        let key = PieceKey(p, n, readable: readable)
+        let h = 2 &* (Int(truncatingIfNeeded: key.hash >> 20) & (Encoder.hotSlots &- 1))
+        let cached = hot[h]
+        if n <= 8 && cached >> 32 == key.tag && hot[h &+ 1] == key.word {
+            out.append(UInt32(truncatingIfNeeded: cached))
+            return
+        }
+        let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
         if id != UInt32.max && !(hasNotSelfEncoding && notSelfEncoding.contains(id)) {
+            if n <= 8 {
+                hot[h] = key.tag << 32 | UInt64(id)
+                hot[h &+ 1] = key.word
+            }
             out.append(id)
             return
         }
-        bpe.encodeWithMerges(p, n, into: &out)
+        if n > MissCache.maxPieceBytes {
+            bpe.encodeWithMerges(p, n, into: &out)
+            return
+        }
+        if cache.lookup(key, p, into: &out) { return }
+        scratch.count = 0
+        bpe.encodeWithMerges(p, n, into: &scratch)
+        cache.insert(key, p, ids: scratch.base, count: scratch.count)
+        out.reserve(scratch.count)
+        (out.base + out.count).update(from: scratch.base, count: scratch.count)
+        out.count += scratch.count
     }
 }

@@ -109,7 +109,7 @@ public final class Vocabulary: @unchecked Sendable {
         for id in 0..<idCount where isBPEToken[id] {
             let start = Int(tokenOffsets[id]), end = Int(tokenOffsets[id + 1])
             if end - start == 1 { byteTokens[Int(tokenBytes[start])] = UInt32(id) }
-            pieceTable.insert(id: UInt32(id), bytes: tokenBytes + start, count: end - start, offsets: tokenOffsets, blob: tokenBytes)
+            pieceTable.insert(id: UInt32(id), bytes: tokenBytes + start, count: end - start, blob: tokenBytes, offsets: tokenOffsets)
         }
         mergeTable = MergeTable(capacity: merges.count)
         self.notSelfEncoding = []
@@ -164,87 +164,13 @@ public final class Vocabulary: @unchecked Sendable {
     public func id(of bytes: [UInt8]) -> Int? {
         bytes.withUnsafeBufferPointer { buf -> Int? in
             guard let base = buf.baseAddress else { return nil }
-            let id = pieceTable.find(base, buf.count, offsets: tokenOffsets, blob: tokenBytes)
+            let id = pieceTable.find(PieceKey(base, buf.count, readable: buf.count), base, blob: tokenBytes, offsets: tokenOffsets)
             return id == UInt32.max ? nil : Int(id)
         }
     }
 
     /// Number of BPE tokens (ids with bytes).
     public var bpeTokenCount: Int { (0..<idCount).reduce(0) { $0 + (isBPEToken[$1] ? 1 : 0) } }
-}
-
-/// Open-addressing table from token bytes to id, so most pre-tokenized pieces resolve with one probe.
-final class PieceTable: @unchecked Sendable {
-    /// Each slot: high 32 bits a hash tag, low 32 bits the id; all ones = empty.
-    let slots: UnsafeMutablePointer<UInt64>
-    let mask: Int
-
-    init(capacity: Int) {
-        var size = 16
-        while size < capacity * 2 { size <<= 1 }
-        slots = .allocate(capacity: size)
-        slots.initialize(repeating: UInt64.max, count: size)
-        mask = size - 1
-    }
-
-    deinit { slots.deallocate() }
-
-    @inline(__always)
-    static func hash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: n)
-        var i = 0
-        let raw = UnsafeRawPointer(p)
-        while i + 8 <= n {
-            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-            h ^= h >> 29
-            i += 8
-        }
-        if i < n {
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < n {
-                tail |= UInt64(p[i]) << shift
-                shift += 8
-                i += 1
-            }
-            h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
-        }
-        h ^= h >> 31
-        return h &* 0x9E37_79B9_7F4A_7C15
-    }
-
-    func insert(id: UInt32, bytes: UnsafePointer<UInt8>, count: Int, offsets: UnsafePointer<UInt32>, blob: UnsafePointer<UInt8>) {
-        let h = PieceTable.hash(bytes, count)
-        let tag = h >> 32
-        var i = Int(truncatingIfNeeded: h) & mask
-        while slots[i] != UInt64.max {
-            let existing = UInt32(truncatingIfNeeded: slots[i])
-            if slots[i] >> 32 == tag {
-                let s = Int(offsets[Int(existing)]), e = Int(offsets[Int(existing) + 1])
-                if e - s == count && memcmp(blob + s, bytes, count) == 0 { return }  // duplicate bytes: first id wins
-            }
-            i = (i + 1) & mask
-        }
-        slots[i] = (tag << 32) | UInt64(id)
-    }
-
-    /// The id for these bytes, or UInt32.max.
-    @inline(__always)
-    func find(_ bytes: UnsafePointer<UInt8>, _ count: Int, offsets: UnsafePointer<UInt32>, blob: UnsafePointer<UInt8>) -> UInt32 {
-        let h = PieceTable.hash(bytes, count)
-        let tag = h >> 32
-        var i = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let slot = slots[i]
-            if slot == UInt64.max { return UInt32.max }
-            if slot >> 32 == tag {
-                let id = Int(UInt32(truncatingIfNeeded: slot))
-                let s = Int(offsets[id]), e = Int(offsets[id + 1])
-                if e - s == count && memcmp(blob + s, bytes, count) == 0 { return UInt32(id) }
-            }
-            i = (i + 1) & mask
-        }
-    }
 }
 
 /// Open-addressing table from a token pair to its merge (rank and result).
@@ -299,5 +225,18 @@ final class MergeTable: @unchecked Sendable {
             if k == MergeTable.empty { return UInt64.max }
             i = (i + 1) & mask
         }
+    }
+}
+
+extension Vocabulary {
+    /// Merge-rank BPE of raw bytes, bypassing the whole-piece lookup. `forceHeap` selects the algorithm used
+    /// for long pieces, so tests can check that both agree.
+    public func bytePairEncode(_ bytes: [UInt8], forceHeap: Bool = false) -> [Int] {
+        var bpe = BytePairEncoder(vocabulary: self)
+        var out = TokenBuffer()
+        bytes.withUnsafeBufferPointer { b in
+            if let base = b.baseAddress { bpe.encodeWithMerges(base, b.count, into: &out, forceHeap: forceHeap) }
+        }
+        return (0..<out.count).map { Int(out[$0]) }
     }
 }

@@ -13,4 +13,7 @@ static inline uint8_t vk_unicode_class(uint32_t scalar) {
     if (scalar > 0x10FFFF) return VK_OTHER;
     return vk_class_stage2[((uint32_t)vk_class_stage1[scalar >> 8] << 8) | (scalar & 0xFF)];
 }
+
+/// Class bits of an ASCII byte (block 0 of the table covers U+0000-U+00FF).
+static inline uint8_t vk_ascii_class(uint8_t byte) { return vk_class_stage2[byte]; }
 #endif

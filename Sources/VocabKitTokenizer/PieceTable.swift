@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The hash and first eight bytes of a piece, computed once and used by both the vocabulary table and the
+/// per-thread cache. Pieces of up to eight bytes (most of them) then compare as one integer.
+struct PieceKey {
+    let hash: UInt64
+    /// The first min(count, 8) bytes, little-endian, zero-padded.
+    let word: UInt64
+    let count: Int
+
+    /// `readable` is how many bytes may be read from `p` (at least `count`); with eight or more the first
+    /// word is one unaligned load.
+    @inline(__always)
+    init(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int) {
+        count = n
+        let raw = UnsafeRawPointer(p)
+        var w: UInt64
+        if readable >= 8 {
+            w = raw.loadUnaligned(as: UInt64.self)
+            if n < 8 { w &= (1 &<< UInt64(n &* 8)) &- 1 }
+        } else {
+            w = 0
+            for k in 0..<min(n, 8) { w |= UInt64(p[k]) &<< UInt64(k &* 8) }
+        }
+        word = w
+        var h = (w ^ (UInt64(truncatingIfNeeded: n) &* 0x9E37_79B9_7F4A_7C15)) &* 0xBF58_476D_1CE4_E5B9
+        var i = 8
+        while i + 8 <= n {
+            h ^= h >> 29
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x94D0_49BB_1331_11EB
+            i += 8
+        }
+        if i < n {
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < n {
+                tail |= UInt64(p[i]) &<< shift
+                shift &+= 8
+                i += 1
+            }
+            h ^= h >> 29
+            h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+        }
+        h ^= h >> 32
+        hash = h
+    }
+
+    /// High 32 bits of a slot: 24 bits of hash and the length (capped at 255).
+    @inline(__always)
+    var tag: UInt64 { (hash >> 40) << 8 | UInt64(min(count, 255)) }
+}
+
+/// Open-addressing table from token bytes to id, so most pre-tokenized pieces resolve with one probe.
+final class PieceTable: @unchecked Sendable {
+    /// Pairs of words per slot, so one probe touches one cache line: the tag (see PieceKey.tag) in the high 32
+    /// bits and the id in the low 32 (all ones = empty), then the piece's first eight bytes.
+    let entries: UnsafeMutablePointer<UInt64>
+    let mask: Int
+
+    init(capacity: Int) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        entries = .allocate(capacity: 2 * size)
+        for i in 0..<size {
+            entries[2 * i] = UInt64.max
+            entries[2 * i + 1] = 0
+        }
+        mask = size - 1
+    }
+
+    deinit { entries.deallocate() }
+
+    func insert(id: UInt32, bytes: UnsafePointer<UInt8>, count: Int, blob: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>) {
+        let key = PieceKey(bytes, count, readable: count)
+        if find(key, bytes, blob: blob, offsets: offsets) != UInt32.max { return }  // duplicate bytes: first id wins
+        var i = Int(truncatingIfNeeded: key.hash) & mask
+        while entries[2 * i] != UInt64.max { i = (i + 1) & mask }
+        entries[2 * i] = key.tag << 32 | UInt64(id)
+        entries[2 * i + 1] = key.word
+    }
+
+    /// The id whose bytes equal `p[0..<key.count]`, or UInt32.max.
+    @inline(__always)
+    func find(_ key: PieceKey, _ p: UnsafePointer<UInt8>, blob: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>) -> UInt32 {
+        let tag = key.tag
+        var i = Int(truncatingIfNeeded: key.hash) & mask
+        while true {
+            let slot = entries[2 &* i]
+            if slot == UInt64.max { return UInt32.max }
+            if slot >> 32 == tag && entries[2 &* i &+ 1] == key.word {
+                let id = UInt32(truncatingIfNeeded: slot)
+                if key.count <= 8 { return id }
+                let start = Int(offsets[Int(id)])
+                if Int(offsets[Int(id) + 1]) - start == key.count && memcmp(blob + start + 8, p + 8, key.count - 8) == 0 {
+                    return id
+                }
+            }
+            i = (i + 1) & mask
+        }
+    }
+}
+
+/// A per-thread cache of pieces that are not single tokens and their BPE result, so that a repeated
+/// identifier is merged once. Cleared when full, which bounds its memory.
+struct MissCache: ~Copyable {
+    static let slotCount = 1 << 17
+    static let maxPieceBytes = 256
+    private let slots: UnsafeMutablePointer<UInt64>      // tag << 32 | arena offset; all ones = empty
+    private let words: UnsafeMutablePointer<UInt64>
+    /// Entries: piece length, id count, piece bytes (padded to 4), ids.
+    private let arena: UnsafeMutablePointer<UInt32>
+    private let arenaCapacity = 1 << 22
+    private var arenaUsed = 0
+    private var used = 0
+
+    init() {
+        slots = .allocate(capacity: MissCache.slotCount)
+        slots.initialize(repeating: UInt64.max, count: MissCache.slotCount)
+        words = .allocate(capacity: MissCache.slotCount)
+        words.initialize(repeating: 0, count: MissCache.slotCount)
+        arena = .allocate(capacity: arenaCapacity)
+    }
+
+    deinit {
+        slots.deallocate()
+        words.deallocate()
+        arena.deallocate()
+    }
+
+    /// Appends the cached ids for the piece to `out` and returns true, or returns false.
+    @inline(__always)
+    func lookup(_ key: PieceKey, _ p: UnsafePointer<UInt8>, into out: inout TokenBuffer) -> Bool {
+        let mask = MissCache.slotCount - 1
+        var i = Int(truncatingIfNeeded: key.hash) & mask
+        let tag = key.tag
+        while true {
+            let slot = slots[i]
+            if slot == UInt64.max { return false }
+            if slot >> 32 == tag && words[i] == key.word {
+                let at = Int(UInt32(truncatingIfNeeded: slot))
+                let n = Int(arena[at]), idCount = Int(arena[at + 1])
+                let bytes = UnsafeRawPointer(arena + at + 2).assumingMemoryBound(to: UInt8.self)
+                if n == key.count && (n <= 8 || memcmp(bytes + 8, p + 8, n - 8) == 0) {
+                    let ids = arena + at + 2 + (n + 3) / 4
+                    out.reserve(idCount)
+                    (out.base + out.count).update(from: ids, count: idCount)
+                    out.count += idCount
+                    return true
+                }
+            }
+            i = (i + 1) & mask
+        }
+    }
+
+    mutating func insert(_ key: PieceKey, _ p: UnsafePointer<UInt8>, ids: UnsafePointer<UInt32>, count idCount: Int) {
+        guard key.count <= MissCache.maxPieceBytes else { return }
+        let need = 2 + (key.count + 3) / 4 + idCount
+        if arenaUsed + need > arenaCapacity || used * 2 >= MissCache.slotCount {
+            slots.update(repeating: UInt64.max, count: MissCache.slotCount)
+            arenaUsed = 0
+            used = 0
+        }
+        let at = arenaUsed
+        arena[at] = UInt32(key.count)
+        arena[at + 1] = UInt32(idCount)
+        UnsafeMutableRawPointer(arena + at + 2).copyMemory(from: p, byteCount: key.count)
+        (arena + at + 2 + (key.count + 3) / 4).update(from: ids, count: idCount)
+        arenaUsed += need
+        let mask = MissCache.slotCount - 1
+        var i = Int(truncatingIfNeeded: key.hash) & mask
+        while slots[i] != UInt64.max { i = (i + 1) & mask }
+        slots[i] = key.tag << 32 | UInt64(at)
+        words[i] = key.word
+        used += 1
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import XCTest
+
+/// End-to-end runs of the built `vocabkit` binary: the contract scripts rely on.
+final class CLITests: XCTestCase {
+    struct Result { let status: Int32; let stdout: String; let stderr: String }
+
+    static var binary: URL {
+        let candidates = [Bundle.main.bundleURL] + Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
+        for dir in candidates {
+            let url = dir.appendingPathComponent("vocabkit")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        return repositoryRoot.appendingPathComponent(".build/debug/vocabkit")
+    }
+
+    func run(_ args: [String], stdin: Data? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func temporaryFile(_ bytes: [UInt8]) throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vk-cli-\(UUID().uuidString).txt")
+        try Data(bytes).write(to: url)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url.path
+    }
+
+    func testIdsFormatIsOneLineOfSpaceSeparatedIds() throws {
+        let text = "Hello world<|im_end|>\n  x\t\n"
+        let path = try temporaryFile(Array(text.utf8))
+        let r = try run(["tokenize", "--file", path, "--format", "ids"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, bundledTokenizer.encode(text).map(String.init).joined(separator: " ") + "\n")
+        let count = try run(["tokenize", "--file", path, "--count"])
+        XCTAssertEqual(count.stdout, "\(bundledTokenizer.encode(text).count)\n")
+        let stdin = try run(["tokenize", "--file", "-", "--format", "ids", "--threads", "1"], stdin: Data(text.utf8))
+        XCTAssertEqual(stdin.stdout, r.stdout)
+        let plain = try run(["tokenize", "--file", path, "--format", "ids", "--no-special"])
+        XCTAssertEqual(plain.stdout, bundledTokenizer.encode(text, specialTokens: false).map(String.init).joined(separator: " ") + "\n")
+    }
+
+    func testJSONAndPiecesAndTable() throws {
+        let r = try run(["tokenize", "--format", "json", "Hello world"])
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(object?["ids"] as? [Int], [9707, 1879])
+        XCTAssertEqual(object?["pieces"] as? [String], ["Hello", "Ġworld"])
+        XCTAssertEqual(try run(["tokenize", "--format", "pieces", "Hello world"]).stdout, "Hello Ġworld\n")
+        let table = try run(["tokenize", "Hello world"])
+        XCTAssertTrue(table.stdout.contains("9707") && table.stdout.contains("␣world") && table.stdout.contains("2 tokens"), table.stdout)
+    }
+
+    func testMissingFileIsOneErrorLine() throws {
+        let r = try run(["tokenize", "--file", "/nonexistent/input.txt", "--format", "ids"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stdout, "")
+        XCTAssertEqual(r.stderr, "error: /nonexistent/input.txt: no such file\n")
+    }
+
+    func testInvalidUTF8NamesTheOffsetAndCanBeReplaced() throws {
+        let path = try temporaryFile(Array("abc".utf8) + [0xC3, 0x28] + Array("def".utf8))
+        let r = try run(["tokenize", "--file", path, "--count"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("invalid UTF-8 at byte offset 3"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1)
+        let replaced = try run(["tokenize", "--file", path, "--format", "ids", "--replace-invalid"])
+        XCTAssertEqual(replaced.status, 0)
+        XCTAssertEqual(replaced.stdout, bundledTokenizer.encode("abc\u{FFFD}(def").map(String.init).joined(separator: " ") + "\n")
+    }
+
+    func testEmptyFileHasNoTokens() throws {
+        let path = try temporaryFile([])
+        XCTAssertEqual(try run(["tokenize", "--file", path, "--count"]).stdout, "0\n")
+        XCTAssertEqual(try run(["tokenize", "--file", path, "--format", "ids"]).stdout, "\n")
+    }
+
+    func testDecodeShowsIncompleteUTF8Honestly() throws {
+        let ids = bundledTokenizer.encode("你好")
+        let whole = try run(["decode"] + ids.map(String.init))
+        XCTAssertEqual(whole.stdout, "你好\n")
+        XCTAssertEqual(whole.stderr, "")
+        // A rare character is several byte tokens; the first alone is an incomplete character.
+        let rare = ["\u{10FFFD}", "\u{E0F0}", "𓀀", "🦙"].map { bundledTokenizer.encode($0) }.first { $0.count > 1 } ?? []
+        XCTAssertGreaterThan(rare.count, 1)
+        let partial = try run(["decode", String(rare.first ?? 0)])
+        XCTAssertTrue(partial.stdout.contains("\\x"), partial.stdout)
+        XCTAssertTrue(partial.stderr.contains("incomplete"), partial.stderr)
+        let bad = try run(["decode", "999999999"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("not in the vocabulary"), bad.stderr)
+    }
+
+    func testVocabFromGGUF() throws {
+        let path = try requireTestData(".build-testdata/ggml-vocab-qwen2.gguf")
+        let r = try run(["tokenize", "--vocab", path, "--format", "ids", "Hello world"])
+        XCTAssertEqual(r.stdout, "9707 1879\n")
+    }
+}

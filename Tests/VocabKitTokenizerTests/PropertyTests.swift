@@ -1,0 +1,151 @@
+import CICU
+import Foundation
+import VocabKitTokenizer
+import XCTest
+
+final class PropertyTests: XCTestCase {
+    /// Random strings over a mix of ranges that exercise every branch: ASCII, Latin-1, combining marks,
+    /// Hangul jamo, CJK, Indic, emoji, unassigned and private-use code points, and odd whitespace.
+    static func randomString(_ rng: inout SeededGenerator, length: Int) -> String {
+        let ranges: [ClosedRange<UInt32>] = [
+            0x20...0x7E, 0x20...0x7E, 0x20...0x7E, 0x09...0x0D, 0x80...0xFF, 0x300...0x36F, 0x1100...0x11FF,
+            0x4E00...0x4E80, 0x900...0x97F, 0x600...0x6FF, 0x1F300...0x1F6FF, 0x2000...0x206F, 0x3000...0x303F,
+            0xE000...0xE010, 0xFFF0...0xFFFF, 0x10FFF0...0x10FFFF, 0xAC00...0xAC40, 0x2028...0x2029, 0x85...0x85,
+            0x27...0x27, 0x17F...0x17F,
+        ]
+        var s = String.UnicodeScalarView()
+        for _ in 0..<length {
+            let r = ranges[Int(rng.next() % UInt64(ranges.count))]
+            let v = r.lowerBound + UInt32(rng.next() % UInt64(r.upperBound - r.lowerBound + 1))
+            if let scalar = Unicode.Scalar(v) { s.append(scalar) }
+        }
+        return String(s)
+    }
+
+    func testDecodeOfEncodeIsNFC() throws {
+        var rng = SeededGenerator(seed: 7)
+        for _ in 0..<3000 {
+            let s = Self.randomString(&rng, length: Int(rng.next() % 40))
+            let ids = bundledTokenizer.encode(s, specialTokens: false)
+            XCTAssertEqual(try bundledTokenizer.decode(ids), Tokenizer.nfc(Array(s.utf8)), s.debugDescription)
+        }
+    }
+
+    func testHeapAndLinearBPEAgree() {
+        var rng = SeededGenerator(seed: 11)
+        let v = bundledTokenizer.vocabulary
+        for _ in 0..<2000 {
+            let s = Self.randomString(&rng, length: 1 + Int(rng.next() % 30))
+            let bytes = Array(s.utf8)
+            XCTAssertEqual(v.bytePairEncode(bytes), v.bytePairEncode(bytes, forceHeap: true), s.debugDescription)
+        }
+        for word in ["aaaaaaaaaaaaa", "abababababab", "                ", "hello_world_hello", "ThisIsCamelCase"] {
+            let bytes = Array(word.utf8)
+            XCTAssertEqual(v.bytePairEncode(bytes), v.bytePairEncode(bytes, forceHeap: true), word)
+        }
+    }
+
+    /// Every piece that is itself a vocabulary token must come out as that token (the shortcut the piece
+    /// table takes), which holds when BPE reproduces each token from its bytes.
+    func testEveryTokenEncodesToItself() {
+        let v = bundledTokenizer.vocabulary
+        var rng = SeededGenerator(seed: 3)
+        for _ in 0..<5000 {
+            let id = Int(rng.next() % 151_643)
+            XCTAssertEqual(v.bytePairEncode(v.bytes(of: id)), [id], "token \(id)")
+        }
+    }
+
+    func testUTF8ValidationAgreesWithStandardLibrary() {
+        var rng = SeededGenerator(seed: 5)
+        let interesting: [[UInt8]] = [[0xED, 0xA0, 0x80], [0xC0, 0xAF], [0xE0, 0x80, 0x80], [0xF4, 0x90, 0x80, 0x80],
+                                      [0xF5], [0xFF], [0x80], [0xE2, 0x82], [0xF0, 0x9F, 0x98], [0xC2]]
+        for _ in 0..<20000 {
+            var bytes = Array(Self.randomString(&rng, length: Int(rng.next() % 12)).utf8)
+            if rng.next() % 2 == 0 {
+                let at = bytes.isEmpty ? 0 : Int(rng.next() % UInt64(bytes.count + 1))
+                bytes.insert(contentsOf: interesting[Int(rng.next() % UInt64(interesting.count))], at: at)
+            }
+            if rng.next() % 4 == 0, !bytes.isEmpty { bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+            let ours = bytes.withUnsafeBufferPointer { UTF8Validation.firstInvalidOffset($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
+            let valid = String(validating: bytes, as: UTF8.self) != nil
+            XCTAssertEqual(ours == nil, valid, "\(bytes)")
+            if let offset = ours {
+                // Everything before the reported offset is valid UTF-8 on its own.
+                XCTAssertNotNil(String(validating: bytes[0..<offset], as: UTF8.self), "\(bytes) at \(offset)")
+            }
+        }
+    }
+
+    func testInvalidUTF8IsReportedWithOffset() {
+        let bytes: [UInt8] = Array("hello wörld ".utf8) + [0xED, 0xA0, 0x80] + Array(" tail".utf8)
+        XCTAssertThrowsError(try bytes.withUnsafeBytes { try bundledTokenizer.encode(utf8: $0) }) { error in
+            XCTAssertEqual(error as? TokenizerError, .invalidUTF8(offset: 13, path: nil))
+        }
+    }
+
+    /// Parallel encoding splits the input into chunks; the result must not depend on where.
+    func testChunkedParallelEncodingEqualsSequential() throws {
+        var rng = SeededGenerator(seed: 9)
+        var text = ""
+        let goldenTexts = GoldenTests.cases.compactMap(\.text)
+        while text.utf8.count < 1_500_000 {
+            switch rng.next() % 4 {
+            case 0: text += goldenTexts[Int(rng.next() % UInt64(goldenTexts.count))]
+            case 1: text += Self.randomString(&rng, length: 30)
+            case 2: text += "\n    def function_\(rng.next() % 1000)(self, value):\n        return value\n"
+            default: text += " The quick brown fox jumps over the lazy dog. Ça va? Привет мир. 你好，世界。\n"
+            }
+        }
+        let bytes = Array(text.utf8)
+        let one = try bytes.withUnsafeBytes { try bundledTokenizer.encode(utf8: $0, threads: 1) }
+        for threads in [2, 3, 8] {
+            let many = try bytes.withUnsafeBytes { try bundledTokenizer.encode(utf8: $0, threads: threads) }
+            XCTAssertEqual(many.count, one.count, "threads \(threads)")
+            XCTAssertTrue(many == one, "threads \(threads): ids differ")
+        }
+        XCTAssertEqual(one.map(Int.init), bundledTokenizer.encode(text))
+    }
+
+    /// Long runs go through the heap BPE and the whitespace branches; they must round-trip.
+    func testMegabyteRuns() throws {
+        for unit in ["a", " ", "\n", "\r\n", " \t", "ab", "1", "中", "🦙", "\u{0301}"] {
+            let text = String(repeating: unit, count: 1_000_000 / unit.utf8.count)
+            let ids = bundledTokenizer.encode(text, specialTokens: false)
+            XCTAssertEqual(try bundledTokenizer.decode(ids), Tokenizer.nfc(Array(text.utf8)), "run of \(unit.debugDescription)")
+            XCTAssertLessThan(ids.count, text.utf8.count + 1)
+        }
+    }
+
+    /// An independent implementation of the split: ICU's regex engine with the same pattern (`\s` spelled out as
+    /// Oniguruma's Unicode \s, which ICU's differs from), on the goldens and random strings.
+    func testPreTokenizerAgreesWithICURegex() throws {
+        let space = #"[\t\n\u000B\f\r\u0085\p{Z}]"#, notSpace = #"[^\t\n\u000B\f\r\u0085\p{Z}]"#
+        let pattern = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^SPACE\p{L}\p{N}]+[\r\n]*|SPACE*[\r\n]+|SPACE+(?!NOTSPACE)|SPACE+"#
+            .replacingOccurrences(of: "[^SPACE", with: #"[^\t\n\u000B\f\r\u0085\p{Z}"#)
+            .replacingOccurrences(of: "NOTSPACE", with: notSpace)
+            .replacingOccurrences(of: "SPACE", with: space)
+        var error = [CChar](repeating: 0, count: 64)
+        guard let re = vk_regex_open(pattern, &error, 64) else { return XCTFail("ICU: \(String(cString: error))") }
+        defer { vk_regex_close(re) }
+        var rng = SeededGenerator(seed: 13)
+        var inputs = GoldenTests.cases.compactMap(\.text)
+        for _ in 0..<3000 { inputs.append(Self.randomString(&rng, length: Int(rng.next() % 30))) }
+        var checked = 0
+        for text in inputs {
+            let normalized = Tokenizer.nfc(Array(text.utf8))
+            var ends = [Int64](repeating: 0, count: normalized.count + 1)
+            let n = normalized.withUnsafeBufferPointer { vk_regex_split_utf8(re, $0.baseAddress, Int64($0.count), &ends, Int64(ends.count)) }
+            XCTAssertGreaterThanOrEqual(n, 0)
+            var icuPieces = [[UInt8]]()
+            var start = 0
+            for k in 0..<max(Int(n), 0) {
+                icuPieces.append(Array(normalized[start..<Int(ends[k])]))
+                start = Int(ends[k])
+            }
+            XCTAssertEqual(bundledTokenizer.pieces(of: text), icuPieces, text.debugDescription)
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 3000)
+    }
+}
