@@ -178,6 +178,10 @@ public enum GGUFWriter {
             guard offset % UInt64(alignment) == 0 else {
                 throw GGUFError.misalignedTensor(tensor: tensor.name, dataOffset: offset, alignment: alignment)
             }
+            // Keeps every later sum of offsets and sizes far from overflowing.
+            guard offset <= UInt64(Int.max / 4), info.byteCount <= Int.max / 4 else {
+                throw GGUFError.invalidWriterInput("tensor '\(tensor.name)' at data offset \(offset) with \(info.byteCount) bytes is too large")
+            }
             encoder.append(string: tensor.name)
             encoder.append(UInt32(tensor.dimensions.count))
             for dimension in tensor.dimensions { encoder.append(UInt64(dimension)) }

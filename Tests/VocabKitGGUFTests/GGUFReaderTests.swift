@@ -103,6 +103,8 @@ final class GGUFReaderTests: XCTestCase {
         XCTAssertEqual(embedding.type, .q5_0)
         XCTAssertEqual(embedding.dimensions, [896, 151_936])
         XCTAssertEqual(file.tensor(named: "output.weight")?.type, .q8_0)
+        XCTAssertEqual(file.tensors.count, 291)
+        XCTAssertEqual(file.dataSectionOffset, 5_947_776, "as the Python gguf package reports")
         let summary = GGUFModelSummary(file)
         XCTAssertEqual(summary.embeddingLength, 896)
         XCTAssertEqual(summary.blockCount, 24)

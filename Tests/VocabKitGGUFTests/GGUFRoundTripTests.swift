@@ -103,6 +103,14 @@ final class GGUFRoundTripTests: XCTestCase {
         XCTAssertThrowsError(try GGUFWriter.write(to: path, metadata: duplicate, tensors: []))
         let tooBig: [(key: String, value: GGUFOutputValue)] = [("t", .integers([300], type: .uint8))]
         XCTAssertThrowsError(try GGUFWriter.write(to: path, metadata: tooBig, tensors: []))
+        let hugeOffset = GGUFOutputTensor(name: "w", dimensions: [8], type: .f32, offset: UInt64.max - 31) { _ in }
+        XCTAssertThrowsError(try GGUFWriter.write(to: path, metadata: [], tensors: [hugeOffset]))
+        let misplaced = GGUFOutputTensor(name: "w", dimensions: [8], type: .f32, offset: 8) { try $0.write([UInt8](repeating: 0, count: 32)) }
+        XCTAssertThrowsError(try GGUFWriter.write(to: path, metadata: [], tensors: [misplaced]))
+        let first = GGUFOutputTensor(name: "a", dimensions: [16], type: .f32, offset: 0) { try $0.write([UInt8](repeating: 0, count: 64)) }
+        let overlapping = GGUFOutputTensor(name: "b", dimensions: [8], type: .f32, offset: 32) { try $0.write([UInt8](repeating: 0, count: 32)) }
+        XCTAssertThrowsError(try GGUFWriter.write(to: path, metadata: [], tensors: [first, overlapping]))
+        XCTAssertFalse(TestFiles.exists(path))
         XCTAssertThrowsError(try GGUFWriter.write(to: "/nonexistent-dir/x.gguf", metadata: [], tensors: [])) { error in
             guard case .writeFailed? = error as? GGUFError else { return XCTFail("\(error)") }
         }
