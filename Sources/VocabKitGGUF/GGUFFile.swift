@@ -416,20 +416,19 @@ struct MetadataEntry {
 
     static func decodeValue(_ type: GGUFValueType, _ cursor: inout GGUFByteCursor, key: String,
                             depth: Int) throws -> GGUFValue {
-        let what = "value of key '\(key)'"
         switch type {
-        case .uint8: return .uint8(try cursor.read(UInt8.self, what))
-        case .int8: return .int8(try cursor.read(Int8.self, what))
-        case .uint16: return .uint16(try cursor.read(UInt16.self, what))
-        case .int16: return .int16(try cursor.read(Int16.self, what))
-        case .uint32: return .uint32(try cursor.read(UInt32.self, what))
-        case .int32: return .int32(try cursor.read(Int32.self, what))
-        case .uint64: return .uint64(try cursor.read(UInt64.self, what))
-        case .int64: return .int64(try cursor.read(Int64.self, what))
-        case .float32: return .float32(Float(bitPattern: try cursor.read(UInt32.self, what)))
-        case .float64: return .float64(Double(bitPattern: try cursor.read(UInt64.self, what)))
-        case .bool: return .bool(try cursor.read(UInt8.self, what) != 0)
-        case .string: return .string(cursor.string(in: try cursor.readStringRange(what)))
+        case .uint8: return .uint8(try cursor.read(UInt8.self, "value of key '\(key)'"))
+        case .int8: return .int8(try cursor.read(Int8.self, "value of key '\(key)'"))
+        case .uint16: return .uint16(try cursor.read(UInt16.self, "value of key '\(key)'"))
+        case .int16: return .int16(try cursor.read(Int16.self, "value of key '\(key)'"))
+        case .uint32: return .uint32(try cursor.read(UInt32.self, "value of key '\(key)'"))
+        case .int32: return .int32(try cursor.read(Int32.self, "value of key '\(key)'"))
+        case .uint64: return .uint64(try cursor.read(UInt64.self, "value of key '\(key)'"))
+        case .int64: return .int64(try cursor.read(Int64.self, "value of key '\(key)'"))
+        case .float32: return .float32(Float(bitPattern: try cursor.read(UInt32.self, "value of key '\(key)'")))
+        case .float64: return .float64(Double(bitPattern: try cursor.read(UInt64.self, "value of key '\(key)'")))
+        case .bool: return .bool(try cursor.read(UInt8.self, "value of key '\(key)'") != 0)
+        case .string: return .string(cursor.string(in: try cursor.readStringRange("value of key '\(key)'")))
         case .array:
             guard depth < maximumNesting else { throw GGUFError.nestingTooDeep(key: key, offset: cursor.position) }
             let (elementType, count) = try readArrayHeader(&cursor, key: key)

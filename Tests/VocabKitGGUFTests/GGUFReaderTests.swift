@@ -117,3 +117,28 @@ final class GGUFReaderTests: XCTestCase {
         XCTAssertLessThanOrEqual(file.fileSize - end, file.alignment)
     }
 }
+
+final class GGUFMappingTests: XCTestCase {
+    /// A 16 GiB sparse file opens instantly only if tensor data is mapped, not read.
+    func testOpeningDoesNotReadTensorData() throws {
+        let builder = TestGGUFBuilder()
+        builder.metadata = [("general.architecture", .string("qwen3"))]
+        builder.tensors = [.init(name: "token_embd.weight", dimensions: [1 << 16, 1 << 16], type: .f32, omitData: true)]
+        let header = builder.build()
+        let dataStart = (header.count + 31) / 32 * 32
+        let path = TestFiles.temporaryPath("sparse.gguf")
+        defer { unlink(path) }
+        try Data(header).write(to: URL(fileURLWithPath: path))
+        XCTAssertEqual(truncate(path, off_t(dataStart + (1 << 34))), 0)
+
+        let clock = ContinuousClock()
+        var summary: GGUFModelSummary?
+        let elapsed = try clock.measure {
+            let file = try GGUFFile(path: path)
+            summary = GGUFModelSummary(file)
+        }
+        XCTAssertEqual(summary?.vocabularyByteCount, 1 << 34)
+        XCTAssertEqual(summary?.tiedEmbeddings, true)
+        XCTAssertLessThan(elapsed, .milliseconds(500))
+    }
+}
