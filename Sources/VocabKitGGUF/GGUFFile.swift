@@ -45,9 +45,10 @@ public final class GGUFFile: @unchecked Sendable {
         fileSize = bytes.count
         var cursor = GGUFByteCursor(bytes)
 
+        // A short file that does not even start like GGUF is "not GGUF" rather than "truncated GGUF".
+        let magic = Array(bytes.prefix(4))
+        guard magic == Array("GGUF".utf8.prefix(magic.count)) else { throw GGUFError.notGGUF(foundMagic: magic) }
         try cursor.require(4, "magic")
-        let magic = Array(bytes[0..<4])
-        guard magic == Array("GGUF".utf8) else { throw GGUFError.notGGUF(foundMagic: magic) }
         cursor.position = 4
         version = try cursor.read(UInt32.self, "version")
         guard version == 2 || version == 3 else { throw GGUFError.unsupportedVersion(version) }

@@ -71,6 +71,22 @@ public struct GGUFOutputTensor {
     }
 }
 
+extension GGUFOutputTensor {
+    /// Keeps only `rows` (in that order) of a 2-D tensor such as `token_embd.weight`, copying each row's
+    /// quantization blocks unchanged. Out-of-range rows fail when the data is written.
+    public static func selectingRows(_ rows: [Int], of tensor: GGUFTensorInfo, from file: GGUFFile) -> GGUFOutputTensor {
+        // Rows are everything past the first dimension, so the result is always [row length, rows].
+        GGUFOutputTensor(name: tensor.name, dimensions: [tensor.rowElements, rows.count], type: tensor.type) { sink in
+            for row in rows {
+                let copied: Void? = try file.withRowBytes(tensor, row: row) { try sink.write($0) }
+                guard copied != nil else {
+                    throw GGUFError.invalidWriterInput("row \(row) of tensor '\(tensor.name)' does not exist (it has \(tensor.rowCount))")
+                }
+            }
+        }
+    }
+}
+
 /// Writes GGUF files in one streaming pass, to a temporary name in the same directory that is renamed over
 /// the destination only once complete, so a crash or error never leaves a half-written model behind.
 public enum GGUFWriter {

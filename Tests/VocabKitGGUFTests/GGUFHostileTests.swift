@@ -25,6 +25,8 @@ final class GGUFHostileTests: XCTestCase {
     func testEmptyAndTinyFiles() {
         guard case .truncated? = parseError([]) else { return XCTFail("empty file") }
         guard case .truncated? = parseError(Array("GGUF".utf8)) else { return XCTFail("magic only") }
+        guard case .truncated? = parseError(Array("GG".utf8)) else { return XCTFail("half the magic") }
+        XCTAssertEqual(parseError(Array("{}".utf8)), .notGGUF(foundMagic: Array("{}".utf8)))
     }
 
     func testUnknownVersions() {

@@ -87,6 +87,23 @@ final class GGUFRoundTripTests: XCTestCase {
         XCTAssertEqual(pruned.stringArray("tokenizer.ggml.tokens"), source.stringArray("tokenizer.ggml.tokens"))
     }
 
+    func testSelectingRowsHelper() throws {
+        let builder = TestGGUFBuilder.richExample(tokenCount: 64)
+        let source = try GGUFFile(bytes: builder.build(seed: 13))
+        let embedding = try XCTUnwrap(source.tensor(named: "token_embd.weight"))
+        let path = TestFiles.temporaryPath("rows.gguf")
+        defer { unlink(path) }
+        try GGUFWriter.write(to: path, metadata: [], tensors: [.selectingRows([63, 1], of: embedding, from: source)])
+        let result = try GGUFFile(path: path)
+        let selected = try XCTUnwrap(result.tensor(named: "token_embd.weight"))
+        XCTAssertEqual(selected.dimensions, [64, 2])
+        XCTAssertEqual(result.withRowBytes(selected, row: 0) { Array($0) }, source.withRowBytes(embedding, row: 63) { Array($0) })
+        XCTAssertEqual(result.withRowBytes(selected, row: 1) { Array($0) }, source.withRowBytes(embedding, row: 1) { Array($0) })
+        XCTAssertThrowsError(try GGUFWriter.write(to: path + "-bad", metadata: [],
+                                                  tensors: [.selectingRows([64], of: embedding, from: source)]))
+        XCTAssertFalse(TestFiles.exists(path + "-bad"))
+    }
+
     func testWriterRejectsBadInputAndLeavesNoFile() throws {
         let path = TestFiles.temporaryPath("bad.gguf")
         defer { unlink(path) }
