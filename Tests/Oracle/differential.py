@@ -18,6 +18,7 @@ thread setting, one --count run, or one swept scalar); exits 1 on any failure.
 
 Usage: differential.py [--corpus DIR] [--unicode-sweep | --all] [--tiktoken PATH] [--vocabkit PATH]
                        [--max-reports N] [--no-cache] [--sweep-dir DIR] [--sweep-range LO:HI]
+                       [--failures-out FILE]
 Environment: VOCABKIT (binary, default .build/release/vocabkit), VOCABKIT_CORPUS (default .build-corpus).
 """
 import argparse, array, hashlib, os, subprocess, sys, time, unicodedata
@@ -273,6 +274,9 @@ def sweep_mode(a, ref, vk, tally):
         compare(cps, want, path)
         print(f"  block U+{block:06X}: {len(cps)} scalars, {len(bad_scalars) - before} differ "
               f"({time.time() - t0:.0f} s)", flush=True)
+    if a.failures_out:
+        with open(a.failures_out, "w") as f:
+            f.writelines(f"{cp:04X}\n" for cp in bad_scalars)
     if bad_scalars:
         cats = {}
         for cp in bad_scalars:
@@ -293,6 +297,7 @@ def main():
     ap.add_argument("--sweep-dir")
     ap.add_argument("--sweep-range", default="0:110000",
                     help="hex LO:HI; sweep only the 0x10000-scalar blocks that overlap it")
+    ap.add_argument("--failures-out", help="write the differing scalars (hex, one a line) to this file")
     ap.add_argument("--max-reports", type=int, default=10)
     ap.add_argument("--no-cache", action="store_true")
     a = ap.parse_args()

@@ -36,7 +36,9 @@ def main(argv):
     while i < len(args):
         if args[i] in opts:
             opts[args[i]] = args[i + 1]; i += 2
-        elif args[i] in ("--count", "--no-special"):
+        elif args[i] == "--iterations":
+            i += 2
+        elif args[i] in ("--count", "--no-special", "--json", "--replace-invalid"):
             flags.add(args[i]); i += 1
         else:
             rest.append(args[i]); i += 1

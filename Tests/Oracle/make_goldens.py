@@ -77,6 +77,13 @@ def cases():
               "<\u0338|endoftext|>", "a<|im_end|>\u0301b", ">\u0338", "<\u0338", "x<|im_start|>\u0338\u0301"]:
         add(f"special/nfc-boundary/{t!r}", t)
 
+    # the reference's \\p{L}/\\p{N} follow Unicode 16.0 (tokenizers 0.23.3): letters and digits new in 15.0, 15.1
+    # and 16.0 join words and take contractions ("{c}'s" -> c + "'s"); with older tables they are symbols
+    for cp in [0x1C89, 0xA7CB, 0xA7DC, 0x105C0, 0x10D40, 0x10D4A, 0x10D50, 0x11F04, 0x1E4D0, 0x2EBF0, 0x31350,
+               0x16D70, 0x1E5F1, 0x116D0]:
+        ch = chr(cp)
+        add(f"unicode16/U+{cp:04X}", f"a{ch}b {ch}'s '{ch} x{ch}{ch}1")
+
     # emoji
     for t in ["😀", "👨‍👩‍👧‍👦", "👩🏽‍💻", "🏳️‍🌈", "🇯🇵🇫🇷🇺🇸", "🇯", "👍🏻👍🏼👍🏽👍🏾👍🏿", "❤️", "☺︎", "1️⃣#️⃣",
               "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "a👨‍👩‍👧‍👦b", " 🦙🦙", "😶‍🌫️", "🧑‍🤝‍🧑", "\u200d", "a\u200db", "x\ufe0f", "🫠🫨🪿"]:
