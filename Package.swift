@@ -4,7 +4,7 @@ import PackageDescription
 let package = Package(
     name: "VocabKit",
     products: [
-        .library(name: "VocabKit", targets: ["VocabKitTokenizer", "VocabKitGGUF"]),
+        .library(name: "VocabKit", targets: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune"]),
         .executable(name: "vocabkit", targets: ["vocabkit"]),
     ],
     dependencies: [
@@ -23,7 +23,7 @@ let package = Package(
         .target(
             name: "VocabKitVocab",
             path: "Vocab",
-            exclude: ["README.md", "make_vocab.py", "qwen3.vkv.sha256", "LICENSE"],
+            exclude: ["README.md", "make_vocab.py", "qwen3.vkv.sha256"],
             resources: [.copy("qwen3.vkv")]
         ),
         .target(name: "VocabKitGGUF"),
@@ -31,14 +31,17 @@ let package = Package(
             name: "VocabKitTokenizer",
             dependencies: ["CICU", "CUnicodeData", "VocabKitVocab", "VocabKitGGUF"]
         ),
+        // Token usage counting, kept-set selection and GGUF vocabulary rewriting.
+        .target(name: "VocabKitPrune", dependencies: ["VocabKitTokenizer", "VocabKitGGUF"]),
         .executableTarget(
             name: "vocabkit",
             dependencies: [
-                "VocabKitTokenizer", "VocabKitGGUF",
+                "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTokenizer", "CICU"]),
         .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitGGUF"]),
+        .testTarget(name: "VocabKitPruneTests", dependencies: ["VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF"]),
     ]
 )

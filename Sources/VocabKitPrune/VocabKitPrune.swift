@@ -1,0 +1,1 @@
+// Counting and pruning live here (issue 4).

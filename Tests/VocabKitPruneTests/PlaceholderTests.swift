@@ -1,0 +1,2 @@
+import XCTest
+final class PruneModuleTests: XCTestCase { func testModuleBuilds() { XCTAssertTrue(true) } }
