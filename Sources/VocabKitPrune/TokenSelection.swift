@@ -1,0 +1,348 @@
+import Dispatch
+import VocabKitTokenizer
+
+/// The rules that choose which tokens a pruned vocabulary keeps. Positive rules (coverage, top, min-count,
+/// keep-list) are united; with none given every token is a candidate. The drop-list then removes tokens and
+/// everything built from them, and `targetSize` trims merge-tree leaves down to an exact size.
+public struct SelectionRules: Sendable {
+    /// Keep the most used tokens that together cover this share of all occurrences (0...1).
+    public var coverage: Double?
+    /// Keep the K most used tokens.
+    public var top: Int?
+    /// Keep tokens used at least N times.
+    public var minCount: UInt64?
+    public var keepList: [Int] = []
+    public var dropList: [Int] = []
+    /// Trim to exactly this many ids (padding rows excluded) by removing unused-by-merges tokens, rarest first.
+    public var targetSize: Int?
+
+    public init(coverage: Double? = nil, top: Int? = nil, minCount: UInt64? = nil, keepList: [Int] = [],
+                dropList: [Int] = [], targetSize: Int? = nil) {
+        self.coverage = coverage
+        self.top = top
+        self.minCount = minCount
+        self.keepList = keepList
+        self.dropList = dropList
+        self.targetSize = targetSize
+    }
+
+    var hasPositiveRule: Bool { coverage != nil || top != nil || minCount != nil || !keepList.isEmpty }
+}
+
+/// What a selection kept: old ids ascending (the new id of `keptIds[k]` is k) and how each rule contributed.
+public struct TokenSelection: Sendable {
+    public let keptIds: [Int]
+    public let originalIdCount: Int
+    /// One line per rule, e.g. ("coverage 99.99%", 20123): how many tokens the rule selected on its own.
+    public let report: [(rule: String, tokens: Int)]
+
+    /// New id for each old id, -1 where the token is dropped.
+    public var newIdOfOldId: [Int] {
+        var map = [Int](repeating: -1, count: originalIdCount)
+        for (newId, oldId) in keptIds.enumerated() { map[oldId] = newId }
+        return map
+    }
+
+    /// `old_id<TAB>new_id` lines for `--remap`.
+    public var remapTSV: String {
+        var out = "# old_id\tnew_id\n"
+        for (newId, oldId) in keptIds.enumerated() { out += "\(oldId)\t\(newId)\n" }
+        return out
+    }
+}
+
+/// Chooses the kept set over a vocabulary and proves it keeps every kept token reachable.
+public struct TokenSelector {
+    public let vocabulary: Vocabulary
+    /// Ids that are rows of the model but not tokens at all (`[PAD…]`, empty text): always dropped.
+    public let paddingIds: Set<Int>
+    /// Ids the model refers to elsewhere (`tokenizer.ggml.*_token_id`): always kept.
+    public let referencedIds: Set<Int>
+
+    public init(vocabulary: Vocabulary, paddingIds: Set<Int> = [], referencedIds: Set<Int> = []) {
+        self.vocabulary = vocabulary
+        self.paddingIds = paddingIds
+        self.referencedIds = referencedIds
+    }
+
+    /// The ids with no BPE bytes that are not special tokens, plus `[PAD…]` specials: padding rows.
+    public static func defaultPaddingIds(of vocabulary: Vocabulary) -> Set<Int> {
+        var padding = Set<Int>()
+        let specialIds = Set(vocabulary.specialTokens.map(\.id))
+        for id in 0..<vocabulary.idCount where !vocabulary.isToken(id) && !specialIds.contains(id) { padding.insert(id) }
+        for special in vocabulary.specialTokens where special.text.hasPrefix("[PAD") || special.text.isEmpty {
+            padding.insert(special.id)
+        }
+        return padding
+    }
+
+    public func select(counts: [UInt64], rules: SelectionRules) throws -> TokenSelection {
+        let idCount = vocabulary.idCount
+        guard counts.count <= idCount else {
+            throw PruneError.invalidSelection("usage has \(counts.count) ids but the vocabulary only \(idCount)")
+        }
+        let counts = counts + Array(repeating: 0, count: idCount - counts.count)
+        var report: [(String, Int)] = []
+        let ranked = (0..<idCount).filter { counts[$0] > 0 && !paddingIds.contains($0) }
+            .sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : $0 < $1 }
+
+        // Positive rules, united.
+        var candidate = [Bool](repeating: !rules.hasPositiveRule, count: idCount)
+        func mark(_ ids: some Sequence<Int>) -> Int {
+            var selected = 0
+            for id in ids { candidate[id] = true; selected += 1 }
+            return selected
+        }
+        if let coverage = rules.coverage {
+            guard coverage > 0, coverage <= 1 else { throw PruneError.invalidSelection("--coverage must be in (0, 1], got \(coverage)") }
+            let total = ranked.reduce(UInt64(0)) { $0 + counts[$1] }
+            let needed = UInt64((Double(total) * coverage).rounded(.up))
+            var sum: UInt64 = 0, taken = 0
+            while taken < ranked.count && sum < needed { sum += counts[ranked[taken]]; taken += 1 }
+            report.append(("coverage \(TokenUsage.percent(coverage))%", mark(ranked.prefix(taken))))
+        }
+        if let top = rules.top {
+            guard top >= 0 else { throw PruneError.invalidSelection("--top must not be negative") }
+            report.append(("top \(top)", mark(ranked.prefix(top))))
+        }
+        if let minCount = rules.minCount {
+            report.append(("min-count \(minCount)", mark(ranked.filter { counts[$0] >= minCount })))
+        }
+        if !rules.keepList.isEmpty {
+            for id in rules.keepList where id < 0 || id >= idCount || paddingIds.contains(id) {
+                throw PruneError.invalidSelection("keep-list id \(id) is not a token of \(vocabulary.source)")
+            }
+            report.append(("keep-list", mark(rules.keepList)))
+        }
+        if !rules.hasPositiveRule { report.append(("all tokens (no selection rule)", idCount - paddingIds.count)) }
+        for id in paddingIds { candidate[id] = false }
+
+        // Required tokens: every byte, the special tokens, ids the model names.
+        var required = [Bool](repeating: false, count: idCount)
+        var byteIds = [Int]()
+        for byte in 0..<256 {
+            guard let id = vocabulary.id(of: [UInt8(byte)]) else {
+                throw PruneError.invalidSelection("the vocabulary has no token for byte 0x\(String(byte, radix: 16))")
+            }
+            byteIds.append(id)
+        }
+        let specialIds = vocabulary.specialTokens.map(\.id).filter { !paddingIds.contains($0) }
+        for id in byteIds + specialIds + referencedIds { required[id] = true }
+        report.append(("byte tokens", byteIds.count))
+        report.append(("special tokens", specialIds.count))
+        if !referencedIds.isEmpty { report.append(("token ids named in metadata", referencedIds.count)) }
+
+        // Drop-list: a dropped token takes every token built from it along (nothing could produce those).
+        let merges = vocabulary.merges
+        if !rules.dropList.isEmpty {
+            var dropped = [Bool](repeating: false, count: idCount)
+            for id in rules.dropList {
+                guard id >= 0, id < idCount else { throw PruneError.invalidSelection("drop-list id \(id) is not in the vocabulary") }
+                guard !required[id] else {
+                    throw PruneError.invalidSelection("drop-list id \(id) '\(piece(id))' is a byte, special or referenced token and must stay")
+                }
+                dropped[id] = true
+            }
+            // Merges are rank-ordered and a part is built before what it builds, but repeat until stable to
+            // stay correct for any order.
+            var changed = true
+            while changed {
+                changed = false
+                for merge in merges where !dropped[Int(merge.result)] && (dropped[Int(merge.left)] || dropped[Int(merge.right)]) {
+                    guard !required[Int(merge.result)] else {
+                        throw PruneError.invalidSelection("drop-list removes a part of required token \(merge.result) '\(piece(Int(merge.result)))'")
+                    }
+                    dropped[Int(merge.result)] = true
+                    changed = true
+                }
+            }
+            var removed = 0
+            for id in 0..<idCount where dropped[id] {
+                if candidate[id] { removed += 1 }
+                candidate[id] = false
+            }
+            report.append(("drop-list (with tokens built from them) removed", removed))
+        }
+
+        // Closure: every part of a kept token is kept, so every kept token can still be built.
+        var kept = candidate
+        for id in 0..<idCount where required[id] { kept[id] = true }
+        let mergesByResult = Self.mergesByResult(merges, idCount: idCount)
+        var stack = (0..<idCount).filter { kept[$0] }
+        var addedByClosure = 0
+        while let id = stack.popLast() {
+            for mergeIndex in mergesByResult[id] {
+                for part in [Int(merges[mergeIndex].left), Int(merges[mergeIndex].right)] where !kept[part] {
+                    kept[part] = true
+                    addedByClosure += 1
+                    stack.append(part)
+                }
+            }
+        }
+        report.append(("parts of kept tokens (closure)", addedByClosure))
+
+        if let target = rules.targetSize {
+            let removed = try trim(&kept, to: target, counts: counts, required: required, mergesByResult: mergesByResult)
+            report.append(("target-size \(target) removed", removed))
+        }
+
+        let keptIds = (0..<idCount).filter { kept[$0] }
+        report.append(("kept in total", keptIds.count))
+        return TokenSelection(keptIds: keptIds, originalIdCount: idCount, report: report)
+    }
+
+    static func mergesByResult(_ merges: [Merge], idCount: Int) -> [[Int]] {
+        var byResult = [[Int]](repeating: [], count: idCount)
+        for (index, merge) in merges.enumerated() { byResult[Int(merge.result)].append(index) }
+        return byResult
+    }
+
+    /// Removes leaves of the merge tree (kept tokens that no kept merge uses as a part) until `target` remain,
+    /// lowest count first (ties: highest id, the latest merge, first). A removed token's count goes to its two
+    /// parts, since text that used it will now use them.
+    func trim(_ kept: inout [Bool], to target: Int, counts: [UInt64], required: [Bool], mergesByResult: [[Int]]) throws -> Int {
+        let merges = vocabulary.merges
+        var keptCount = kept.reduce(0) { $0 + ($1 ? 1 : 0) }
+        let requiredCount = required.reduce(0) { $0 + ($1 ? 1 : 0) }
+        guard target >= requiredCount else {
+            throw PruneError.invalidSelection("--target-size \(target) is below the \(requiredCount) bytes, special and referenced tokens that must stay")
+        }
+        guard keptCount >= target else {
+            throw PruneError.invalidSelection("the other rules keep only \(keptCount) tokens, fewer than --target-size \(target)")
+        }
+        var weight = counts
+        // How many kept merges use each token as a part.
+        var uses = [Int](repeating: 0, count: kept.count)
+        for merge in merges where kept[Int(merge.left)] && kept[Int(merge.right)] && kept[Int(merge.result)] {
+            uses[Int(merge.left)] += 1
+            uses[Int(merge.right)] += 1
+        }
+        var leaves = LeafHeap()
+        for id in kept.indices where kept[id] && uses[id] == 0 && !required[id] { leaves.push(weight[id], id) }
+        var removed = 0
+        while keptCount > target, let (_, id) = leaves.pop() {
+            kept[id] = false
+            keptCount -= 1
+            removed += 1
+            var handedOn = false
+            for mergeIndex in mergesByResult[id] {
+                let merge = merges[mergeIndex]
+                let left = Int(merge.left), right = Int(merge.right)
+                guard kept[left] && kept[right] else { continue }
+                if !handedOn {
+                    weight[left] &+= weight[id]
+                    weight[right] &+= weight[id]
+                    handedOn = true
+                }
+                for part in [left, right] {
+                    uses[part] -= 1
+                    if uses[part] == 0 && !required[part] { leaves.push(weight[part], part) }
+                }
+            }
+        }
+        guard keptCount == target else {
+            throw PruneError.invalidSelection("cannot reach --target-size \(target): \(keptCount) tokens are needed to build the required ones")
+        }
+        return removed
+    }
+
+    func piece(_ id: Int) -> String { ByteLevel.encode(vocabulary.bytes(of: id)) }
+
+    /// Builds the pruned vocabulary (new ids) and checks that every kept token that encodes to itself with the
+    /// original vocabulary still does, so that text made of kept tokens tokenizes the same; throws the first
+    /// token that would not.
+    public func verify(_ selection: TokenSelection) throws -> Vocabulary {
+        let pruned = try prunedVocabulary(selection)
+        let original = vocabulary
+        let keptIds = selection.keptIds
+        let failures = FirstFailure()
+        let workers = max(1, min(8, keptIds.count / 4096))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var newId = worker
+            while newId < keptIds.count {
+                let oldId = keptIds[newId]
+                if original.isToken(oldId) {
+                    let bytes = original.bytes(of: oldId)
+                    if original.bytePairEncode(bytes) == [oldId] {
+                        let now = pruned.bytePairEncode(bytes)
+                        if now != [newId] { failures.note(oldId, now) }
+                    }
+                }
+                newId += workers
+            }
+        }
+        if let (oldId, now) = failures.first {
+            let spelled = now.map { ByteLevel.encode(pruned.bytes(of: $0)) }.joined(separator: " ")
+            throw PruneError.unreachableToken(id: oldId, piece: piece(oldId), reason: "the pruned vocabulary encodes it as '\(spelled)'")
+        }
+        return pruned
+    }
+
+    /// The vocabulary with only the kept ids, renumbered in original order; merges keep their order.
+    public func prunedVocabulary(_ selection: TokenSelection) throws -> Vocabulary {
+        let newIdOf = selection.newIdOfOldId
+        let tokens: [[UInt8]?] = selection.keptIds.map { vocabulary.isToken($0) ? vocabulary.bytes(of: $0) : nil }
+        let merges = vocabulary.merges.compactMap { merge -> Merge? in
+            let l = newIdOf[Int(merge.left)], r = newIdOf[Int(merge.right)], m = newIdOf[Int(merge.result)]
+            return l >= 0 && r >= 0 && m >= 0 ? Merge(left: UInt32(l), right: UInt32(r), result: UInt32(m)) : nil
+        }
+        let specials = vocabulary.specialTokens.compactMap { special -> SpecialToken? in
+            let newId = newIdOf[special.id]
+            return newId >= 0 ? SpecialToken(id: newId, text: special.text, isControl: special.isControl) : nil
+        }
+        do {
+            return try Vocabulary(tokens: tokens, merges: merges, specialTokens: specials, source: vocabulary.source + " (pruned)")
+        } catch {
+            throw PruneError.invalidSelection("the kept tokens do not form a usable vocabulary: \(error)")
+        }
+    }
+}
+
+/// The lowest old id that failed verification, across threads.
+final class FirstFailure: @unchecked Sendable {
+    private var value: (Int, [Int])?
+    private let lock = DispatchQueue(label: "vocabkit.verify")
+    func note(_ id: Int, _ encoding: [Int]) {
+        lock.sync { if value == nil || id < value!.0 { value = (id, encoding) } }
+    }
+    var first: (Int, [Int])? { lock.sync { value } }
+}
+
+/// A binary min-heap of (count, id), highest id first among equal counts.
+struct LeafHeap {
+    private var items: [(count: UInt64, id: Int)] = []
+
+    private static func before(_ a: (count: UInt64, id: Int), _ b: (count: UInt64, id: Int)) -> Bool {
+        a.count != b.count ? a.count < b.count : a.id > b.id
+    }
+
+    mutating func push(_ count: UInt64, _ id: Int) {
+        items.append((count, id))
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard Self.before(items[child], items[parent]) else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> (UInt64, Int)? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1, right = left + 1
+                var best = parent
+                if left < items.count && Self.before(items[left], items[best]) { best = left }
+                if right < items.count && Self.before(items[right], items[best]) { best = right }
+                if best == parent { break }
+                items.swapAt(parent, best)
+                parent = best
+            }
+        }
+        return (top.count, top.id)
+    }
+}

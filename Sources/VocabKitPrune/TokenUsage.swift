@@ -1,0 +1,235 @@
+import Foundation
+import VocabKitTokenizer
+
+/// How often each token id occurred in a corpus, with what was counted. Saved as `usage.tsv`: comment lines
+/// (`# files N`, `# bytes N`, `# tokens N`, `# vocabulary SOURCE`), then `id<TAB>count<TAB>piece` for every
+/// used token, most used first (ties by id). Pieces are in the byte-level spelling GGUF uses, so the file
+/// can be checked against a model's vocabulary before it is trusted.
+public struct TokenUsage: Equatable, Sendable {
+    /// Occurrences per id; ids past the end were not seen.
+    public var counts: [UInt64]
+    /// Byte-level spelling of each used id, as written in the file (empty for ids never seen).
+    public var pieces: [Int: String]
+    public var files: Int
+    public var bytes: Int
+    public var vocabularySource: String
+    /// Files skipped because they were not valid UTF-8 (path and offset), reported rather than counted.
+    public var skippedFiles: [(path: String, offset: Int)] = []
+
+    public init(counts: [UInt64], pieces: [Int: String], files: Int, bytes: Int, vocabularySource: String) {
+        self.counts = counts
+        self.pieces = pieces
+        self.files = files
+        self.bytes = bytes
+        self.vocabularySource = vocabularySource
+    }
+
+    public static func == (a: TokenUsage, b: TokenUsage) -> Bool {
+        a.counts == b.counts && a.pieces == b.pieces && a.files == b.files && a.bytes == b.bytes
+            && a.vocabularySource == b.vocabularySource
+    }
+
+    /// Total token occurrences.
+    public var tokens: UInt64 { counts.reduce(0, &+) }
+
+    /// Ids with a non-zero count, most used first, ties by id.
+    public var rankedIds: [Int] {
+        counts.indices.filter { counts[$0] > 0 }.sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : $0 < $1 }
+    }
+
+    // MARK: Coverage
+
+    /// How many of the most used tokens it takes to cover `fraction` of all occurrences.
+    public func tokensCovering(_ fraction: Double) -> Int {
+        let ranked = rankedIds
+        let total = tokens
+        guard total > 0 else { return 0 }
+        let needed = UInt64((Double(total) * min(max(fraction, 0), 1)).rounded(.up))
+        var sum: UInt64 = 0
+        for (index, id) in ranked.enumerated() {
+            sum += counts[id]
+            if sum >= needed { return index + 1 }
+        }
+        return ranked.count
+    }
+
+    /// The key points printed after counting.
+    public static let coverageKeyPoints: [Double] = [0.9, 0.99, 0.999, 0.9999]
+
+    /// The coverage curve (share of occurrences covered by the k most used tokens) as a small standalone SVG,
+    /// with a logarithmic token axis so both the head and the long tail are visible.
+    public func coverageSVG(title: String = "Token coverage") -> String {
+        let ranked = rankedIds
+        let total = Double(max(tokens, 1))
+        let width = 640.0, height = 400.0, left = 60.0, right = 20.0, top = 40.0, bottom = 50.0
+        let plotWidth = width - left - right, plotHeight = height - top - bottom
+        let maxRank = Double(max(ranked.count, 2))
+        func x(_ rank: Double) -> Double { left + log10(rank) / log10(maxRank) * plotWidth }
+        func y(_ share: Double) -> Double { top + (1 - share) * plotHeight }
+        var points: [String] = []
+        var sum: UInt64 = 0
+        var lastX = -1.0
+        for (index, id) in ranked.enumerated() {
+            sum += counts[id]
+            let px = x(Double(index + 1))
+            if px - lastX >= 0.5 || index == ranked.count - 1 {
+                points.append(String(format: "%.1f,%.1f", px, y(Double(sum) / total)))
+                lastX = px
+            }
+        }
+        var svg = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="\(Int(width / 2))" y="24" text-anchor="middle" font-size="15">\(Self.xmlEscaped(title))</text>
+        <line x1="\(left)" y1="\(top + plotHeight)" x2="\(left + plotWidth)" y2="\(top + plotHeight)" stroke="black"/>
+        <line x1="\(left)" y1="\(top)" x2="\(left)" y2="\(top + plotHeight)" stroke="black"/>
+
+        """
+        for share in [0.0, 0.25, 0.5, 0.75, 0.9, 1.0] {
+            svg += String(format: "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.0f%%</text>\n", left - 6, y(share) + 4, share * 100)
+            svg += String(format: "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", left, y(share), left + plotWidth, y(share))
+        }
+        var decade = 1.0
+        while decade <= maxRank {
+            svg += String(format: "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%.0f</text>\n", x(decade), top + plotHeight + 18, decade)
+            decade *= 10
+        }
+        svg += "<text x=\"\(Int(left + plotWidth / 2))\" y=\"\(Int(height - 10))\" text-anchor=\"middle\">tokens, most used first (log scale)</text>\n"
+        svg += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+        for fraction in Self.coverageKeyPoints {
+            let k = tokensCovering(fraction)
+            guard k > 0 else { continue }
+            svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#d62728\"/>", x(Double(k)), y(fraction))
+            svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\">%@%%: %d</text>\n",
+                          x(Double(k)) + 5, y(fraction) + 14, Self.percent(fraction), k)
+        }
+        return svg + "</svg>\n"
+    }
+
+    /// "99.99" for 0.9999, without float noise.
+    public static func percent(_ fraction: Double) -> String {
+        var text = String(format: "%.4f", fraction * 100)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
+    }
+
+    private static func xmlEscaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    // MARK: usage.tsv
+
+    /// The file's text; pieces come from `vocabulary` when given, else from `pieces`.
+    public func tsv(vocabulary: Vocabulary? = nil) -> String {
+        var out = "# vocabkit token usage\n# files \(files)\n# bytes \(bytes)\n# tokens \(tokens)\n"
+        out += "# vocabulary \(vocabularySource)\n# id\tcount\tpiece\n"
+        for id in rankedIds {
+            let piece = vocabulary.map { ByteLevel.encode($0.bytes(of: id)) } ?? pieces[id] ?? ""
+            out += "\(id)\t\(counts[id])\t\(piece)\n"
+        }
+        return out
+    }
+
+    public func write(to path: String, vocabulary: Vocabulary? = nil) throws {
+        do {
+            try tsv(vocabulary: vocabulary).write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw PruneError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    public static func read(path: String) throws -> TokenUsage {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PruneError.unreadable(path: path, reason: "no such file or not readable")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw PruneError.malformedUsage(path: path, line: 1, reason: "not UTF-8 text")
+        }
+        return try parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String) throws -> TokenUsage {
+        var usage = TokenUsage(counts: [], pieces: [:], files: 0, bytes: 0, vocabularySource: "")
+        var sawHeader = false
+        var declaredTokens: UInt64?
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineNumber = index + 1
+            if line.isEmpty { continue }
+            if line.hasPrefix("#") {
+                let body = line.dropFirst().drop(while: { $0 == " " })
+                let parts = body.split(separator: " ", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                let value = String(parts[1])
+                switch parts[0] {
+                case "files": usage.files = Int(value) ?? 0; sawHeader = true
+                case "bytes": usage.bytes = Int(value) ?? 0
+                case "tokens": declaredTokens = UInt64(value)
+                case "vocabulary": usage.vocabularySource = value
+                default: break
+                }
+                continue
+            }
+            let fields = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count >= 2, let id = Int(fields[0]), id >= 0, id < 1 << 21, let count = UInt64(fields[1]) else {
+                throw PruneError.malformedUsage(path: path, line: lineNumber, reason: "expected id<TAB>count<TAB>piece")
+            }
+            if id >= usage.counts.count { usage.counts += Array(repeating: 0, count: id + 1 - usage.counts.count) }
+            guard usage.counts[id] == 0 else {
+                throw PruneError.malformedUsage(path: path, line: lineNumber, reason: "id \(id) is listed twice")
+            }
+            usage.counts[id] = count
+            if fields.count == 3 { usage.pieces[id] = String(fields[2]) }
+        }
+        guard sawHeader || !usage.counts.isEmpty else {
+            throw PruneError.malformedUsage(path: path, line: 1, reason: "no '# files' header and no counts")
+        }
+        if let declaredTokens, declaredTokens != usage.tokens {
+            throw PruneError.malformedUsage(path: path, line: 1,
+                                            reason: "header says \(declaredTokens) tokens but the rows add up to \(usage.tokens)")
+        }
+        return usage
+    }
+
+    /// Sums shards counted separately (e.g. one per machine); their pieces must agree id by id.
+    public static func merging(_ shards: [(path: String, usage: TokenUsage)]) throws -> TokenUsage {
+        var total = TokenUsage(counts: [], pieces: [:], files: 0, bytes: 0, vocabularySource: shards.first?.usage.vocabularySource ?? "")
+        for (path, shard) in shards {
+            if shard.counts.count > total.counts.count {
+                total.counts += Array(repeating: 0, count: shard.counts.count - total.counts.count)
+            }
+            for (id, count) in shard.counts.enumerated() where count > 0 {
+                total.counts[id] += count
+                if let piece = shard.pieces[id] {
+                    if let known = total.pieces[id], known != piece {
+                        throw PruneError.usageMismatch(path: path, line: 0,
+                                                       reason: "id \(id) is '\(piece)' here but '\(known)' in an earlier shard")
+                    }
+                    total.pieces[id] = piece
+                }
+            }
+            total.files += shard.files
+            total.bytes += shard.bytes
+        }
+        return total
+    }
+
+    /// Checks that every counted id means the same token in `vocabulary`, and returns counts sized to it.
+    public func counts(for vocabulary: Vocabulary, path: String) throws -> [UInt64] {
+        var result = [UInt64](repeating: 0, count: vocabulary.idCount)
+        for (id, count) in counts.enumerated() where count > 0 {
+            guard id < vocabulary.idCount else {
+                throw PruneError.usageMismatch(path: path, line: 0, reason: "id \(id) is past the vocabulary's \(vocabulary.idCount) ids")
+            }
+            if let piece = pieces[id], !piece.isEmpty {
+                let expected = ByteLevel.encode(vocabulary.bytes(of: id))
+                guard piece == expected else {
+                    throw PruneError.usageMismatch(path: path, line: 0, reason: "id \(id) is '\(piece)' here but '\(expected)' in \(vocabulary.source)")
+                }
+            }
+            result[id] = count
+        }
+        return result
+    }
+}

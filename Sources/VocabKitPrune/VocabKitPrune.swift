@@ -1,1 +1,0 @@
-// Counting and pruning live here (issue 4).

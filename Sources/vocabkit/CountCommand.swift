@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import VocabKitGGUF
+import VocabKitPrune
+import VocabKitTokenizer
+
+struct CountCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "count",
+        abstract: "Count how often each token occurs in a corpus (the input to `vocabkit prune`).",
+        discussion: """
+        PATHs are files, folders (searched recursively, hidden entries skipped) or glob patterns. Writes \
+        usage.tsv (# header lines, then id<TAB>count<TAB>piece, most used first) and prints how many tokens \
+        cover 90, 99, 99.9 and 99.99 % of all occurrences. Count with --vocab MODEL.gguf for the model you \
+        will prune. With --merge, PATHs are usage files counted separately, summed into one.
+        """
+    )
+
+    @Argument(help: "Files, folders or globs to count (usage files with --merge).")
+    var paths: [String]
+
+    @Option(name: .shortAndLong, help: "Write the usage table here.")
+    var output: String?
+
+    @Option(help: "Only count files whose path or name matches this glob (repeatable).")
+    var include: [String] = []
+
+    @Option(help: "Skip files whose path or name matches this glob (repeatable).")
+    var exclude: [String] = []
+
+    @Option(help: "Threads to use (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Skip files that are not valid UTF-8 (and list them) instead of failing.")
+    var skipInvalid = false
+
+    @Flag(help: "Sum usage files (PATHs) instead of counting text.")
+    var merge = false
+
+    @Option(help: "Write the coverage curve as an SVG image.")
+    var svg: String?
+
+    @Flag(help: "Print the summary as JSON.")
+    var json = false
+
+    @OptionGroup var vocabulary: VocabularyOptions
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        try runReportingPruneErrors {
+            let usage: TokenUsage
+            var tokenizerVocabulary: Vocabulary?
+            if merge {
+                usage = try TokenUsage.merging(paths.map { ($0, try TokenUsage.read(path: $0)) })
+            } else {
+                let tokenizer = try vocabulary.tokenizer()
+                tokenizerVocabulary = tokenizer.vocabulary
+                let files = try CorpusFiles(paths: paths, includes: include, excludes: exclude).resolve()
+                let counter = UsageCounter(tokenizer: tokenizer, threads: threads, skipInvalid: skipInvalid)
+                usage = try counter.count(files: files, progress: stderrIsTerminal ? terminalProgress("counting") : nil)
+                if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            }
+            if let output { try usage.write(to: output, vocabulary: tokenizerVocabulary) }
+            if let svg {
+                do {
+                    try usage.coverageSVG().write(toFile: svg, atomically: true, encoding: .utf8)
+                } catch {
+                    throw PruneError.unreadable(path: svg, reason: "cannot write: \(error.localizedDescription)")
+                }
+            }
+            printSummary(usage)
+        }
+    }
+
+    func printSummary(_ usage: TokenUsage) {
+        let points = TokenUsage.coverageKeyPoints.map { (TokenUsage.percent($0), usage.tokensCovering($0)) }
+        let used = usage.counts.reduce(0) { $0 + ($1 > 0 ? 1 : 0) }
+        if json {
+            var fields = ["\"files\":\(usage.files)", "\"bytes\":\(usage.bytes)", "\"tokens\":\(usage.tokens)",
+                          "\"distinct_tokens\":\(used)", "\"vocabulary\":\(jsonString(usage.vocabularySource))"]
+            fields.append("\"coverage\":{" + points.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+            fields.append("\"skipped\":[" + usage.skippedFiles.map { "{\"path\":\(jsonString($0.path)),\"offset\":\($0.offset)}" }
+                .joined(separator: ",") + "]")
+            print("{" + fields.joined(separator: ",") + "}")
+            return
+        }
+        for skipped in usage.skippedFiles {
+            FileHandle.standardError.write(Data("skipped \(skipped.path): invalid UTF-8 at byte offset \(skipped.offset)\n".utf8))
+        }
+        print("\(usage.files) files, \(usage.bytes) bytes, \(usage.tokens) tokens, \(used) distinct tokens")
+        for (percent, tokens) in points { print("\(percent)% of occurrences: \(tokens) tokens") }
+    }
+}
+
+/// A progress line on stderr, "\r"-rewritten; only used when stderr is a terminal.
+func terminalProgress(_ label: String) -> @Sendable (Int, Int) -> Void {
+    { done, total in
+        let percent = total > 0 ? Double(done) * 100 / Double(total) : 100
+        let line = String(format: "\r%@ %.0f%% (%d / %d MB)", label, percent, done >> 20, total >> 20)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+}
+
+/// Like `runReportingErrors`, for pruning and GGUF errors too: one line on stderr, exit status 1.
+func runReportingPruneErrors(_ body: () throws -> Void) throws {
+    try runReportingErrors {
+        do {
+            try body()
+        } catch let error as PruneError {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        } catch let error as GGUFError {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

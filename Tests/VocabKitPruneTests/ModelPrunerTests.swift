@@ -1,0 +1,154 @@
+import Foundation
+import VocabKitGGUF
+import VocabKitTokenizer
+import XCTest
+@testable import VocabKitPrune
+
+final class ModelPrunerTests: XCTestCase {
+    func sampleUsage(_ vocabulary: Vocabulary) throws -> [UInt64] {
+        try UsageCounter(tokenizer: Tokenizer(vocabulary: vocabulary)).count(files: sampleFiles).counts
+    }
+
+    func testPrunedModelKeepsRowsMetadataAndTokenization() throws {
+        let folder = try temporaryFolder()
+        let input = TinyModel.sharedPath
+        let inputBytes = try Data(contentsOf: URL(fileURLWithPath: input))
+        let pruner = try ModelPruner(modelPath: input)
+        XCTAssertEqual(pruner.vocabulary.idCount, TinyModel.rows)
+        let selector = pruner.selector()
+        let selection = try selector.select(counts: try sampleUsage(pruner.vocabulary), rules: SelectionRules(top: 1500))
+        _ = try selector.verify(selection)
+        let output = folder + "/pruned.gguf"
+        let summary = try pruner.write(selection, to: output)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: input)), inputBytes, "input modified")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output + ".tmp"))
+
+        let kept = selection.keptIds
+        let out = try GGUFFile(path: output)
+        XCTAssertEqual(summary.keptIdCount, kept.count)
+        XCTAssertLessThan(summary.outputBytes, summary.inputBytes)
+        XCTAssertEqual(out.stringArray("tokenizer.ggml.tokens")?.count, kept.count)
+        XCTAssertFalse(out.stringArray("tokenizer.ggml.tokens")!.contains { $0.hasPrefix("[PAD") }, "padding rows kept")
+        XCTAssertEqual(out.integerArray("tokenizer.ggml.token_type")?.count, kept.count)
+        XCTAssertEqual(out.integer("vocabkit.pruned.original_vocab_size"), TinyModel.rows)
+        XCTAssertEqual(out.integer("vocabkit.pruned.kept"), kept.count)
+        XCTAssertEqual(out.string("general.name"), "tiny test model")
+        XCTAssertEqual(out.value("tokenizer.ggml.add_bos_token"), .bool(false))
+
+        // Token-id keys point at the same tokens.
+        let original = try GGUFFile(path: input)
+        let tokensBefore = original.stringArray("tokenizer.ggml.tokens")!, tokensAfter = out.stringArray("tokenizer.ggml.tokens")!
+        for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.padding_token_id"] {
+            XCTAssertEqual(tokensAfter[out.integer(key)!], tokensBefore[original.integer(key)!], key)
+            XCTAssertEqual(out.valueType(key), .uint32)
+        }
+        XCTAssertEqual(tokensAfter[out.integer("tokenizer.ggml.eos_token_id")!], "<|im_end|>")
+
+        // Rows copied byte for byte, dims updated; other tensors unchanged.
+        let embedding = out.tensor(named: "token_embd.weight")!
+        XCTAssertEqual(embedding.dimensions, [TinyModel.embeddingWidth, kept.count])
+        XCTAssertEqual(embedding.type, .q8_0)
+        let outputWeight = out.tensor(named: "output.weight")!
+        XCTAssertEqual(outputWeight.dimensions, [4, kept.count])
+        for (newId, oldId) in kept.enumerated() {
+            XCTAssertEqual(out.withRowBytes(embedding, row: newId) { Array($0) }, TinyModel.embeddingRow(oldId))
+            XCTAssertEqual(out.withRowBytes(outputWeight, row: newId) { Array($0) }, TinyModel.outputRow(oldId))
+        }
+        XCTAssertEqual(out.withTensorBytes(out.tensor(named: "blk.0.attn_norm.weight")!) { Array($0) }, TinyModel.normBytes)
+
+        // Merges: only those whose three tokens are kept, in the original order.
+        let mergesAfter = out.stringArray("tokenizer.ggml.merges")!
+        XCTAssertEqual(mergesAfter.count, summary.keptMergeCount)
+        let mergesBefore = original.stringArray("tokenizer.ggml.merges")!
+        var position = 0
+        for merge in mergesAfter {
+            while position < mergesBefore.count && mergesBefore[position] != merge { position += 1 }
+            XCTAssertLessThan(position, mergesBefore.count, "merge \(merge) out of order or new")
+        }
+
+        // The pruned model loads as a vocabulary and tokenizes kept text to the remapped ids.
+        let prunedVocabulary = try Vocabulary.load(path: output)
+        XCTAssertEqual(prunedVocabulary.idCount, kept.count)
+        let before = Tokenizer(vocabulary: pruner.vocabulary), after = Tokenizer(vocabulary: prunedVocabulary)
+        let newIdOf = selection.newIdOfOldId
+        var exact = 0
+        for file in sampleFiles {
+            for line in try readText(file).split(separator: "\n").map(String.init) {
+                let ids = before.encode(line), prunedIds = after.encode(line)
+                XCTAssertEqual(try after.decode(prunedIds), Array(line.utf8))
+                if ids.allSatisfy({ newIdOf[$0] >= 0 }) {
+                    XCTAssertEqual(prunedIds, ids.map { newIdOf[$0] }, line)
+                    exact += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(exact, 200)
+        let chat = "<|im_start|>user\nnaïve 😀 zzqq<|im_end|>"
+        XCTAssertEqual(try after.decode(after.encode(chat)), Array(chat.utf8))
+        XCTAssertEqual(after.encode("<|im_end|>"), [out.integer("tokenizer.ggml.eos_token_id")!])
+    }
+
+    func testTiedModelAndRemapAndPruningTwice() throws {
+        let folder = try temporaryFolder()
+        let input = folder + "/tied.gguf"
+        try TinyModel.write(to: input, untiedOutput: false)
+        let pruner = try ModelPruner(modelPath: input)
+        let selection = try pruner.selector().select(counts: try sampleUsage(pruner.vocabulary), rules: SelectionRules(targetSize: 5000))
+        XCTAssertEqual(selection.keptIds.count, 5000)
+        try pruner.write(selection, to: folder + "/once.gguf")
+        let once = try GGUFFile(path: folder + "/once.gguf")
+        XCTAssertNil(once.tensor(named: "output.weight"))
+        XCTAssertEqual(once.tensor(named: "token_embd.weight")?.dimensions, [32, 5000])
+        let remap = selection.remapTSV.split(separator: "\n").dropFirst()
+        XCTAssertEqual(remap.count, 5000)
+        XCTAssertEqual(remap.first, "0\t0")
+
+        // Pruning a pruned model again keeps the first original size in the provenance.
+        let again = try ModelPruner(modelPath: folder + "/once.gguf")
+        let second = try again.selector().select(counts: try sampleUsage(again.vocabulary), rules: SelectionRules(targetSize: 4000))
+        try again.write(second, to: folder + "/twice.gguf")
+        let twice = try GGUFFile(path: folder + "/twice.gguf")
+        XCTAssertEqual(twice.integer("vocabkit.pruned.original_vocab_size"), TinyModel.rows)
+        XCTAssertEqual(twice.integer("vocabkit.pruned.source_vocab_size"), 5000)
+        XCTAssertEqual(twice.stringArray("tokenizer.ggml.tokens")?.count, 4000)
+    }
+
+    func testRefusesToOverwriteTheInput() throws {
+        let folder = try temporaryFolder()
+        let input = folder + "/model.gguf"
+        try FileManager.default.copyItem(atPath: TinyModel.sharedPath, toPath: input)
+        let pruner = try ModelPruner(modelPath: input)
+        let selection = try pruner.selector().select(counts: [], rules: SelectionRules(targetSize: 1000))
+        for target in [input, folder + "/./model.gguf"] {
+            XCTAssertThrowsError(try pruner.write(selection, to: target)) { error in
+                XCTAssertEqual(error as? PruneError, .outputIsInput(path: target))
+            }
+        }
+        try FileManager.default.createSymbolicLink(atPath: folder + "/link.gguf", withDestinationPath: input)
+        XCTAssertThrowsError(try pruner.write(selection, to: folder + "/link.gguf"))
+    }
+
+    func testRealModelWhenPresent() throws {
+        let model = "/tmp/peers/model.gguf"
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: model), "no real model at \(model)")
+        let folder = try temporaryFolder()
+        let pruner = try ModelPruner(modelPath: model)
+        let selector = pruner.selector()
+        let selection = try selector.select(counts: try sampleUsage(pruner.vocabulary), rules: SelectionRules(top: 3000))
+        _ = try selector.verify(selection)
+        let output = folder + "/pruned.gguf"
+        let summary = try pruner.write(selection, to: output)
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        XCTAssertLessThan(summary.outputBytes, summary.inputBytes)
+        let out = try GGUFFile(path: output)
+        XCTAssertEqual(out.tensors.count, pruner.file.tensors.count)
+        for tensor in pruner.file.tensors where !ModelPruner.rowTensorNames.contains(tensor.name) {
+            XCTAssertEqual(out.tensor(named: tensor.name)?.byteCount, tensor.byteCount)
+        }
+        let after = Tokenizer(vocabulary: try Vocabulary.load(path: output))
+        let before = Tokenizer(vocabulary: pruner.vocabulary)
+        let newIdOf = selection.newIdOfOldId
+        let text = try readText(sampleFiles[0])
+        XCTAssertEqual(after.encode(text), before.encode(text).map { newIdOf[$0] })
+    }
+}

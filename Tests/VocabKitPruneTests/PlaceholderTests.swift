@@ -1,2 +1,0 @@
-import XCTest
-final class PruneModuleTests: XCTestCase { func testModuleBuilds() { XCTAssertTrue(true) } }
