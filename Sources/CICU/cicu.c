@@ -5,6 +5,7 @@
 #include <unicode/ustring.h>
 #include <unicode/uregex.h>
 #include <unicode/uversion.h>
+#include <unicode/uchar.h>
 
 int64_t vk_nfc_utf8(const uint8_t *src, int64_t len, uint8_t *dst, int64_t cap) {
     UErrorCode err = U_ZERO_ERROR;
@@ -36,6 +37,8 @@ int64_t vk_nfc_utf8(const uint8_t *src, int64_t len, uint8_t *dst, int64_t cap) 
     if (U_FAILURE(err)) return -1;
     return u8len;
 }
+
+int vk_icu_is_assigned(uint32_t scalar) { return u_charType((UChar32)scalar) != U_UNASSIGNED; }
 
 void vk_unicode_version(char out[32]) {
     UVersionInfo v;

@@ -8,19 +8,61 @@ struct BytePairEncoder: ~Copyable {
     private var pairs: UnsafeMutablePointer<UInt64>
     private var capacity: Int
     /// Pieces up to this many bytes use the quadratic scan, which is faster for them.
-    static let linearLimit = 96
+    static let linearLimit = 24
+    /// A direct-mapped cache of merge lookups: the merge table is megabytes, so its probes mostly miss the CPU
+    /// caches, while the pairs a text needs repeat (CJK text is mostly the same few thousand characters).
+    private let hot: UnsafeMutablePointer<UInt64>  // key, value pairs
+    static let hotSlots = 1 << 13
+    /// Scratch for the heap variant, kept between pieces.
+    private var longSymbols: UnsafeMutablePointer<UInt32>
+    private var longLinks: UnsafeMutablePointer<Int32>
+    private var longCapacity = 1024
+    private var heap = MergeHeap(capacity: 1024)
+
+    /// Per-character results (see `premergedCharacter`), direct-mapped by scalar: the scalar and token count,
+    /// then up to two tokens.
+    private let characters: UnsafeMutablePointer<UInt64>
+    static let characterSlots = 1 << 15
+    let premerge: Bool
+    let lowestRankAsLeft: UnsafeMutablePointer<UInt32>
+    let lowestRankAsRight: UnsafeMutablePointer<UInt32>
 
     init(vocabulary: Vocabulary) {
         merges = vocabulary.mergeTable
+        premerge = vocabulary.mergesAreMonotone
+        lowestRankAsLeft = vocabulary.lowestRankAsLeft
+        lowestRankAsRight = vocabulary.lowestRankAsRight
+        characters = .allocate(capacity: 2 * BytePairEncoder.characterSlots)
+        characters.initialize(repeating: UInt64.max, count: 2 * BytePairEncoder.characterSlots)
         byteTokens = vocabulary.byteTokens
         capacity = 256
         ids = .allocate(capacity: capacity)
         pairs = .allocate(capacity: capacity)
+        hot = .allocate(capacity: 2 * BytePairEncoder.hotSlots)
+        hot.initialize(repeating: UInt64.max, count: 2 * BytePairEncoder.hotSlots)
+        longSymbols = .allocate(capacity: longCapacity)
+        longLinks = .allocate(capacity: 2 * longCapacity)
     }
 
     deinit {
         ids.deallocate()
         pairs.deallocate()
+        hot.deallocate()
+        characters.deallocate()
+        longSymbols.deallocate()
+        longLinks.deallocate()
+    }
+
+    /// The merge of a pair (rank << 32 | result, or UInt64.max), through the hot cache.
+    @inline(__always)
+    func lookup(_ left: UInt32, _ right: UInt32) -> UInt64 {
+        let key = UInt64(left) << 32 | UInt64(right)
+        let slot = 2 &* Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 51)
+        if hot[slot] == key { return hot[slot &+ 1] }
+        let value = merges.lookup(left, right)
+        hot[slot] = key
+        hot[slot &+ 1] = value
+        return value
     }
 
     mutating func encodeWithMerges(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer, forceHeap: Bool = false) {
@@ -28,11 +70,10 @@ struct BytePairEncoder: ~Copyable {
             encodeLong(p, n, into: &out)
             return
         }
-        let ids = self.ids, pairs = self.pairs, merges = self.merges
-        for i in 0..<n { ids[i] = byteTokens[Int(p[i])] }
-        var m = n
+        let ids = self.ids, pairs = self.pairs
+        var m = initialSymbols(p, n, into: ids)
         if m > 1 {
-            for i in 0..<(m - 1) { pairs[i] = merges.lookup(ids[i], ids[i + 1]) }
+            for i in 0..<(m - 1) { pairs[i] = lookup(ids[i], ids[i + 1]) }
         }
         while m > 1 {
             var best = UInt64.max
@@ -49,28 +90,175 @@ struct BytePairEncoder: ~Copyable {
                 (pairs + at + 1).update(from: pairs + at + 2, count: tail - 1 > 0 ? tail - 1 : 0)
             }
             m -= 1
-            if at > 0 { pairs[at - 1] = merges.lookup(ids[at - 1], ids[at]) }
-            if at < m - 1 { pairs[at] = merges.lookup(ids[at], ids[at + 1]) }
+            if at > 0 { pairs[at - 1] = lookup(ids[at - 1], ids[at]) }
+            if at < m - 1 { pairs[at] = lookup(ids[at], ids[at + 1]) }
         }
         out.reserve(m)
         (out.base + out.count).update(from: ids, count: m)
         out.count += m
     }
 
+    /// The starting symbols of BPE: one byte token per byte, except that a multi-byte character between
+    /// non-ASCII characters (or the ends of the piece) whose own merges all rank before any merge that could
+    /// join one of its symbols to such a neighbour starts as the tokens it merges into alone. With merges
+    /// applied in rank order (`mergesAreMonotone`), nothing outside can touch such a character until it is
+    /// complete, so the result is the same; CJK text needs a third of the merge lookups.
+    @inline(__always)
+    mutating func initialSymbols(_ p: UnsafePointer<UInt8>, _ n: Int, into out: UnsafeMutablePointer<UInt32>) -> Int {
+        var m = 0
+        var i = 0
+        while i < n {
+            let b = p[i]
+            if b < 0x80 || !premerge {
+                out[m] = byteTokens[Int(b)]
+                m += 1
+                i += 1
+                continue
+            }
+            // Pieces are whole characters, but BPE also runs on arbitrary token bytes: start an incomplete
+            // sequence as bytes.
+            let length = BytePairEncoder.completeCharacterLength(p, i, n)
+            guard length > 1, (i == 0 || p[i - 1] >= 0x80) && (i + length == n || p[i + length] >= 0x80) else {
+                out[m] = byteTokens[Int(b)]
+                m += 1
+                i += 1
+                continue
+            }
+            let (scalar, _) = QwenPreTokenizer.scalar(p, i)
+            let entry = premergedEntry(p + i, length, scalar)
+            let count = entry.count
+            if count == 0 {
+                for k in 0..<length { out[m + k] = byteTokens[Int(p[i + k])] }
+                m += length
+            } else {
+                let tokens = entry.tokens
+                out[m] = UInt32(truncatingIfNeeded: tokens) & 0x3FFF_FFFF
+                if count == 2 { out[m + 1] = UInt32(truncatingIfNeeded: tokens >> 31) & 0x7FFF_FFFF }
+                m += count
+            }
+            i += length
+        }
+        return m
+    }
+
+    /// The length of the UTF-8 character starting at `i` if it is complete and well formed within n, else 0.
+    @inline(__always)
+    static func completeCharacterLength(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int {
+        let b = p[i]
+        let length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 ? 2 : 0
+        guard length > 0, i + length <= n else { return 0 }
+        for k in 1..<length where p[i + k] & 0xC0 != 0x80 { return 0 }
+        return length
+    }
+
+    /// The cached result of `premergedCharacter` for the character at `p` (context already checked).
+    @inline(__always)
+    func premergedEntry(_ p: UnsafePointer<UInt8>, _ length: Int, _ scalar: UInt32) -> (count: Int, tokens: UInt64) {
+        let slot = 2 &* (Int(scalar) & (BytePairEncoder.characterSlots &- 1))
+        if UInt32(truncatingIfNeeded: characters[slot]) == scalar {
+            return (Int(characters[slot] >> 32), characters[slot + 1])
+        }
+        let packed = premergedCharacter(p, length)
+        characters[slot + 1] = packed
+        characters[slot] = UInt64(scalar) | (packed >> 62) << 32
+        return (Int(packed >> 62), packed)
+    }
+
+    /// Ends of the segments of a piece between which no merge can happen, so that each segment encodes on
+    /// its own (and most are single tokens or cached). A boundary lies between two adjacent characters that
+    /// each start as one token (see `initialSymbols`) when no vocabulary token contains the two together:
+    /// neither character's parts can merge outward before it is whole, and once whole no token spans both.
+    /// Returns the number of segments written to `ends` (at least 1; the last end is n).
+    func segmentEnds(_ p: UnsafePointer<UInt8>, _ n: Int, pairs: CharacterPairSet, into ends: UnsafeMutablePointer<Int>) -> Int {
+        var count = 0
+        var i = 0
+        var previous: UInt32 = 0  // scalar of the previous character when it started as one token, else 0
+        while i < n {
+            let b = p[i]
+            if b < 0x80 {
+                previous = 0
+                i += 1
+                continue
+            }
+            let length = BytePairEncoder.completeCharacterLength(p, i, n)
+            guard length > 1 else {
+                previous = 0
+                i += 1
+                continue
+            }
+            let (scalar, _) = QwenPreTokenizer.scalar(p, i)
+            var single: UInt32 = 0
+            if (i == 0 || p[i - 1] >= 0x80) && (i + length == n || p[i + length] >= 0x80),
+               premergedEntry(p + i, length, scalar).count == 1 {
+                single = scalar
+            }
+            if single != 0 && previous != 0 && !pairs.contains(previous, single) {
+                ends[count] = i
+                count += 1
+            }
+            previous = single
+            i += length
+        }
+        ends[count] = n
+        return count + 1
+    }
+
+    /// The tokens a character merges into on its own, packed with their count (1 or 2) in the top two bits,
+    /// or 0 when merging it first would not be provably identical (or it needs more than two tokens).
+    func premergedCharacter(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+        var sym: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+        var start: (Int, Int, Int, Int) = (0, 0, 0, 0)
+        return withUnsafeMutableBytes(of: &sym) { symRaw in
+            withUnsafeMutableBytes(of: &start) { startRaw in
+                let s = symRaw.bindMemory(to: UInt32.self), st = startRaw.bindMemory(to: Int.self)
+                var m = n
+                var crossing = UInt32.max
+                for k in 0..<n {
+                    s[k] = byteTokens[Int(p[k])]
+                    st[k] = k
+                }
+                crossing = min(lowestRankAsRight[Int(s[0])], lowestRankAsLeft[Int(s[n - 1])])
+                var highestOwn: UInt32 = 0
+                while m > 1 {
+                    var best = UInt64.max, at = -1
+                    for k in 0..<(m - 1) {
+                        let v = merges.lookup(s[k], s[k + 1])
+                        if v < best { best = v; at = k }
+                    }
+                    if at < 0 { break }
+                    highestOwn = max(highestOwn, UInt32(best >> 32))
+                    s[at] = UInt32(truncatingIfNeeded: best)
+                    for k in (at + 1)..<(m - 1) { s[k] = s[k + 1]; st[k] = st[k + 1] }
+                    m -= 1
+                    if at == 0 { crossing = min(crossing, lowestRankAsRight[Int(s[0])]) }
+                    if at == m - 1 { crossing = min(crossing, lowestRankAsLeft[Int(s[m - 1])]) }
+                }
+                guard m <= 2, m < n, crossing > highestOwn else { return 0 }
+                var packed = UInt64(s[0]) | UInt64(m) << 62
+                if m == 2 { packed |= UInt64(s[1]) << 31 }
+                return packed
+            }
+        }
+    }
+
     /// The heap variant: symbols in a linked list, candidate merges keyed by (rank, position).
     private mutating func encodeLong(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer) {
-        let sym = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
-        let next = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-        let prev = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-        defer { sym.deallocate(); next.deallocate(); prev.deallocate() }
-        for i in 0..<n {
-            sym[i] = byteTokens[Int(p[i])]
-            next[i] = i + 1 < n ? Int32(i + 1) : -1
+        if n > longCapacity {
+            longSymbols.deallocate()
+            longLinks.deallocate()
+            longCapacity = max(n, 2 * longCapacity)
+            longSymbols = .allocate(capacity: longCapacity)
+            longLinks = .allocate(capacity: 2 * longCapacity)
+        }
+        let sym = longSymbols, next = longLinks, prev = longLinks + longCapacity
+        let count = initialSymbols(p, n, into: sym)
+        for i in 0..<count {
+            next[i] = i + 1 < count ? Int32(i + 1) : -1
             prev[i] = Int32(i - 1)
         }
-        var heap = MergeHeap(capacity: n)
-        for i in 0..<(n - 1) {
-            let v = merges.lookup(sym[i], sym[i + 1])
+        heap.removeAll()
+        for i in 0..<(count - 1) {
+            let v = lookup(sym[i], sym[i + 1])
             if v != UInt64.max { heap.push(rank: UInt32(v >> 32), position: Int32(i)) }
         }
         while let (rank, pos) = heap.pop() {
@@ -78,7 +266,7 @@ struct BytePairEncoder: ~Copyable {
             let j = Int(next[i])
             // Stale entries: the symbol was merged away, or its pair changed since it was queued.
             guard sym[i] != UInt32.max, j >= 0 else { continue }
-            let v = merges.lookup(sym[i], sym[j])
+            let v = lookup(sym[i], sym[j])
             guard v != UInt64.max, UInt32(v >> 32) == rank else { continue }
             sym[i] = UInt32(truncatingIfNeeded: v)
             sym[j] = UInt32.max
@@ -87,11 +275,11 @@ struct BytePairEncoder: ~Copyable {
             if k >= 0 { prev[Int(k)] = Int32(i) }
             let h = Int(prev[i])
             if h >= 0 {
-                let left = merges.lookup(sym[h], sym[i])
+                let left = lookup(sym[h], sym[i])
                 if left != UInt64.max { heap.push(rank: UInt32(left >> 32), position: Int32(h)) }
             }
             if k >= 0 {
-                let right = merges.lookup(sym[i], sym[Int(k)])
+                let right = lookup(sym[i], sym[Int(k)])
                 if right != UInt64.max { heap.push(rank: UInt32(right >> 32), position: Int32(i)) }
             }
         }
@@ -115,6 +303,8 @@ struct MergeHeap: ~Copyable {
     }
 
     deinit { items.deallocate() }
+
+    mutating func removeAll() { count = 0 }
 
     mutating func push(rank: UInt32, position: Int32) {
         if count == capacity {

@@ -176,3 +176,63 @@ struct MissCache: ~Copyable {
         used += 1
     }
 }
+
+/// The pairs of adjacent whole characters that occur inside some token (as "中国" does), as an open-addressing
+/// set of (first scalar << 32 | second scalar).
+final class CharacterPairSet: @unchecked Sendable {
+    private let keys: UnsafeMutablePointer<UInt64>
+    private let mask: Int
+
+    init(vocabulary v: Vocabulary) {
+        var pairs = [UInt64]()
+        for id in 0..<v.idCount where v.isBPEToken[id] {
+            let start = Int(v.tokenOffsets[id]), end = Int(v.tokenOffsets[id + 1])
+            guard end - start >= 4 else { continue }
+            var i = start
+            var previous: UInt32 = 0
+            while i < end {
+                let b = v.tokenBytes[i]
+                let length = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 0
+                guard length > 1, i + length <= end,
+                      (1..<length).allSatisfy({ v.tokenBytes[i + $0] & 0xC0 == 0x80 }) else {
+                    previous = 0
+                    i += 1
+                    continue
+                }
+                let (scalar, _) = QwenPreTokenizer.scalar(UnsafePointer(v.tokenBytes), i)
+                if previous != 0 { pairs.append(UInt64(previous) << 32 | UInt64(scalar)) }
+                previous = scalar
+                i += length
+            }
+        }
+        var size = 16
+        while size < pairs.count * 2 { size <<= 1 }
+        keys = .allocate(capacity: size)
+        keys.initialize(repeating: 0, count: size)
+        mask = size - 1
+        for key in pairs {
+            var slot = CharacterPairSet.slot(key, mask)
+            while keys[slot] != 0 && keys[slot] != key { slot = (slot + 1) & mask }
+            keys[slot] = key
+        }
+    }
+
+    deinit { keys.deallocate() }
+
+    @inline(__always)
+    static func slot(_ key: UInt64, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
+    }
+
+    @inline(__always)
+    func contains(_ first: UInt32, _ second: UInt32) -> Bool {
+        let key = UInt64(first) << 32 | UInt64(second)
+        var slot = CharacterPairSet.slot(key, mask)
+        while true {
+            let k = keys[slot]
+            if k == key { return true }
+            if k == 0 { return false }
+            slot = (slot + 1) & mask
+        }
+    }
+}

@@ -146,6 +146,9 @@ struct Encoder: ~Copyable {
     let notSelfEncoding: Set<UInt32>
     var bpe: BytePairEncoder
     var cache = MissCache()
+    let characterPairs: CharacterPairSet?
+    var segmentEnds: UnsafeMutablePointer<Int>
+    var segmentCapacity = 4096
     /// A small direct-mapped cache in front of the vocabulary table (8 MB, mostly cache misses): frequent
     /// pieces resolve from L1/L2. Pairs of words like PieceTable's entries.
     let hot: UnsafeMutablePointer<UInt64>
@@ -161,11 +164,16 @@ struct Encoder: ~Copyable {
         notSelfEncoding = v.notSelfEncoding
         hasNotSelfEncoding = !v.notSelfEncoding.isEmpty
         bpe = BytePairEncoder(vocabulary: v)
+        characterPairs = v.mergesAreMonotone ? v.characterPairs : nil
+        segmentEnds = .allocate(capacity: segmentCapacity)
         hot = .allocate(capacity: 2 * Encoder.hotSlots)
         hot.initialize(repeating: UInt64.max, count: 2 * Encoder.hotSlots)
     }
 
-    deinit { hot.deallocate() }
+    deinit {
+        hot.deallocate()
+        segmentEnds.deallocate()
+    }
 
     mutating func encode(_ p: UnsafePointer<UInt8>, _ n: Int, specialTokens: Bool, into out: inout TokenBuffer) {
         guard specialTokens else {
@@ -218,6 +226,40 @@ struct Encoder: ~Copyable {
             out.append(id)
             return
         }
+        if let pairs = characterPairs, n > 6, p[n - 1] >= 0x80 || p[0] >= 0x80 {
+            if n + 1 > segmentCapacity {
+                segmentEnds.deallocate()
+                segmentCapacity = n + 1
+                segmentEnds = .allocate(capacity: segmentCapacity)
+            }
+            let segments = bpe.segmentEnds(p, n, pairs: pairs, into: segmentEnds)
+            if segments > 1 {
+                var start = 0
+                for k in 0..<segments {
+                    let end = segmentEnds[k]
+                    encodeSegment(p + start, end - start, readable: readable - start, into: &out)
+                    start = end
+                }
+                return
+            }
+        }
+        encodeMiss(key, p, n, into: &out)
+    }
+
+    /// A part of a piece that no merge crosses: a token, a cached result, or BPE.
+    @inline(__always)
+    mutating func encodeSegment(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int, into out: inout TokenBuffer) {
+        let key = PieceKey(p, n, readable: readable)
+        let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
+        if id != UInt32.max && !(hasNotSelfEncoding && notSelfEncoding.contains(id)) {
+            out.append(id)
+            return
+        }
+        encodeMiss(key, p, n, into: &out)
+    }
+
+    @inline(__always)
+    mutating func encodeMiss(_ key: PieceKey, _ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer) {
         if n > MissCache.maxPieceBytes {
             bpe.encodeWithMerges(p, n, into: &out)
             return

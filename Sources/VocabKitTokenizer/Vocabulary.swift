@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,6 +50,24 @@ public final class Vocabulary: @unchecked Sendable {
     let byteTokens: UnsafeMutablePointer<UInt32>
     let pieceTable: PieceTable
     let mergeTable: MergeTable
+    /// For each token, the lowest rank of a merge with it on the left whose right part starts with a byte
+    /// >= 0x80 (resp. on the right, after a part ending with such a byte); UInt32.max if none. These bound
+    /// what can join a character to a neighbouring non-ASCII character.
+    let lowestRankAsLeft: UnsafeMutablePointer<UInt32>
+    let lowestRankAsRight: UnsafeMutablePointer<UInt32>
+    /// Every merge ranks after the merges that produce its two parts, so BPE applies merges in rank order.
+    /// This lets the encoder merge characters on their own first where that is provably the same.
+    public private(set) var mergesAreMonotone = false
+    /// Built on first use (by whichever thread gets there first): text without non-ASCII never pays for it.
+    private let characterPairStorage = Mutex<CharacterPairSet?>(nil)
+    var characterPairs: CharacterPairSet {
+        characterPairStorage.withLock { stored in
+            if let stored { return stored }
+            let built = CharacterPairSet(vocabulary: self)
+            stored = built
+            return built
+        }
+    }
     /// Tokens whose own bytes do not BPE-encode to themselves; the piece table may not shortcut them.
     private(set) var notSelfEncoding: Set<UInt32>
 
@@ -111,8 +130,16 @@ public final class Vocabulary: @unchecked Sendable {
             if end - start == 1 { byteTokens[Int(tokenBytes[start])] = UInt32(id) }
             pieceTable.insert(id: UInt32(id), bytes: tokenBytes + start, count: end - start, blob: tokenBytes, offsets: tokenOffsets)
         }
-        mergeTable = MergeTable(capacity: merges.count)
+        let rankFollowsResult = zip(merges, merges.dropFirst()).allSatisfy { $0.result < $1.result }
+        mergeTable = MergeTable(capacity: merges.count, idCount: idCount, rankFollowsResult: rankFollowsResult)
+        lowestRankAsLeft = .allocate(capacity: idCount)
+        lowestRankAsLeft.initialize(repeating: UInt32.max, count: idCount)
+        lowestRankAsRight = .allocate(capacity: idCount)
+        lowestRankAsRight.initialize(repeating: UInt32.max, count: idCount)
         self.notSelfEncoding = []
+        guard idCount <= MergeTable.maximumId else {
+            throw TokenizerError.unsupportedVocabulary(path: source, reason: "\(idCount) ids; at most \(MergeTable.maximumId) are supported")
+        }
         if let missing = (0..<256).first(where: { byteTokens[$0] == UInt32.max }) {
             throw TokenizerError.unsupportedVocabulary(
                 path: source, reason: "no token for byte 0x\(String(missing, radix: 16)); every byte needs one")
@@ -124,6 +151,19 @@ public final class Vocabulary: @unchecked Sendable {
             }
             mergeTable.insert(left: m.left, right: m.right, rank: UInt32(rank), result: m.result)
         }
+        var producedAt = [Int32](repeating: -1, count: idCount)
+        var monotone = true
+        for (rank, m) in merges.enumerated() {
+            // In the merge table's priority units (result ids when those follow ranks), as the encoder compares.
+            let r = rankFollowsResult ? m.result : UInt32(rank)
+            let rightStartsHigh = tokenBytes[Int(tokenOffsets[Int(m.right)])] >= 0x80
+            let leftEndsHigh = tokenBytes[Int(tokenOffsets[Int(m.left) + 1]) - 1] >= 0x80
+            if rightStartsHigh && r < lowestRankAsLeft[Int(m.left)] { lowestRankAsLeft[Int(m.left)] = r }
+            if leftEndsHigh && r < lowestRankAsRight[Int(m.right)] { lowestRankAsRight[Int(m.right)] = r }
+            if producedAt[Int(m.left)] >= Int32(rank) || producedAt[Int(m.right)] >= Int32(rank) { monotone = false }
+            if producedAt[Int(m.result)] < 0 { producedAt[Int(m.result)] = Int32(rank) }
+        }
+        mergesAreMonotone = monotone
         self.notSelfEncoding = notSelfEncoding ?? computeNotSelfEncoding()
     }
 
@@ -147,6 +187,8 @@ public final class Vocabulary: @unchecked Sendable {
         tokenOffsets.deallocate()
         isBPEToken.deallocate()
         byteTokens.deallocate()
+        lowestRankAsLeft.deallocate()
+        lowestRankAsRight.deallocate()
     }
 
     /// The bytes of a token id (empty for ids with no bytes); special tokens give their text.
@@ -173,56 +215,70 @@ public final class Vocabulary: @unchecked Sendable {
     public var bpeTokenCount: Int { (0..<idCount).reduce(0) { $0 + (isBPEToken[$1] ? 1 : 0) } }
 }
 
-/// Open-addressing table from a token pair to its merge (rank and result).
+/// Open-addressing table from a token pair to its merge, one 64-bit word per slot (left, right and result
+/// ids of 21 bits each) so that a probe touches one cache line: BPE speed is bound by these probes.
 final class MergeTable: @unchecked Sendable {
-    let keys: UnsafeMutablePointer<UInt64>
-    /// High 32 bits rank, low 32 bits result id.
-    let values: UnsafeMutablePointer<UInt64>
+    let slots: UnsafeMutablePointer<UInt64>
     let mask: Int
-    static let empty = UInt64.max
+    /// Rank of the merge producing each result, when ranks do not simply follow result ids.
+    private let rankOfResult: UnsafeMutablePointer<UInt32>?
+    static let idBits: UInt64 = 21
+    static let idMask: UInt64 = (1 << 21) - 1
+    static let maximumId = (1 << 21) - 2
 
-    init(capacity: Int) {
+    /// - Parameter rankFollowsResult: merges' results increase with rank (as in Qwen's vocabulary), so
+    ///   comparing result ids compares ranks.
+    init(capacity: Int, idCount: Int, rankFollowsResult: Bool) {
         var size = 16
-        while size < capacity * 2 { size <<= 1 }
-        keys = .allocate(capacity: size)
-        keys.initialize(repeating: MergeTable.empty, count: size)
-        values = .allocate(capacity: size)
-        values.initialize(repeating: 0, count: size)
+        while size * 5 < capacity * 8 { size <<= 1 }  // load factor at most 5/8
+        slots = .allocate(capacity: size)
+        slots.initialize(repeating: UInt64.max, count: size)
         mask = size - 1
+        if rankFollowsResult {
+            rankOfResult = nil
+        } else {
+            rankOfResult = .allocate(capacity: idCount)
+            rankOfResult!.initialize(repeating: UInt32.max, count: idCount)
+        }
     }
 
     deinit {
-        keys.deallocate()
-        values.deallocate()
+        slots.deallocate()
+        rankOfResult?.deallocate()
     }
 
     @inline(__always)
     func slot(_ key: UInt64) -> Int {
         var h = key &* 0x9E37_79B9_7F4A_7C15
-        h ^= h >> 32
+        h ^= h >> 29
         return Int(truncatingIfNeeded: h) & mask
     }
 
     func insert(left: UInt32, right: UInt32, rank: UInt32, result: UInt32) {
-        let key = UInt64(left) << 32 | UInt64(right)
+        let key = UInt64(left) << MergeTable.idBits | UInt64(right)
         var i = slot(key)
-        while keys[i] != MergeTable.empty {
-            if keys[i] == key { return }  // a repeated pair keeps its best (first) rank
+        while slots[i] != UInt64.max {
+            if slots[i] >> MergeTable.idBits == key { return }  // a repeated pair keeps its best (first) rank
             i = (i + 1) & mask
         }
-        keys[i] = key
-        values[i] = UInt64(rank) << 32 | UInt64(result)
+        slots[i] = key << MergeTable.idBits | UInt64(result)
+        if let rankOfResult, rankOfResult[Int(result)] == UInt32.max { rankOfResult[Int(result)] = rank }
     }
 
-    /// Rank in the high half and result in the low half, or UInt64.max if the pair does not merge.
+    /// A priority (the rank, or the result id when that orders the same) in the high half and the result in
+    /// the low half, or UInt64.max if the pair does not merge.
     @inline(__always)
     func lookup(_ left: UInt32, _ right: UInt32) -> UInt64 {
-        let key = UInt64(left) << 32 | UInt64(right)
+        let key = UInt64(left) << MergeTable.idBits | UInt64(right)
         var i = slot(key)
         while true {
-            let k = keys[i]
-            if k == key { return values[i] }
-            if k == MergeTable.empty { return UInt64.max }
+            let s = slots[i]
+            if s >> MergeTable.idBits == key {
+                let result = s & MergeTable.idMask
+                let priority = rankOfResult.map { UInt64($0[Int(result)]) } ?? result
+                return priority << 32 | result
+            }
+            if s == UInt64.max { return UInt64.max }
             i = (i + 1) & mask
         }
     }
@@ -238,5 +294,20 @@ extension Vocabulary {
             if let base = b.baseAddress { bpe.encodeWithMerges(base, b.count, into: &out, forceHeap: forceHeap) }
         }
         return (0..<out.count).map { Int(out[$0]) }
+    }
+}
+
+extension Vocabulary {
+    /// The tokens `character` starts BPE as when the encoder may merge it on its own first, or nil when it
+    /// starts as bytes (see BytePairEncoder.initialSymbols).
+    public func premergedTokens(of character: Unicode.Scalar) -> [Int]? {
+        guard mergesAreMonotone else { return nil }
+        let bpe = BytePairEncoder(vocabulary: self)
+        let bytes = Array(String(character).utf8)
+        guard bytes.count > 1 else { return nil }
+        let packed = bytes.withUnsafeBufferPointer { bpe.premergedCharacter($0.baseAddress!, $0.count) }
+        let count = Int(packed >> 62)
+        if count == 0 { return nil }
+        return count == 1 ? [Int(packed & 0x3FFF_FFFF)] : [Int(packed & 0x7FFF_FFFF), Int((packed >> 31) & 0x7FFF_FFFF)]
     }
 }

@@ -15,6 +15,8 @@ final class GoldenTests: XCTestCase {
         let ids_no_special: [Int]
         let decoded: String?
         let nfc: String?
+        /// Holds code points whose class or normalization depends on the Unicode version.
+        let unicode_version_sensitive: Bool?
 
         var input: String { text ?? (prefix ?? "") + String(repeating: self.repeat ?? "", count: count ?? 0) + (suffix ?? "") }
     }

@@ -54,6 +54,13 @@ final class PropertyTests: XCTestCase {
             let id = Int(rng.next() % 151_643)
             XCTAssertEqual(v.bytePairEncode(v.bytes(of: id)), [id], "token \(id)")
         }
+        // Tokens that are not whole characters (partial UTF-8 sequences) too.
+        var partial = 0
+        for id in 0..<151_643 where String(validating: v.bytes(of: id), as: UTF8.self) == nil {
+            XCTAssertEqual(v.bytePairEncode(v.bytes(of: id)), [id], "token \(id)")
+            partial += 1
+        }
+        XCTAssertGreaterThan(partial, 1000)
     }
 
     func testUTF8ValidationAgreesWithStandardLibrary() {
@@ -129,10 +136,11 @@ final class PropertyTests: XCTestCase {
         guard let re = vk_regex_open(pattern, &error, 64) else { return XCTFail("ICU: \(String(cString: error))") }
         defer { vk_regex_close(re) }
         var rng = SeededGenerator(seed: 13)
-        var inputs = GoldenTests.cases.compactMap(\.text)
+        // Debian's ICU is Unicode 15; the reference (and so VocabKit's class table) is Unicode 16.
+        var inputs = GoldenTests.cases.filter { !$0.name.hasPrefix("unicode16/") && $0.unicode_version_sensitive != true }.compactMap(\.text)
         for _ in 0..<3000 { inputs.append(Self.randomString(&rng, length: Int(rng.next() % 30))) }
         var checked = 0
-        for text in inputs {
+        for text in inputs where text.unicodeScalars.allSatisfy({ vk_icu_is_assigned($0.value) != 0 }) {
             let normalized = Tokenizer.nfc(Array(text.utf8))
             var ends = [Int64](repeating: 0, count: normalized.count + 1)
             let n = normalized.withUnsafeBufferPointer { vk_regex_split_utf8(re, $0.baseAddress, Int64($0.count), &ends, Int64(ends.count)) }
@@ -146,6 +154,6 @@ final class PropertyTests: XCTestCase {
             XCTAssertEqual(bundledTokenizer.pieces(of: text), icuPieces, text.debugDescription)
             checked += 1
         }
-        XCTAssertGreaterThan(checked, 3000)
+        XCTAssertGreaterThan(checked, 2000)
     }
 }

@@ -7,6 +7,9 @@
 /// retries with a larger buffer. Returns -1 on an ICU error (invalid input).
 int64_t vk_nfc_utf8(const uint8_t *src, int64_t len, uint8_t *dst, int64_t cap);
 
+/// Whether ICU's Unicode version assigns the code point (tests skip text where versions disagree).
+int vk_icu_is_assigned(uint32_t scalar);
+
 /// ICU's Unicode version, e.g. "15.0".
 void vk_unicode_version(char out[32]);
 

@@ -1,5 +1,7 @@
-// Generates ../unicode_classes.c: the pre-tokenizer's character classes from ICU.
-//   cc make_tables.c -licuuc -o /tmp/make_tables && /tmp/make_tables > ../unicode_classes.c
+// The pre-tokenizer's character classes and NFC quick-check bits from ICU. make_tables.py runs it with
+// --raw and replaces the class bits with the reference tokenizer's own (its Unicode version is newer than
+// Debian's ICU); without arguments it writes a C table from ICU alone.
+//   cc make_tables.c -licuuc -o /tmp/make_tables
 // Class bits: 0-1 = 0 other, 1 letter (\p{L}), 2 number (\p{N}), 3 whitespace (Oniguruma's Unicode \s:
 // U+0009-000D, U+0085, Zs, Zl, Zp); bit 2 = may change under NFC (NFC_Quick_Check not Yes, or a
 // nonzero combining class), so text without it is already NFC.
@@ -24,7 +26,12 @@ static unsigned char cls(UChar32 c) {
     return k;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--raw") == 0) {
+        // One class byte per scalar, for make_tables.py to combine with the reference's classes.
+        for (UChar32 c = 0; c < 0x110000; c++) putchar(cls(c));
+        return 0;
+    }
     static unsigned char blocks[0x1100][256];
     static int stage1[0x1100];
     int nblocks = 0;
