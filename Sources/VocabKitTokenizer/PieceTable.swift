@@ -61,7 +61,7 @@ final class PieceTable: @unchecked Sendable {
 
     init(capacity: Int) {
         var size = 16
-        while size < capacity * 2 { size <<= 1 }
+        while size * 5 < capacity * 8 { size <<= 1 }  // load factor at most 5/8: 4 MB for Qwen
         entries = .allocate(capacity: 2 * size)
         for i in 0..<size {
             entries[2 * i] = UInt64.max
@@ -105,13 +105,13 @@ final class PieceTable: @unchecked Sendable {
 /// A per-thread cache of pieces that are not single tokens and their BPE result, so that a repeated
 /// identifier is merged once. Cleared when full, which bounds its memory.
 struct MissCache: ~Copyable {
-    static let slotCount = 1 << 17
+    static let slotCount = 1 << 16
     static let maxPieceBytes = 256
     private let slots: UnsafeMutablePointer<UInt64>      // tag << 32 | arena offset; all ones = empty
     private let words: UnsafeMutablePointer<UInt64>
     /// Entries: piece length, id count, piece bytes (padded to 4), ids.
     private let arena: UnsafeMutablePointer<UInt32>
-    private let arenaCapacity = 1 << 22
+    private let arenaCapacity = 1 << 20
     private var arenaUsed = 0
     private var used = 0
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# VocabKit's test command: unit and CLI tests, then differential tests against the reference tokenizer
+# (Hugging Face tokenizers configured as Qwen) on ~25 MB of real text in six scripts, and llama.cpp's vectors.
+# Fetches what it needs first (idempotent); fails on the first failing step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n== %s\n' "$*"; }
+
+step "test data: reference tokenizer, llama.cpp vocabulary, corpus"
+bash Tests/Scripts/fetch-test-data.sh
+bash Tests/Scripts/fetch-corpus.sh
+PY=.build-oracle/venv/bin/python
+
+step "generated data is what its generators derive"
+"$PY" Vocab/make_vocab.py --check --tiktoken .build-oracle/qwen.tiktoken
+"$PY" Sources/CUnicodeData/gen/make_tables.py --check
+"$PY" Tests/Oracle/make_goldens.py --check
+
+step "release build"
+swift build -c release 2>&1 | tail -n 3
+
+step "unit and CLI tests"
+VOCABKIT_REQUIRE_TEST_DATA=1 swift test 2>&1 | tee .build-testdata/swift-test.log | grep -E "error|failed|skipped|Executed|passed after" | grep -v "' passed" || true
+grep -q "with 0 failures" .build-testdata/swift-test.log && ! grep -qE "error:|failed \(" .build-testdata/swift-test.log \
+  || { echo "swift test failed"; exit 1; }
+
+step "llama.cpp Qwen2 vectors through the CLI"
+VOCABKIT=.build/release/vocabkit "$PY" Tests/Oracle/check_llama_vectors.py --vocabkit
+
+step "differential: corpus and Unicode sweep against the reference"
+VOCABKIT=.build/release/vocabkit "$PY" Tests/Oracle/differential.py --all
