@@ -36,7 +36,7 @@ public struct CorpusFiles {
                     throw PruneError.unreadable(path: path, reason: "no such file or folder")
                 }
                 if isDirectory.boolValue {
-                    for file in try Self.regularFiles(under: path) { add(file) }
+                    for file in try regularFiles(under: path) { add(file) }
                 } else {
                     add(path)
                 }
@@ -59,20 +59,46 @@ public struct CorpusFiles {
         return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }
     }
 
-    static func regularFiles(under folder: String) throws -> [String] {
-        let root = URL(fileURLWithPath: folder)
-        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey],
-                                                          options: [.skipsHiddenFiles]) else {
-            throw PruneError.unreadable(path: folder, reason: "cannot list the folder")
-        }
+    /// Regular files below `folder` (symlinks followed for files, not for folders), hidden entries skipped,
+    /// sorted. Folders that an `--exclude` glob ending in `*` already covers are not entered at all.
+    func regularFiles(under folder: String) throws -> [String] {
         var files: [String] = []
-        let prefix = folder.hasSuffix("/") ? folder : folder + "/"
-        for case let url as URL in walker where (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true {
-            // Keep the path as the user spelled the folder, so --include/--exclude and messages read naturally.
-            let relative = url.path.hasPrefix(root.path + "/") ? String(url.path.dropFirst(root.path.count + 1)) : url.lastPathComponent
-            files.append(prefix + relative)
+        var pending = [folder.hasSuffix("/") ? String(folder.dropLast()) : folder]
+        var first = true
+        while let directory = pending.popLast() {
+            guard let stream = opendir(directory) else {
+                if first { throw PruneError.unreadable(path: folder, reason: String(cString: strerror(errno))) }
+                continue  // an unreadable subfolder is skipped, as `find` would report and go on
+            }
+            first = false
+            defer { closedir(stream) }
+            while let entry = readdir(stream) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+                }
+                if name.hasPrefix(".") { continue }
+                let path = directory + "/" + name
+                var kind = Int32(entry.pointee.d_type)
+                if kind == Int32(DT_UNKNOWN) || kind == Int32(DT_LNK) {
+                    var status = stat()
+                    guard stat(path, &status) == 0 else { continue }
+                    let format = status.st_mode & S_IFMT
+                    kind = format == S_IFDIR ? (entry.pointee.d_type == UInt8(DT_LNK) ? -1 : Int32(DT_DIR))
+                        : format == S_IFREG ? Int32(DT_REG) : -1
+                }
+                if kind == Int32(DT_DIR) {
+                    if !excludesWholeFolder(path) { pending.append(path) }
+                } else if kind == Int32(DT_REG) {
+                    files.append(path)
+                }
+            }
         }
         return files.sorted()
+    }
+
+    /// True when an exclude glob ending in `*` matches "folder/": it then matches every path inside too.
+    func excludesWholeFolder(_ folder: String) -> Bool {
+        excludes.contains { $0.hasSuffix("*") && fnmatch($0, folder + "/", 0) == 0 }
     }
 }
 
