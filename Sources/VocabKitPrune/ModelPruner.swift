@@ -220,7 +220,7 @@ public final class ModelPruner {
     }
 
     /// Refuses an output that is the input itself (same path, or another name for the same file).
-    static func refuseOverwritingInput(input: String, output: String) throws {
+    public static func refuseOverwritingInput(input: String, output: String) throws {
         let a = URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath().path
         let b = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
         if a == b { throw PruneError.outputIsInput(path: output) }

@@ -75,6 +75,7 @@ struct PruneCommand: ParsableCommand {
 
     func prune() throws {
             let started = DispatchTime.now()
+            if let output { try ModelPruner.refuseOverwritingInput(input: model, output: output) }
             let pruner = try ModelPruner(modelPath: model)
             let counts: [UInt64]
             if let usage {
