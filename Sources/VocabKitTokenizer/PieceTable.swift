@@ -74,9 +74,17 @@ final class PieceTable: @unchecked Sendable {
 
     func insert(id: UInt32, bytes: UnsafePointer<UInt8>, count: Int, blob: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>) {
         let key = PieceKey(bytes, count, readable: count)
-        if find(key, bytes, blob: blob, offsets: offsets) != UInt32.max { return }  // duplicate bytes: first id wins
+        let tag = key.tag
         var i = Int(truncatingIfNeeded: key.hash) & mask
-        while entries[2 * i] != UInt64.max { i = (i + 1) & mask }
+        while entries[2 &* i] != UInt64.max {
+            let slot = entries[2 &* i]
+            if slot >> 32 == tag && entries[2 &* i &+ 1] == key.word {
+                let other = Int(UInt32(truncatingIfNeeded: slot))
+                let start = Int(offsets[other])
+                if Int(offsets[other + 1]) - start == count && memcmp(blob + start, bytes, count) == 0 { return }  // first id wins
+            }
+            i = (i + 1) & mask
+        }
         entries[2 * i] = key.tag << 32 | UInt64(id)
         entries[2 * i + 1] = key.word
     }

@@ -146,7 +146,9 @@ struct Encoder: ~Copyable {
     let notSelfEncoding: Set<UInt32>
     var bpe: BytePairEncoder
     var cache = MissCache()
-    let characterPairs: CharacterPairSet?
+    /// Fetched on the first non-ASCII piece that needs it (building it takes a few milliseconds).
+    var characterPairs: CharacterPairSet?
+    let splitsCharacters: Bool
     var segmentEnds: UnsafeMutablePointer<Int>
     var segmentCapacity = 4096
     /// A small direct-mapped cache in front of the vocabulary table (8 MB, mostly cache misses): frequent
@@ -164,7 +166,8 @@ struct Encoder: ~Copyable {
         notSelfEncoding = v.notSelfEncoding
         hasNotSelfEncoding = !v.notSelfEncoding.isEmpty
         bpe = BytePairEncoder(vocabulary: v)
-        characterPairs = v.mergesAreMonotone ? v.characterPairs : nil
+        characterPairs = nil
+        splitsCharacters = v.mergesAreMonotone
         segmentEnds = .allocate(capacity: segmentCapacity)
         hot = .allocate(capacity: 2 * Encoder.hotSlots)
         hot.initialize(repeating: UInt64.max, count: 2 * Encoder.hotSlots)
@@ -226,7 +229,9 @@ struct Encoder: ~Copyable {
             out.append(id)
             return
         }
-        if let pairs = characterPairs, n > 6, p[n - 1] >= 0x80 || p[0] >= 0x80 {
+        if splitsCharacters, n > 6, p[n - 1] >= 0x80 || p[0] >= 0x80 {
+            if characterPairs == nil { characterPairs = tokenizer.vocabulary.characterPairs }
+            let pairs = characterPairs!
             if n + 1 > segmentCapacity {
                 segmentEnds.deallocate()
                 segmentCapacity = n + 1

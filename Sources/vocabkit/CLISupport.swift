@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import VocabKitGGUF
+import VocabKitPrune
 import VocabKitTokenizer
 #if canImport(Glibc)
 import Glibc
@@ -129,14 +131,30 @@ final class OutputWriter {
 /// Whether stderr is a terminal: progress is shown there and nowhere else.
 var stderrIsTerminal: Bool { isatty(2) != 0 }
 
-/// Maps library errors to one line on stderr and exit status 1.
+/// A problem with the user's input found while running (not while parsing arguments).
+struct ReportInputError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Maps every module's errors to one `error:` line on stderr and exit status 1, without a usage dump.
 func runReportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as TokenizerError {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
+        try exitReporting(error)
+    } catch let error as GGUFError {
+        try exitReporting(error)
+    } catch let error as PruneError {
+        try exitReporting(error)
+    } catch let error as ReportInputError {
+        try exitReporting(error)
     }
+}
+
+private func exitReporting(_ error: CustomStringConvertible) throws -> Never {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    throw ExitCode(1)
 }
 
 /// A token's bytes as readable text: escapes for control characters and bytes that are not valid UTF-8.

@@ -19,7 +19,7 @@ struct InspectCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        try reportingGGUFErrors {
+        try runReportingErrors {
             let file = try GGUFFile(path: model)
             let report = InspectReport(file: file, path: model)
             if json {
@@ -176,25 +176,6 @@ struct InspectReport: Encodable {
 }
 
 // MARK: Formatting shared by inspect and savings
-
-/// A problem with the user's input found while running (not while parsing arguments).
-struct ReportInputError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// GGUF and input errors become one `error:` line on stderr and exit status 1, without a usage dump.
-func reportingGGUFErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as GGUFError {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
-    } catch let error as ReportInputError {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
-    }
-}
 
 /// Number and table formatting for the GGUF reports (a namespace, to stay clear of other commands' helpers).
 enum ReportText {

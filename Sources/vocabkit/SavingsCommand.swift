@@ -45,7 +45,7 @@ struct SavingsCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingGGUFErrors {
+        try runReportingErrors {
             if let model {
                 let file = try GGUFFile(path: model)
                 guard let embedding = file.tensor(named: GGUFModelSummary.tokenEmbeddingName) else {
