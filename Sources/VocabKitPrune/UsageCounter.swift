@@ -118,7 +118,7 @@ public struct UsageCounter {
         self.skipInvalid = skipInvalid
     }
 
-    /// Counts `files`; `progress` (bytes done, bytes total) is called from worker threads after each slice.
+    /// Counts `files`; `progress` (bytes done, bytes total) is called from worker threads, at most once per MiB.
     public func count(files: [String], progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> TokenUsage {
         guard !files.isEmpty else { throw PruneError.emptyCorpus(reason: "no input files (check the paths and --include/--exclude)") }
         let idCount = tokenizer.vocabulary.idCount
@@ -145,7 +145,8 @@ public struct UsageCounter {
                 do {
                     let outcome = try Self.countFile(files[fileIndex], tokenizer: tokenizer, sliceBytes: sliceBytes, into: &counts) { bytes in
                         let done = bytesDone.wrappingAdd(bytes, ordering: .relaxed).newValue
-                        progress?(done, totalBytes)
+                        // At most one report per MiB, so thousands of small files do not flood the terminal.
+                        if done >> 20 != (done - bytes) >> 20 || done == totalBytes { progress?(done, totalBytes) }
                     }
                     results.record(file: fileIndex, outcome: outcome)
                 } catch {

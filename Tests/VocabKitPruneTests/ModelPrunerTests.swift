@@ -145,6 +145,17 @@ final class ModelPrunerTests: XCTestCase {
         for tensor in pruner.file.tensors where !ModelPruner.rowTensorNames.contains(tensor.name) {
             XCTAssertEqual(out.tensor(named: tensor.name)?.byteCount, tensor.byteCount)
         }
+        // Quantized rows (Q5_0 embeddings, Q8_0 output in Qwen2.5-Coder-0.5B) copied byte for byte.
+        for name in ModelPruner.rowTensorNames {
+            guard let source = pruner.file.tensor(named: name) else { continue }
+            let pruned = try XCTUnwrap(out.tensor(named: name))
+            XCTAssertEqual(pruned.dimensions, [source.rowElements, selection.keptIds.count])
+            XCTAssertEqual(pruned.type, source.type)
+            for newId in stride(from: 0, to: selection.keptIds.count, by: 97) {
+                XCTAssertEqual(out.withRowBytes(pruned, row: newId) { Array($0) },
+                               pruner.file.withRowBytes(source, row: selection.keptIds[newId]) { Array($0) }, "\(name) row \(newId)")
+            }
+        }
         let after = Tokenizer(vocabulary: try Vocabulary.load(path: output))
         let before = Tokenizer(vocabulary: pruner.vocabulary)
         let newIdOf = selection.newIdOfOldId
