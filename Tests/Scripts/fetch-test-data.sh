@@ -3,9 +3,21 @@
 #   .build-oracle/venv, .build-oracle/qwen.tiktoken   reference tokenizer (Tests/Scripts/setup-oracle.sh)
 #   .build-testdata/ggml-vocab-qwen2.gguf             llama.cpp vocabulary GGUF, and the committed vectors
 #                                                     verified (Tests/Fixtures/llama-vocab/fetch.sh --gguf)
+#   .build-testdata/qwen-tokenizer.json               the reference tokenizer saved as a HF tokenizer.json
 # Pass --bench to also install the benchmark peers (tiktoken, gigatoken, bpe-qwen) into the venv.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-bash "$ROOT/Tests/Scripts/setup-oracle.sh" "$@" >/dev/null
-bash "$ROOT/Tests/Fixtures/llama-vocab/fetch.sh" --gguf
-echo "test data ready: .build-oracle/ (venv, qwen.tiktoken), .build-testdata/ggml-vocab-qwen2.gguf"
+cd "$ROOT"
+bash Tests/Scripts/setup-oracle.sh "$@" >/dev/null
+bash Tests/Fixtures/llama-vocab/fetch.sh --gguf
+mkdir -p .build-testdata
+if [ ! -s .build-testdata/qwen-tokenizer.json ]; then
+  .build-oracle/venv/bin/python - <<'PY'
+import os, sys
+sys.path.insert(0, "Tests/Oracle")
+import qwen_reference
+qwen_reference.build(".build-oracle/qwen.tiktoken").save(".build-testdata/qwen-tokenizer.json.tmp")
+os.replace(".build-testdata/qwen-tokenizer.json.tmp", ".build-testdata/qwen-tokenizer.json")
+PY
+fi
+echo "test data ready: .build-oracle/ (venv, qwen.tiktoken), .build-testdata/ (ggml-vocab-qwen2.gguf, qwen-tokenizer.json)"
