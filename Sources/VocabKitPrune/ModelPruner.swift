@@ -119,8 +119,9 @@ public final class ModelPruner {
                 metadata.append((key, .strings(keptMerges)))
             default:
                 if key.hasPrefix("tokenizer.ggml."), key.hasSuffix("_token_id"), let oldId = file.integer(key),
-                   let type = file.valueType(key) {
-                    guard oldId >= 0, oldId < newIdOf.count, newIdOf[oldId] >= 0 else {
+                   oldId >= 0, oldId < newIdOf.count, let type = file.valueType(key) {
+                    // Ids outside the vocabulary (e.g. -1 for "none") fall through and are copied unchanged.
+                    guard newIdOf[oldId] >= 0 else {
                         throw PruneError.unsupportedModel(path: path, reason: "\(key) names id \(oldId), which is not kept")
                     }
                     metadata.append((key, .integers([newIdOf[oldId]], type: type).single))

@@ -135,7 +135,7 @@ public struct UsageCounter {
         let next = Atomic<Int>(0)
         let bytesDone = Atomic<Int>(0)
         let results = WorkerResults(workers: workers, files: files.count)
-        let tokenizer = self.tokenizer, sliceBytes = self.sliceBytes
+        let tokenizer = self.tokenizer, sliceBytes = self.sliceBytes, skipInvalid = self.skipInvalid
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var counts = [UInt64](repeating: 0, count: idCount)
             while true {
@@ -149,6 +149,7 @@ public struct UsageCounter {
                         if done >> 20 != (done - bytes) >> 20 || done == totalBytes { progress?(done, totalBytes) }
                     }
                     results.record(file: fileIndex, outcome: outcome)
+                    if case .invalid = outcome, !skipInvalid { results.stop() }
                 } catch {
                     results.record(file: fileIndex, error: error)
                 }
@@ -167,7 +168,7 @@ public struct UsageCounter {
                 countedFiles += 1
                 countedBytes += sizes[fileIndex]
             case .none:
-                break  // not reached because an earlier failure stopped the workers
+                break  // never started: a failure stopped the workers, and it is thrown below or above
             }
         }
         var total = [UInt64](repeating: 0, count: idCount)
@@ -244,6 +245,9 @@ final class WorkerResults: @unchecked Sendable {
     func record(file: Int, outcome: UsageCounter.FileOutcome) {
         lock.withLock { _ in outcomes[file] = outcome }
     }
+
+    /// Later files are not started; the first problem in file order is reported.
+    func stop() { failed.store(true, ordering: .relaxed) }
 
     func record(file: Int, error: Error) {
         lock.withLock { _ in outcomes[file] = .failure(error) }
