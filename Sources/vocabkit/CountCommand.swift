@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import VocabKitGGUF
 import VocabKitPrune
 import VocabKitTokenizer
 
@@ -50,7 +49,7 @@ struct CountCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingPruneErrors {
+        try runReportingErrors {
             let usage: TokenUsage
             var tokenizerVocabulary: Vocabulary?
             if merge {
@@ -101,20 +100,5 @@ func terminalProgress(_ label: String) -> @Sendable (Int, Int) -> Void {
         let percent = total > 0 ? Double(done) * 100 / Double(total) : 100
         let line = String(format: "\r%@ %.0f%% (%d / %d MB)", label, percent, done >> 20, total >> 20)
         FileHandle.standardError.write(Data(line.utf8))
-    }
-}
-
-/// Like `runReportingErrors`, for pruning and GGUF errors too: one line on stderr, exit status 1.
-func runReportingPruneErrors(_ body: () throws -> Void) throws {
-    try runReportingErrors {
-        do {
-            try body()
-        } catch let error as PruneError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
-        } catch let error as GGUFError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
     }
 }

@@ -70,7 +70,7 @@ struct PruneCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingPruneErrors { try prune() }
+        try runReportingErrors { try prune() }
     }
 
     func prune() throws {

@@ -5,6 +5,11 @@ import XCTest
 @testable import VocabKitPrune
 
 final class ModelPrunerTests: XCTestCase {
+    override class func tearDown() {
+        try? FileManager.default.removeItem(atPath: TinyModel.sharedPath)
+        super.tearDown()
+    }
+
     func sampleUsage(_ vocabulary: Vocabulary) throws -> [UInt64] {
         try UsageCounter(tokenizer: Tokenizer(vocabulary: vocabulary)).count(files: sampleFiles).counts
     }

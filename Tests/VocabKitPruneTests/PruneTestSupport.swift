@@ -5,11 +5,14 @@ import XCTest
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// A fresh empty folder for one test.
-func temporaryFolder(_ name: String = #function) throws -> String {
-    let folder = NSTemporaryDirectory() + "vocabkit-prune-\(getpid())-\(name.filter(\.isLetter))-\(UInt32.random(in: 0...UInt32.max))"
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    return folder
+extension XCTestCase {
+    /// A fresh empty folder for one test, removed when the test ends.
+    func temporaryFolder(_ name: String = #function) throws -> String {
+        let folder = NSTemporaryDirectory() + "vocabkit-prune-\(getpid())-\(name.filter(\.isLetter))-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: folder) }
+        return folder
+    }
 }
 
 /// The bundled Qwen3 vocabulary, loaded once.
