@@ -4,7 +4,7 @@ import PackageDescription
 let package = Package(
     name: "VocabKit",
     products: [
-        .library(name: "VocabKit", targets: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune"]),
+        .library(name: "VocabKit", targets: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference"]),
         .executable(name: "vocabkit", targets: ["vocabkit"]),
     ],
     dependencies: [
@@ -33,15 +33,18 @@ let package = Package(
         ),
         // Token usage counting, kept-set selection and GGUF vocabulary rewriting.
         .target(name: "VocabKitPrune", dependencies: ["VocabKitTokenizer", "VocabKitGGUF"]),
+        // A CPU forward pass for Qwen2/Qwen3 over GGUF weights, used to check pruned models.
+        .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitTokenizer"]),
         .executableTarget(
             name: "vocabkit",
             dependencies: [
-                "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune",
+                "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTokenizer", "CICU"]),
         .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitGGUF"]),
+        .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitInference", "VocabKitGGUF", "VocabKitTokenizer"]),
         .testTarget(name: "VocabKitPruneTests", dependencies: ["VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF"]),
     ]
 )

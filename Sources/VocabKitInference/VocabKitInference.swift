@@ -1,0 +1,1 @@
+// The inference core lives here (issue 5).

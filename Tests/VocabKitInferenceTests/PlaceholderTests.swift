@@ -1,0 +1,2 @@
+import XCTest
+final class InferenceModuleTests: XCTestCase { func testModuleBuilds() { XCTAssertTrue(true) } }
