@@ -10,7 +10,7 @@ extension Vocabulary {
         guard let url = BundledVocabulary.url else {
             throw TokenizerError.fileNotFound(path: "VocabKit_VocabKitVocab.resources/qwen3.vkv")
         }
-        return try load(vkv: url.path)
+        return try load(vkv: url.path, source: "bundled Qwen3 vocabulary (Vocab/qwen3.vkv)")
     }
 
     /// Loads a vocabulary by file kind: a GGUF model, a Hugging Face `tokenizer.json`, a directory holding
@@ -63,7 +63,7 @@ extension Vocabulary {
     }
 
     /// VocabKit's own format, written by Vocab/make_vocab.py (layout in Vocab/README.md).
-    public static func load(vkv path: String) throws -> Vocabulary {
+    public static func load(vkv path: String, source: String? = nil) throws -> Vocabulary {
         let data = try readFile(path)
         return try data.withUnsafeBytes { raw -> Vocabulary in
             func bad(_ why: String) -> TokenizerError { .malformedVocabulary(path: path, reason: why) }
@@ -106,7 +106,7 @@ extension Vocabulary {
             }
             return try Vocabulary(blob: UnsafeRawBufferPointer(rebasing: raw[blobAt..<(blobAt + blobSize)]),
                                   offsets: offsets, present: { _ in true }, merges: merges, specialTokens: specials,
-                                  source: path, notSelfEncoding: notSelf)
+                                  source: source ?? path, notSelfEncoding: notSelf)
         }
     }
 
