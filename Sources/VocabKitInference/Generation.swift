@@ -1,0 +1,59 @@
+import Foundation
+import VocabKitGGUF
+
+/// The outcome of a greedy generation.
+public struct GenerationResult: Sendable {
+    /// Generated token ids (the prompt excluded; a stop token is not included).
+    public var tokens: [Int]
+    public var promptTokenCount: Int
+    public var promptSeconds: Double
+    public var decodeSeconds: Double
+    /// Whether generation ended on a stop token rather than the token limit.
+    public var stopped: Bool
+
+    public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokenCount) / promptSeconds : 0 }
+    /// Tokens per second of the steps after the prompt (each step evaluates the previously chosen token).
+    public var tokensPerSecond: Double { decodeSeconds > 0 ? Double(max(tokens.count - 1, 0)) / decodeSeconds : 0 }
+}
+
+extension LanguageModel {
+    /// Greedy decoding: evaluates `prompt`, then repeatedly picks the most likely token, up to `maxTokens`
+    /// tokens or a token in `stopTokens`. Starts from an empty cache.
+    public func generateGreedy(prompt: [Int], maxTokens: Int, stopTokens: Set<Int> = [],
+                               onToken: (Int) -> Void = { _ in }) throws -> GenerationResult {
+        guard !prompt.isEmpty else { throw InferenceError.emptyPrompt }
+        reset()
+        let start = DispatchTime.now().uptimeNanoseconds
+        var logits: UnsafeBufferPointer<Float>? = nil
+        for t in prompt { logits = try forward(token: t) }
+        let promptEnd = DispatchTime.now().uptimeNanoseconds
+        var result = GenerationResult(tokens: [], promptTokenCount: prompt.count,
+                                      promptSeconds: Double(promptEnd - start) / 1e9, decodeSeconds: 0, stopped: false)
+        var next = argmax(logits!)
+        while result.tokens.count < maxTokens {
+            if stopTokens.contains(next) { result.stopped = true; break }
+            result.tokens.append(next)
+            onToken(next)
+            if result.tokens.count == maxTokens { break }
+            next = argmax(try forward(token: next))
+        }
+        result.decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds - promptEnd) / 1e9
+        return result
+    }
+
+    /// End-of-generation ids as llama.cpp counts them: the eos/eot/eom ids in the metadata plus Qwen's
+    /// end-of-turn specials (`<|endoftext|>`, `<|im_end|>`, `<|fim_pad|>`, `<|repo_name|>`, `<|file_sep|>`).
+    public func stopTokens() -> Set<Int> {
+        let file = weights.file
+        var ids = Set<Int>()
+        for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"] {
+            if let id = file.integer(key) { ids.insert(id) }
+        }
+        let names: Set<String> = ["<|endoftext|>", "<|im_end|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
+                                  "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>", "<|end|>"]
+        if let tokens = file.stringArray("tokenizer.ggml.tokens") {
+            for (i, t) in tokens.enumerated() where t.hasPrefix("<") && names.contains(t) { ids.insert(i) }
+        }
+        return ids
+    }
+}

@@ -1,0 +1,381 @@
+import Dispatch
+import Foundation
+import VocabKitGGUF
+
+// A Qwen2 (and Qwen3) decoder in the manner of llama2.c: hyperparameters (`ModelConfig`), weights as views
+// into the memory-mapped GGUF (`ModelWeights`), and activation buffers (`RunState`). One token at a time.
+
+/// Hyperparameters read from the GGUF metadata (`<arch>.*` keys).
+public struct ModelConfig: Equatable, Sendable {
+    public var architecture: String
+    public var dim: Int            // embedding_length
+    public var hiddenDim: Int      // feed_forward_length
+    public var layerCount: Int     // block_count
+    public var headCount: Int      // attention.head_count
+    public var kvHeadCount: Int    // attention.head_count_kv
+    public var headDim: Int        // attention.key_length, else dim / headCount
+    public var vocabularySize: Int // token_embd rows
+    public var contextLength: Int  // context_length
+    public var ropeBase: Float     // rope.freq_base
+    public var rmsEpsilon: Float   // attention.layer_norm_rms_epsilon
+
+    public var qDim: Int { headCount * headDim }
+    public var kvDim: Int { kvHeadCount * headDim }
+
+    public init(file: GGUFFile) throws {
+        guard let arch = file.string("general.architecture") else {
+            throw InferenceError.missingHyperparameter("general.architecture")
+        }
+        guard arch == "qwen2" || arch == "qwen3" else { throw InferenceError.unsupportedArchitecture(arch) }
+        func int(_ key: String) throws -> Int {
+            guard let v = file.integer("\(arch).\(key)") else { throw InferenceError.missingHyperparameter("\(arch).\(key)") }
+            guard v > 0, v < 1 << 24 else {
+                throw InferenceError.invalidHyperparameter(key: "\(arch).\(key)", reason: "\(v) is out of range")
+            }
+            return v
+        }
+        architecture = arch
+        dim = try int("embedding_length")
+        hiddenDim = try int("feed_forward_length")
+        layerCount = try int("block_count")
+        headCount = try int("attention.head_count")
+        kvHeadCount = file.contains("\(arch).attention.head_count_kv") ? try int("attention.head_count_kv") : headCount
+        if file.contains("\(arch).attention.key_length") {
+            headDim = try int("attention.key_length")
+        } else {
+            guard dim % headCount == 0 else {
+                throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count",
+                                                           reason: "\(headCount) does not divide embedding_length \(dim)")
+            }
+            headDim = dim / headCount
+        }
+        guard headCount % kvHeadCount == 0 else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count_kv",
+                                                       reason: "\(kvHeadCount) does not divide head_count \(headCount)")
+        }
+        guard headDim % 2 == 0 else {
+            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.key_length", reason: "head size \(headDim) is odd")
+        }
+        contextLength = try int("context_length")
+        ropeBase = Float(file.double("\(arch).rope.freq_base") ?? 10000)
+        guard let eps = file.double("\(arch).attention.layer_norm_rms_epsilon") else {
+            throw InferenceError.missingHyperparameter("\(arch).attention.layer_norm_rms_epsilon")
+        }
+        rmsEpsilon = Float(eps)
+        guard let embd = file.tensor(named: "token_embd.weight") else { throw InferenceError.missingTensor("token_embd.weight") }
+        vocabularySize = embd.rowCount
+    }
+}
+
+/// A 2-D weight inside the mapping: `rows` rows of `cols` elements of `type`, each `rowBytes` long.
+/// ggml's shape is [cols, rows]; y = W x maps a [cols] vector to a [rows] one.
+struct Matrix: @unchecked Sendable {
+    let name: String
+    let base: UnsafeRawPointer
+    let type: GGMLType
+    let cols: Int
+    let rows: Int
+    let rowBytes: Int
+
+    func row(_ r: Int) -> UnsafeRawPointer { base + r * rowBytes }
+}
+
+struct LayerWeights {
+    let attnNorm: [Float]    // [dim]
+    let wq: Matrix           // [dim, qDim]
+    let bq: [Float]?         // [qDim]   (qwen2)
+    let wk: Matrix           // [dim, kvDim]
+    let bk: [Float]?         // [kvDim]  (qwen2)
+    let wv: Matrix           // [dim, kvDim]
+    let bv: [Float]?         // [kvDim]  (qwen2)
+    let qNorm: [Float]?      // [headDim] (qwen3)
+    let kNorm: [Float]?      // [headDim] (qwen3)
+    let wo: Matrix           // [qDim, dim]
+    let ffnNorm: [Float]     // [dim]
+    let gate: Matrix         // [dim, hiddenDim]
+    let up: Matrix           // [dim, hiddenDim]
+    let down: Matrix         // [hiddenDim, dim]
+}
+
+/// Weights: matrices are views into the mapped file (kept alive by `file`); small vectors are copied to F32.
+struct ModelWeights {
+    let file: GGUFFile
+    let tokenEmbedding: Matrix  // [dim, vocab]
+    let layers: [LayerWeights]
+    let outputNorm: [Float]     // [dim]
+    let output: Matrix          // [dim, vocab]: output.weight, or token_embd.weight when tied
+
+    init(file: GGUFFile, config c: ModelConfig) throws {
+        self.file = file
+        let base = file.withFileBytes { $0.baseAddress! }
+        func matrix(_ name: String, cols: Int, rows: Int?) throws -> Matrix {
+            guard let t = file.tensor(named: name) else { throw InferenceError.missingTensor(name) }
+            guard t.dimensions.count == 2, t.dimensions[0] == cols, rows == nil || t.dimensions[1] == rows else {
+                throw InferenceError.unexpectedShape(tensor: name, expected: [cols, rows ?? -1], found: t.dimensions)
+            }
+            guard isSupportedWeightType(t.type) else { throw InferenceError.unsupportedTensorType(tensor: name, type: t.type.name) }
+            return Matrix(name: name, base: base + file.absoluteOffset(of: t), type: t.type,
+                          cols: cols, rows: t.dimensions[1], rowBytes: t.rowByteCount)
+        }
+        func vector(_ name: String, _ n: Int, optional: Bool = false) throws -> [Float]? {
+            guard let t = file.tensor(named: name) else {
+                if optional { return nil }
+                throw InferenceError.missingTensor(name)
+            }
+            guard t.elementCount == n else { throw InferenceError.unexpectedShape(tensor: name, expected: [n], found: t.dimensions) }
+            guard isSupportedWeightType(t.type) else { throw InferenceError.unsupportedTensorType(tensor: name, type: t.type.name) }
+            var out = [Float](repeating: 0, count: n)
+            file.withTensorBytes(t) { bytes in
+                out.withUnsafeMutableBufferPointer { dequantizeRow(t.type, bytes.baseAddress!, $0.baseAddress!, n) }
+            }
+            return out
+        }
+        tokenEmbedding = try matrix("token_embd.weight", cols: c.dim, rows: nil)
+        var layers: [LayerWeights] = []
+        for l in 0..<c.layerCount {
+            let p = "blk.\(l)."
+            layers.append(LayerWeights(
+                attnNorm: try vector(p + "attn_norm.weight", c.dim)!,
+                wq: try matrix(p + "attn_q.weight", cols: c.dim, rows: c.qDim),
+                bq: try vector(p + "attn_q.bias", c.qDim, optional: true),
+                wk: try matrix(p + "attn_k.weight", cols: c.dim, rows: c.kvDim),
+                bk: try vector(p + "attn_k.bias", c.kvDim, optional: true),
+                wv: try matrix(p + "attn_v.weight", cols: c.dim, rows: c.kvDim),
+                bv: try vector(p + "attn_v.bias", c.kvDim, optional: true),
+                qNorm: try vector(p + "attn_q_norm.weight", c.headDim, optional: true),
+                kNorm: try vector(p + "attn_k_norm.weight", c.headDim, optional: true),
+                wo: try matrix(p + "attn_output.weight", cols: c.qDim, rows: c.dim),
+                ffnNorm: try vector(p + "ffn_norm.weight", c.dim)!,
+                gate: try matrix(p + "ffn_gate.weight", cols: c.dim, rows: c.hiddenDim),
+                up: try matrix(p + "ffn_up.weight", cols: c.dim, rows: c.hiddenDim),
+                down: try matrix(p + "ffn_down.weight", cols: c.hiddenDim, rows: c.dim)))
+        }
+        self.layers = layers
+        outputNorm = try vector("output_norm.weight", c.dim)!
+        output = file.tensor(named: "output.weight") != nil
+            ? try matrix("output.weight", cols: c.dim, rows: c.vocabularySize)
+            : tokenEmbedding
+    }
+}
+
+/// Activation buffers and the KV cache, allocated once.
+final class RunState {
+    let x: UnsafeMutablePointer<Float>        // [dim] residual stream
+    let xb: UnsafeMutablePointer<Float>       // [max(dim, qDim)] normed input / attention output
+    let xb2: UnsafeMutablePointer<Float>      // [dim]
+    let q: UnsafeMutablePointer<Float>        // [qDim]
+    let k: UnsafeMutablePointer<Float>        // [kvDim]
+    let v: UnsafeMutablePointer<Float>        // [kvDim]
+    let hb: UnsafeMutablePointer<Float>       // [hiddenDim] gate
+    let hb2: UnsafeMutablePointer<Float>      // [hiddenDim] up
+    let att: UnsafeMutablePointer<Float>      // [headCount, maxContext] scores
+    let logits: UnsafeMutablePointer<Float>   // [vocab]
+    let keyCache: UnsafeMutablePointer<Float>   // [layers, maxContext, kvDim]
+    let valueCache: UnsafeMutablePointer<Float> // [layers, maxContext, kvDim]
+    let activation: QuantizedActivation
+    let maxContext: Int
+    private var all: [UnsafeMutablePointer<Float>] = []
+
+    init(_ c: ModelConfig, maxContext: Int) {
+        self.maxContext = maxContext
+        var all: [UnsafeMutablePointer<Float>] = []
+        func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            p.initialize(repeating: 0, count: max(n, 1))
+            all.append(p)
+            return p
+        }
+        x = buffer(c.dim); xb = buffer(max(c.dim, c.qDim)); xb2 = buffer(c.dim)
+        q = buffer(c.qDim); k = buffer(c.kvDim); v = buffer(c.kvDim)
+        hb = buffer(c.hiddenDim); hb2 = buffer(c.hiddenDim)
+        att = buffer(c.headCount * maxContext); logits = buffer(c.vocabularySize)
+        keyCache = buffer(c.layerCount * maxContext * c.kvDim)
+        valueCache = buffer(c.layerCount * maxContext * c.kvDim)
+        activation = QuantizedActivation(capacity: max(c.dim, c.qDim, c.hiddenDim) + 256)
+        self.all = all
+    }
+
+    deinit { for p in all { p.deallocate() } }
+}
+
+// MARK: Kernels
+
+/// out = x / sqrt(mean(x²) + eps) * weight, with the sum of squares in Double like ggml.
+func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ n: Int, _ eps: Float) {
+    var ss: Double = 0
+    for i in 0..<n { ss += Double(x[i]) * Double(x[i]) }
+    let scale = 1 / (Float(ss / Double(n)) + eps).squareRoot()
+    for i in 0..<n { out[i] = x[i] * scale * weight[i] }
+}
+
+/// In-place softmax of x[0..<n].
+func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+    guard n > 0 else { return }
+    var m = x[0]
+    for i in 1..<n { m = max(m, x[i]) }
+    var sum: Double = 0
+    for i in 0..<n {
+        x[i] = expf(x[i] - m)
+        sum += Double(x[i])
+    }
+    let inv = Float(1 / sum)
+    for i in 0..<n { x[i] *= inv }
+}
+
+/// NeoX-style rotary embedding (llama.cpp rope type 2) of `heads` heads of `headDim` values at `pos`:
+/// element i pairs with i + headDim/2, rotated by pos · base^(-2i/headDim). The angle is built by repeated
+/// multiplication in Float, as ggml does.
+func ropeNeoX(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, base: Float) {
+    let half = headDim / 2
+    let thetaScale = powf(base, -2 / Float(headDim))
+    var theta = Float(pos)
+    for i in 0..<half {
+        let c = cosf(theta), s = sinf(theta)
+        for h in 0..<heads {
+            let p = x + h * headDim
+            let x0 = p[i], x1 = p[i + half]
+            p[i] = x0 * c - x1 * s
+            p[i + half] = x0 * s + x1 * c
+        }
+        theta *= thetaScale
+    }
+}
+
+@inline(__always) func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
+
+private struct UnsafeSendable<T>: @unchecked Sendable { let value: T }
+
+/// out[r] = W[r] · x for every row, spread over the cores in chunks of rows.
+func matvec(_ m: Matrix, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ act: QuantizedActivation) {
+    act.quantize(x, m.cols, as: m.type.activationFormat)
+    let chunkRows = 32
+    let chunks = (m.rows + chunkRows - 1) / chunkRows
+    let shared = UnsafeSendable(value: (m, x, out, act))
+    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        let (m, x, out, act) = shared.value
+        let end = min(m.rows, (c + 1) * chunkRows)
+        for r in c * chunkRows..<end { out[r] = dotRow(m.type, m.row(r), x, act, m.cols) }
+    }
+}
+
+// MARK: Model
+
+/// A loaded model with its run state; not thread-safe (one sequence at a time).
+public final class LanguageModel {
+    public let config: ModelConfig
+    let weights: ModelWeights
+    let state: RunState
+    /// Tokens evaluated so far (the next position).
+    public private(set) var position = 0
+
+    /// Round K, V and Q through F16 as llama.cpp's default F16 KV cache does (closer agreement with it).
+    public var roundAttentionToHalf = true
+
+    public convenience init(path: String, maxContext: Int = 4096) throws {
+        try self.init(file: try GGUFFile(path: path), maxContext: maxContext)
+    }
+
+    public init(file: GGUFFile, maxContext: Int = 4096) throws {
+        config = try ModelConfig(file: file)
+        weights = try ModelWeights(file: file, config: config)
+        state = RunState(config, maxContext: max(1, min(maxContext, config.contextLength)))
+    }
+
+    public var vocabularySize: Int { config.vocabularySize }
+    public var maxContext: Int { state.maxContext }
+
+    /// Forgets the cached sequence.
+    public func reset() { position = 0 }
+
+    /// Evaluates `token` at the next position and returns the logits over the vocabulary.
+    @discardableResult
+    public func forward(token: Int) throws -> UnsafeBufferPointer<Float> {
+        let c = config, s = state, w = weights
+        guard token >= 0, token < c.vocabularySize else {
+            throw InferenceError.tokenOutOfRange(token: token, vocabularySize: c.vocabularySize)
+        }
+        let pos = position
+        guard pos < s.maxContext else { throw InferenceError.contextFull(contextLength: s.maxContext) }
+        let dim = c.dim, kvDim = c.kvDim, headDim = c.headDim
+        let groupSize = c.headCount / c.kvHeadCount
+
+        dequantizeRow(w.tokenEmbedding.type, w.tokenEmbedding.row(token), s.x, dim)
+
+        for (l, layer) in w.layers.enumerated() {
+            layer.attnNorm.withUnsafeBufferPointer { rmsNorm(s.xb, s.x, $0.baseAddress!, dim, c.rmsEpsilon) }
+
+            matvec(layer.wq, s.xb, s.q, s.activation)
+            matvec(layer.wk, s.xb, s.k, s.activation)
+            matvec(layer.wv, s.xb, s.v, s.activation)
+            if let b = layer.bq { for i in 0..<c.qDim { s.q[i] += b[i] } }
+            if let b = layer.bk { for i in 0..<kvDim { s.k[i] += b[i] } }
+            if let b = layer.bv { for i in 0..<kvDim { s.v[i] += b[i] } }
+            if let n = layer.qNorm {
+                n.withUnsafeBufferPointer { wn in
+                    for h in 0..<c.headCount { rmsNorm(s.q + h * headDim, s.q + h * headDim, wn.baseAddress!, headDim, c.rmsEpsilon) }
+                }
+            }
+            if let n = layer.kNorm {
+                n.withUnsafeBufferPointer { wn in
+                    for h in 0..<c.kvHeadCount { rmsNorm(s.k + h * headDim, s.k + h * headDim, wn.baseAddress!, headDim, c.rmsEpsilon) }
+                }
+            }
+            ropeNeoX(s.q, heads: c.headCount, headDim: headDim, pos: pos, base: c.ropeBase)
+            ropeNeoX(s.k, heads: c.kvHeadCount, headDim: headDim, pos: pos, base: c.ropeBase)
+
+            let layerCache = l * s.maxContext * kvDim
+            let kRow = s.keyCache + layerCache + pos * kvDim
+            let vRow = s.valueCache + layerCache + pos * kvDim
+            if roundAttentionToHalf {
+                for i in 0..<kvDim { kRow[i] = floatToHalfRounded(s.k[i]); vRow[i] = floatToHalfRounded(s.v[i]) }
+                for i in 0..<c.qDim { s.q[i] = floatToHalfRounded(s.q[i]) }
+            } else {
+                kRow.update(from: s.k, count: kvDim)
+                vRow.update(from: s.v, count: kvDim)
+            }
+
+            // Causal grouped-query attention over positions 0...pos.
+            let scale = 1 / Float(headDim).squareRoot()
+            for h in 0..<c.headCount {
+                let qh = s.q + h * headDim
+                let att = s.att + h * s.maxContext
+                let kvOffset = (h / groupSize) * headDim
+                for t in 0...pos {
+                    let kt = s.keyCache + layerCache + t * kvDim + kvOffset
+                    var score: Float = 0
+                    for i in 0..<headDim { score += qh[i] * kt[i] }
+                    att[t] = score * scale
+                }
+                softmax(att, pos + 1)
+                let out = s.xb + h * headDim
+                out.update(repeating: 0, count: headDim)
+                for t in 0...pos {
+                    let vt = s.valueCache + layerCache + t * kvDim + kvOffset
+                    let a = att[t]
+                    for i in 0..<headDim { out[i] += a * vt[i] }
+                }
+            }
+            matvec(layer.wo, s.xb, s.xb2, s.activation)
+            for i in 0..<dim { s.x[i] += s.xb2[i] }
+
+            layer.ffnNorm.withUnsafeBufferPointer { rmsNorm(s.xb, s.x, $0.baseAddress!, dim, c.rmsEpsilon) }
+            matvec(layer.gate, s.xb, s.hb, s.activation)
+            matvec(layer.up, s.xb, s.hb2, s.activation)
+            for i in 0..<c.hiddenDim { s.hb[i] = silu(s.hb[i]) * s.hb2[i] }
+            matvec(layer.down, s.hb, s.xb2, s.activation)
+            for i in 0..<dim { s.x[i] += s.xb2[i] }
+        }
+
+        w.outputNorm.withUnsafeBufferPointer { rmsNorm(s.x, s.x, $0.baseAddress!, dim, c.rmsEpsilon) }
+        matvec(w.output, s.x, s.logits, s.activation)
+        position += 1
+        return UnsafeBufferPointer(start: s.logits, count: c.vocabularySize)
+    }
+}
+
+/// Index of the largest value (the first one on ties).
+public func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
+    var best = 0
+    for i in x.indices where x[i] > x[best] { best = i }
+    return best
+}

@@ -1,0 +1,312 @@
+import VocabKitGGUF
+
+// Block formats (ggml's layouts, all little-endian), read one block at a time:
+//   Q8_0  (32 elements, 34 bytes):  f16 d, int8 qs[32];                           x = d * q
+//   Q5_0  (32 elements, 22 bytes):  f16 d, u32 qh, u8 qs[16] (low nibbles: 0-15, high: 16-31);
+//                                   x = d * ((nibble | bit << 4) - 16), bit j of qh belongs to element j
+//   Q4_K (256 elements, 144 bytes): f16 d, f16 dmin, u8 scales[12] (8 six-bit scales and mins), u8 qs[128];
+//                                   sub-block j (32 elements): x = d * sc_j * q - dmin * m_j
+//   Q6_K (256 elements, 210 bytes): u8 ql[128], u8 qh[64], int8 scales[16], f16 d;
+//                                   sub-block j (16 elements): x = d * scales_j * (q6 - 32)
+
+@inline(__always) func halfToFloat(_ bits: UInt16) -> Float { Float(Float16(bitPattern: bits)) }
+@inline(__always) func floatToHalfRounded(_ x: Float) -> Float { Float(Float16(x)) }
+@inline(__always) func bf16ToFloat(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
+
+@inline(__always) private func u16(_ p: UnsafeRawPointer, _ offset: Int) -> UInt16 {
+    UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+}
+@inline(__always) private func u32(_ p: UnsafeRawPointer, _ offset: Int) -> UInt32 {
+    UInt32(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+}
+
+/// The six-bit scale and min of sub-block `j` (0..<8) of a Q4_K block's 12 packed bytes.
+@inline(__always) func q4KScaleMin(_ j: Int, _ s: UnsafePointer<UInt8>) -> (scale: UInt8, min: UInt8) {
+    if j < 4 { return (s[j] & 63, s[j + 4] & 63) }
+    return ((s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4))
+}
+
+/// Types the forward pass can read.
+public func isSupportedWeightType(_ type: GGMLType) -> Bool {
+    switch type {
+    case .f32, .f16, .bf16, .q8_0, .q5_0, .q4_K, .q6_K: return true
+    default: return false
+    }
+}
+
+/// Dequantizes `n` elements (whole blocks) of a row starting at `src` into `dst`.
+public func dequantizeRow(_ type: GGMLType, _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    switch type {
+    case .f32:
+        for i in 0..<n { dst[i] = src.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
+    case .f16:
+        for i in 0..<n { dst[i] = halfToFloat(u16(src, 2 * i)) }
+    case .bf16:
+        for i in 0..<n { dst[i] = bf16ToFloat(u16(src, 2 * i)) }
+    case .q8_0:
+        for b in 0..<n / 32 {
+            let block = src + b * 34
+            let d = halfToFloat(u16(block, 0))
+            let q = (block + 2).assumingMemoryBound(to: Int8.self)
+            for i in 0..<32 { dst[b * 32 + i] = d * Float(q[i]) }
+        }
+    case .q5_0:
+        for b in 0..<n / 32 {
+            let block = src + b * 22
+            let d = halfToFloat(u16(block, 0))
+            let qh = u32(block, 2)
+            let qs = (block + 6).assumingMemoryBound(to: UInt8.self)
+            let y = dst + b * 32
+            for j in 0..<16 {
+                let lo = Int32((qs[j] & 0x0F) | UInt8(truncatingIfNeeded: ((qh >> UInt32(j)) & 1) << 4)) - 16
+                let hi = Int32((qs[j] >> 4) | UInt8(truncatingIfNeeded: ((qh >> UInt32(j + 16)) & 1) << 4)) - 16
+                y[j] = d * Float(lo)
+                y[j + 16] = d * Float(hi)
+            }
+        }
+    case .q4_K:
+        for b in 0..<n / 256 {
+            let block = src + b * 144
+            let d = halfToFloat(u16(block, 0))
+            let dmin = halfToFloat(u16(block, 2))
+            let scales = (block + 4).assumingMemoryBound(to: UInt8.self)
+            let qs = (block + 16).assumingMemoryBound(to: UInt8.self)
+            let y = dst + b * 256
+            // Each 32 bytes of qs hold two sub-blocks: low nibbles, then high nibbles.
+            for chunk in 0..<4 {
+                let (s0, m0) = q4KScaleMin(2 * chunk, scales)
+                let (s1, m1) = q4KScaleMin(2 * chunk + 1, scales)
+                let d0 = d * Float(s0), min0 = dmin * Float(m0)
+                let d1 = d * Float(s1), min1 = dmin * Float(m1)
+                let q = qs + 32 * chunk
+                for l in 0..<32 {
+                    y[64 * chunk + l] = d0 * Float(q[l] & 0x0F) - min0
+                    y[64 * chunk + 32 + l] = d1 * Float(q[l] >> 4) - min1
+                }
+            }
+        }
+    case .q6_K:
+        for b in 0..<n / 256 {
+            let block = src + b * 210
+            let ql0 = block.assumingMemoryBound(to: UInt8.self)
+            let qh0 = (block + 128).assumingMemoryBound(to: UInt8.self)
+            let sc0 = (block + 192).assumingMemoryBound(to: Int8.self)
+            let d = halfToFloat(u16(block, 208))
+            for half in 0..<2 {
+                let ql = ql0 + 64 * half, qh = qh0 + 32 * half, sc = sc0 + 8 * half
+                let y = dst + b * 256 + 128 * half
+                for l in 0..<32 {
+                    let g = l / 16
+                    let q1 = Int32((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) - 32
+                    let q2 = Int32((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32
+                    let q3 = Int32((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32
+                    let q4 = Int32((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32
+                    y[l] = d * Float(sc[g]) * Float(q1)
+                    y[l + 32] = d * Float(sc[g + 2]) * Float(q2)
+                    y[l + 64] = d * Float(sc[g + 4]) * Float(q3)
+                    y[l + 96] = d * Float(sc[g + 6]) * Float(q4)
+                }
+            }
+        }
+    default:
+        for i in 0..<n { dst[i] = 0 }  // unreachable: callers check isSupportedWeightType first
+    }
+}
+
+/// How an activation vector is prepared before a dot product with a row of a given weight type. Like ggml's
+/// CPU backend, quantized weights meet a quantized activation (Q8_0 blocks of 32, or Q8_K blocks of 256)
+/// and the products are summed in integers, which keeps results close to llama.cpp's.
+enum ActivationFormat { case f32, q8_0, q8_K }
+
+extension GGMLType {
+    var activationFormat: ActivationFormat {
+        switch self {
+        case .q8_0, .q5_0: return .q8_0
+        case .q4_K, .q6_K: return .q8_K
+        default: return .f32
+        }
+    }
+}
+
+/// An activation vector quantized for integer dot products; buffers are sized once for the largest input.
+final class QuantizedActivation: @unchecked Sendable {
+    let capacity: Int
+    let qs: UnsafeMutablePointer<Int8>       // [capacity]
+    let scales: UnsafeMutablePointer<Float>  // [capacity / 32]: per Q8_0 block, or per Q8_K super-block
+    let sums: UnsafeMutablePointer<Int32>    // [capacity / 16]: Q8_K sums of 16 quants
+    var format: ActivationFormat = .f32
+    var count = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        qs = .allocate(capacity: capacity)
+        scales = .allocate(capacity: capacity / 32 + 1)
+        sums = .allocate(capacity: capacity / 16 + 1)
+    }
+
+    deinit {
+        qs.deallocate()
+        scales.deallocate()
+        sums.deallocate()
+    }
+
+    /// Quantizes `x[0..<n]` (n a multiple of the block size) into `format`.
+    func quantize(_ x: UnsafePointer<Float>, _ n: Int, as format: ActivationFormat) {
+        self.format = format
+        count = n
+        switch format {
+        case .f32:
+            break
+        case .q8_0:
+            for b in 0..<n / 32 {
+                var amax: Float = 0
+                for i in 0..<32 { amax = max(amax, abs(x[32 * b + i])) }
+                let d = amax / 127
+                let id: Float = amax != 0 ? 127 / amax : 0
+                scales[b] = floatToHalfRounded(d)
+                for i in 0..<32 { qs[32 * b + i] = Int8((x[32 * b + i] * id).rounded(.toNearestOrEven)) }
+            }
+        case .q8_K:
+            for b in 0..<n / 256 {
+                var amax: Float = 0, peak: Float = 0
+                for i in 0..<256 {
+                    let v = x[256 * b + i]
+                    if abs(v) > amax { amax = abs(v); peak = v }
+                }
+                if amax == 0 {
+                    scales[b] = 0
+                    for i in 0..<256 { qs[256 * b + i] = 0 }
+                    for g in 0..<16 { sums[16 * b + g] = 0 }
+                    continue
+                }
+                let iscale = -127 / peak
+                for i in 0..<256 {
+                    let v = (iscale * x[256 * b + i]).rounded(.toNearestOrEven)
+                    qs[256 * b + i] = Int8(min(127, max(-128, v)))
+                }
+                for g in 0..<16 {
+                    var s: Int32 = 0
+                    for i in 0..<16 { s += Int32(qs[256 * b + 16 * g + i]) }
+                    sums[16 * b + g] = s
+                }
+                scales[b] = 1 / iscale
+            }
+        }
+    }
+}
+
+/// Dot product of one weight row (`n` elements of `type` at `row`) with an activation: the F32 vector `x`
+/// for float types, else its quantized form `a` (already in `type.activationFormat`).
+@inline(__always)
+func dotRow(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
+    switch type {
+    case .q8_0: return dotQ8_0(row, a, n)
+    case .q5_0: return dotQ5_0(row, a, n)
+    case .q4_K: return dotQ4_K(row, a, n)
+    case .q6_K: return dotQ6_K(row, a, n)
+    case .f32:
+        var s: Float = 0
+        for i in 0..<n { s += row.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) * x[i] }
+        return s
+    case .f16:
+        var s: Float = 0
+        for i in 0..<n { s += halfToFloat(u16(row, 2 * i)) * x[i] }
+        return s
+    case .bf16:
+        var s: Float = 0
+        for i in 0..<n { s += bf16ToFloat(u16(row, 2 * i)) * x[i] }
+        return s
+    default:
+        return 0  // unreachable: weight types are checked when the model loads
+    }
+}
+
+private func dotQ8_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var sum: Float = 0
+    for b in 0..<n / 32 {
+        let block = row + 34 * b
+        let q = (block + 2).assumingMemoryBound(to: Int8.self)
+        let y = a.qs + 32 * b
+        var s: Int32 = 0
+        for i in 0..<32 { s &+= Int32(q[i]) &* Int32(y[i]) }
+        sum += halfToFloat(u16(block, 0)) * a.scales[b] * Float(s)
+    }
+    return sum
+}
+
+private func dotQ5_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var sum: Float = 0
+    for b in 0..<n / 32 {
+        let block = row + 22 * b
+        let qh = u32(block, 2)
+        let qs = (block + 6).assumingMemoryBound(to: UInt8.self)
+        let y = a.qs + 32 * b
+        var s: Int32 = 0
+        for j in 0..<16 {
+            let lo = Int32(qs[j] & 0x0F) | Int32(truncatingIfNeeded: ((qh >> UInt32(j)) & 1) << 4)
+            let hi = Int32(qs[j] >> 4) | Int32(truncatingIfNeeded: ((qh >> UInt32(j + 16)) & 1) << 4)
+            s &+= (lo &- 16) &* Int32(y[j]) &+ (hi &- 16) &* Int32(y[j + 16])
+        }
+        sum += halfToFloat(u16(block, 0)) * a.scales[b] * Float(s)
+    }
+    return sum
+}
+
+private func dotQ4_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var sum: Float = 0
+    for b in 0..<n / 256 {
+        let block = row + 144 * b
+        let scales = (block + 4).assumingMemoryBound(to: UInt8.self)
+        let qs = (block + 16).assumingMemoryBound(to: UInt8.self)
+        let y = a.qs + 256 * b
+        let bsums = a.sums + 16 * b
+        var sumi: Int32 = 0, summ: Int32 = 0
+        for chunk in 0..<4 {
+            let (s0, m0) = q4KScaleMin(2 * chunk, scales)
+            let (s1, m1) = q4KScaleMin(2 * chunk + 1, scales)
+            let q = qs + 32 * chunk
+            let y0 = y + 64 * chunk, y1 = y0 + 32
+            var p0: Int32 = 0, p1: Int32 = 0
+            for l in 0..<32 {
+                p0 &+= Int32(q[l] & 0x0F) &* Int32(y0[l])
+                p1 &+= Int32(q[l] >> 4) &* Int32(y1[l])
+            }
+            sumi &+= Int32(s0) &* p0 &+ Int32(s1) &* p1
+            summ &+= Int32(m0) &* (bsums[4 * chunk] &+ bsums[4 * chunk + 1])
+                &+ Int32(m1) &* (bsums[4 * chunk + 2] &+ bsums[4 * chunk + 3])
+        }
+        let d = halfToFloat(u16(block, 0)) * a.scales[b]
+        let dmin = halfToFloat(u16(block, 2)) * a.scales[b]
+        sum += d * Float(sumi) - dmin * Float(summ)
+    }
+    return sum
+}
+
+private func dotQ6_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var sum: Float = 0
+    for b in 0..<n / 256 {
+        let block = row + 210 * b
+        let ql0 = block.assumingMemoryBound(to: UInt8.self)
+        let qh0 = (block + 128).assumingMemoryBound(to: UInt8.self)
+        let sc0 = (block + 192).assumingMemoryBound(to: Int8.self)
+        var sumi: Int32 = 0
+        for half in 0..<2 {
+            let ql = ql0 + 64 * half, qh = qh0 + 32 * half, sc = sc0 + 8 * half
+            let y = a.qs + 256 * b + 128 * half
+            for g in 0..<2 {
+                var p1: Int32 = 0, p2: Int32 = 0, p3: Int32 = 0, p4: Int32 = 0
+                for k in 0..<16 {
+                    let l = 16 * g + k
+                    let h = qh[l]
+                    p1 &+= (Int32((ql[l] & 0x0F) | ((h & 3) << 4)) &- 32) &* Int32(y[l])
+                    p2 &+= (Int32((ql[l + 32] & 0x0F) | (((h >> 2) & 3) << 4)) &- 32) &* Int32(y[l + 32])
+                    p3 &+= (Int32((ql[l] >> 4) | (((h >> 4) & 3) << 4)) &- 32) &* Int32(y[l + 64])
+                    p4 &+= (Int32((ql[l + 32] >> 4) | (((h >> 6) & 3) << 4)) &- 32) &* Int32(y[l + 96])
+                }
+                sumi &+= Int32(sc[g]) &* p1 &+ Int32(sc[g + 2]) &* p2 &+ Int32(sc[g + 4]) &* p3 &+ Int32(sc[g + 6]) &* p4
+            }
+        }
+        sum += halfToFloat(u16(block, 208)) * a.scales[b] * Float(sumi)
+    }
+    return sum
+}

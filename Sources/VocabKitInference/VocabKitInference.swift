@@ -1,1 +1,0 @@
-// The inference core lives here (issue 5).

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import VocabKitInference
+import VocabKitTokenizer
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Continue a prompt with a GGUF model (Qwen2/Qwen3) on the CPU, greedily.",
+        discussion: """
+        The prompt is tokenized with the model's own vocabulary (no BOS is added, as llama.cpp does for Qwen). \
+        Only the continuation is printed. Generation stops after -n tokens or at an end-of-generation token.
+        """
+    )
+
+    @Argument(help: "A GGUF model.")
+    var model: String
+
+    @Option(name: .long, help: "The text to continue.")
+    var prompt: String
+
+    @Option(name: .short, help: "Tokens to generate.")
+    var n: Int = 32
+
+    @Option(name: .long, help: "Context positions to allocate (default: prompt + n).")
+    var context: Int?
+
+    @Flag(help: "Print a JSON object: text, tokens, prompt_tokens_per_second, tokens_per_second.")
+    var json = false
+
+    func validate() throws {
+        guard n >= 0 else { throw ValidationError("-n must be zero or more") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            do {
+                try generate()
+            } catch let error as InferenceError {
+                throw ReportInputError(error.description)
+            }
+        }
+    }
+
+    private func generate() throws {
+        let tokenizer = Tokenizer(vocabulary: try Vocabulary.load(path: model))
+        let promptTokens = tokenizer.encode(prompt)
+        guard !promptTokens.isEmpty else { throw InferenceError.emptyPrompt }
+        let lm = try LanguageModel(path: model, maxContext: context ?? (promptTokens.count + n + 1))
+        let out = OutputWriter()
+        var printed = 0  // bytes of the continuation already written
+        var generated: [Int] = []
+        let result = try lm.generateGreedy(prompt: promptTokens, maxTokens: n, stopTokens: lm.stopTokens()) { token in
+            guard !json else { return }
+            // Stream whole UTF-8 characters as they complete.
+            generated.append(token)
+            guard let bytes = try? tokenizer.decode(generated) else { return }
+            var end = bytes.count
+            while end > printed, end > 0, String(validating: bytes[printed..<end], as: UTF8.self) == nil { end -= 1 }
+            if end > printed {
+                out.write(bytes: bytes[printed..<end])
+                out.flush()
+                printed = end
+            }
+        }
+        let bytes = try tokenizer.decode(result.tokens)
+        if json {
+            let object: [String: Any] = [
+                "text": String(decoding: bytes, as: UTF8.self),
+                "tokens": result.tokens,
+                "prompt_tokens": promptTokens.count,
+                "prompt_tokens_per_second": result.promptTokensPerSecond,
+                "tokens_per_second": result.tokensPerSecond,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            out.write(bytes: data)
+            out.write("\n")
+        } else {
+            if printed < bytes.count { out.write(bytes: bytes[printed...]) }
+            out.write("\n")
+        }
+        out.flush()
+    }
+}
