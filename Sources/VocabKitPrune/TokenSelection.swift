@@ -1,4 +1,3 @@
-import Dispatch
 import VocabKitTokenizer
 
 /// The rules that choose which tokens a pruned vocabulary keeps. Positive rules (coverage, top, min-count,
@@ -250,35 +249,12 @@ public struct TokenSelector {
 
     /// Builds the pruned vocabulary (new ids) and checks that every kept token that encodes to itself with the
     /// original vocabulary still does, so that text made of kept tokens tokenizes the same; throws the first
-    /// token that would not. The check runs merge-rank BPE over each kept token's bytes twice, with all merges
-    /// and with the kept merges only (a compact re-implementation: the library's per-call encoder setup would
-    /// dominate at 150k calls).
+    /// token that would not. Both vocabularies work out which tokens encode to themselves when they load.
     public func verify(_ selection: TokenSelection) throws -> Vocabulary {
         let pruned = try prunedVocabulary(selection)
-        var keptFlags = [Bool](repeating: false, count: vocabulary.idCount)
-        for id in selection.keptIds { keptFlags[id] = true }
-        let kept = keptFlags
-        let bpe = ReferenceBPE(vocabulary: vocabulary)
-        let original = vocabulary
-        let keptIds = selection.keptIds
-        let failures = FirstFailure()
-        let workers = max(1, min(8, keptIds.count / 4096))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var index = worker
-            while index < keptIds.count {
-                let id = keptIds[index]
-                if original.isToken(id) {
-                    let bytes = original.bytes(of: id)
-                    if bpe.encode(bytes, allowed: nil) == [id] {
-                        let now = bpe.encode(bytes, allowed: kept)
-                        if now != [id] { failures.note(id, now) }
-                    }
-                }
-                index += workers
-            }
-        }
-        if let (id, now) = failures.first {
-            let spelled = now.map(piece).joined(separator: " ")
+        let newIdOf = selection.newIdOfOldId
+        for id in selection.keptIds where vocabulary.encodesToItself(id) && !pruned.encodesToItself(newIdOf[id]) {
+            let spelled = pruned.bytePairEncode(vocabulary.bytes(of: id)).map { piece(selection.keptIds[$0]) }.joined(separator: " ")
             throw PruneError.unreachableToken(id: id, piece: piece(id), reason: "the pruned vocabulary encodes it as '\(spelled)'")
         }
         return pruned
@@ -302,16 +278,6 @@ public struct TokenSelector {
             throw PruneError.invalidSelection("the kept tokens do not form a usable vocabulary: \(error)")
         }
     }
-}
-
-/// The lowest old id that failed verification, across threads.
-final class FirstFailure: @unchecked Sendable {
-    private var value: (Int, [Int])?
-    private let lock = DispatchQueue(label: "vocabkit.verify")
-    func note(_ id: Int, _ encoding: [Int]) {
-        lock.sync { if value == nil || id < value!.0 { value = (id, encoding) } }
-    }
-    var first: (Int, [Int])? { lock.sync { value } }
 }
 
 /// A binary min-heap of (count, id), highest id first among equal counts.
@@ -350,44 +316,5 @@ struct LeafHeap {
             }
         }
         return (top.count, top.id)
-    }
-}
-
-/// Plain merge-rank BPE over one token's bytes: start from single bytes and repeatedly apply the lowest-ranked
-/// merge among adjacent pairs (leftmost on ties), as GPT-2 style BPE is defined.
-struct ReferenceBPE: Sendable {
-    /// (left << 32 | right) -> (rank << 32 | result), the first merge of each pair.
-    let mergeOfPair: [UInt64: UInt64]
-    let byteToken: [Int]
-
-    init(vocabulary: Vocabulary) {
-        var table = [UInt64: UInt64](minimumCapacity: vocabulary.merges.count)
-        for (rank, merge) in vocabulary.merges.enumerated() {
-            let key = UInt64(merge.left) << 32 | UInt64(merge.right)
-            if table[key] == nil { table[key] = UInt64(rank) << 32 | UInt64(merge.result) }
-        }
-        mergeOfPair = table
-        byteToken = (0..<256).map { vocabulary.id(of: [UInt8($0)]) ?? -1 }
-    }
-
-    /// Token ids for `bytes`; with `allowed`, merges whose parts or result are not allowed are skipped.
-    func encode(_ bytes: [UInt8], allowed: [Bool]?) -> [Int] {
-        var symbols = bytes.map { byteToken[Int($0)] }
-        while symbols.count > 1 {
-            var best = UInt64.max, at = -1
-            for i in 0..<(symbols.count - 1) {
-                guard let merge = mergeOfPair[UInt64(symbols[i]) << 32 | UInt64(symbols[i + 1])], merge < best else { continue }
-                if let allowed {
-                    let result = Int(merge & 0xFFFF_FFFF)
-                    guard allowed[symbols[i]], allowed[symbols[i + 1]], allowed[result] else { continue }
-                }
-                best = merge
-                at = i
-            }
-            guard at >= 0 else { break }
-            symbols[at] = Int(best & 0xFFFF_FFFF)
-            symbols.remove(at: at + 1)
-        }
-        return symbols
     }
 }

@@ -202,6 +202,10 @@ public final class Vocabulary: @unchecked Sendable {
     /// Whether `id` is a BPE token (not special, not padding).
     public func isToken(_ id: Int) -> Bool { id >= 0 && id < idCount && isBPEToken[id] }
 
+    /// Whether BPE over the token's own bytes gives the token back (computed at load, or shipped in .vkv);
+    /// a token that does not is never produced.
+    public func encodesToItself(_ id: Int) -> Bool { isToken(id) && !notSelfEncoding.contains(UInt32(id)) }
+
     /// The id whose bytes are exactly `bytes`, if any.
     public func id(of bytes: [UInt8]) -> Int? {
         bytes.withUnsafeBufferPointer { buf -> Int? in

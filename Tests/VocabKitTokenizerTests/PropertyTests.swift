@@ -157,3 +157,22 @@ final class PropertyTests: XCTestCase {
         XCTAssertGreaterThan(checked, 2000)
     }
 }
+
+extension PropertyTests {
+    /// `encodesToItself` is what BPE over the token's own bytes says, on a vocabulary where some tokens
+    /// cannot be produced (one merge removed).
+    func testEncodesToItselfMatchesBPE() throws {
+        let v = bundledTokenizer.vocabulary
+        let target = v.merges.first { v.bytes(of: Int($0.result)) == Array(" function".utf8) }!
+        let merges = v.merges.filter { $0 != target }
+        let tokens: [[UInt8]?] = (0..<151_643).map { v.bytes(of: $0) }
+        let broken = try Vocabulary(tokens: tokens, merges: merges, specialTokens: [], source: "test")
+        XCTAssertFalse(broken.encodesToItself(Int(target.result)))
+        var rng = SeededGenerator(seed: 17)
+        for _ in 0..<3000 {
+            let id = Int(rng.next() % 151_643)
+            XCTAssertEqual(broken.encodesToItself(id), broken.bytePairEncode(v.bytes(of: id)) == [id], "token \(id)")
+        }
+        XCTAssertTrue(v.encodesToItself(Int(target.result)))
+    }
+}
