@@ -10,6 +10,9 @@ public struct GenerationResult: Sendable {
     public var decodeSeconds: Double
     /// Whether generation ended on a stop token rather than the token limit.
     public var stopped: Bool
+    /// For each chosen token, how far its logit was above the runner-up (small values are near-ties, where
+    /// tiny numeric differences between implementations can change the choice).
+    public var margins: [Float] = []
 
     public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokenCount) / promptSeconds : 0 }
     /// Tokens per second of the steps after the prompt (each step evaluates the previously chosen token).
@@ -29,13 +32,14 @@ extension LanguageModel {
         let promptEnd = DispatchTime.now().uptimeNanoseconds
         var result = GenerationResult(tokens: [], promptTokenCount: prompt.count,
                                       promptSeconds: Double(promptEnd - start) / 1e9, decodeSeconds: 0, stopped: false)
-        var next = argmax(logits!)
+        var (next, margin) = top2(logits!)
         while result.tokens.count < maxTokens {
             if stopTokens.contains(next) { result.stopped = true; break }
             result.tokens.append(next)
+            result.margins.append(margin)
             onToken(next)
             if result.tokens.count == maxTokens { break }
-            next = argmax(try forward(token: next))
+            (next, margin) = top2(try forward(token: next))
         }
         result.decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds - promptEnd) / 1e9
         return result
@@ -56,4 +60,13 @@ extension LanguageModel {
         }
         return ids
     }
+}
+
+/// The index of the largest value and its lead over the second largest.
+func top2(_ x: UnsafeBufferPointer<Float>) -> (Int, Float) {
+    var best = 0, second = -Float.infinity
+    for i in x.indices.dropFirst() {
+        if x[i] > x[best] { second = x[best]; best = i } else if x[i] > second { second = x[i] }
+    }
+    return (best, x[best] - second)
 }

@@ -201,15 +201,15 @@ final class RunState {
 // MARK: Kernels
 
 /// out = x / sqrt(mean(x²) + eps) * weight, with the sum of squares in Double like ggml.
-func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ n: Int, _ eps: Float) {
+public func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ n: Int, _ eps: Float) {
     var ss: Double = 0
-    for i in 0..<n { ss += Double(x[i]) * Double(x[i]) }
+    for i in 0..<n { ss += Double(x[i] * x[i]) }
     let scale = 1 / (Float(ss / Double(n)) + eps).squareRoot()
     for i in 0..<n { out[i] = x[i] * scale * weight[i] }
 }
 
 /// In-place softmax of x[0..<n].
-func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+public func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
     guard n > 0 else { return }
     var m = x[0]
     for i in 1..<n { m = max(m, x[i]) }
@@ -225,7 +225,7 @@ func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
 /// NeoX-style rotary embedding (llama.cpp rope type 2) of `heads` heads of `headDim` values at `pos`:
 /// element i pairs with i + headDim/2, rotated by pos · base^(-2i/headDim). The angle is built by repeated
 /// multiplication in Float, as ggml does.
-func ropeNeoX(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, base: Float) {
+public func ropeNeoX(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, base: Float) {
     let half = headDim / 2
     let thetaScale = powf(base, -2 / Float(headDim))
     var theta = Float(pos)
@@ -338,8 +338,13 @@ public final class LanguageModel {
             let scale = 1 / Float(headDim).squareRoot()
             for h in 0..<c.headCount {
                 let qh = s.q + h * headDim
-                let att = s.att + h * s.maxContext
                 let kvOffset = (h / groupSize) * headDim
+                let out = s.xb + h * headDim
+                if roundAttentionToHalf {
+                    halfPrecisionAttention(qh, out, cache: layerCache, kvOffset: kvOffset, positions: pos + 1, scale: scale)
+                    continue
+                }
+                let att = s.att + h * s.maxContext
                 for t in 0...pos {
                     let kt = s.keyCache + layerCache + t * kvDim + kvOffset
                     var score: Float = 0
@@ -347,7 +352,6 @@ public final class LanguageModel {
                     att[t] = score * scale
                 }
                 softmax(att, pos + 1)
-                let out = s.xb + h * headDim
                 out.update(repeating: 0, count: headDim)
                 for t in 0...pos {
                     let vt = s.valueCache + layerCache + t * kvDim + kvOffset
@@ -370,6 +374,38 @@ public final class LanguageModel {
         matvec(w.output, s.x, s.logits, s.activation)
         position += 1
         return UnsafeBufferPointer(start: s.logits, count: c.vocabularySize)
+    }
+}
+
+extension LanguageModel {
+    /// One head's attention the way ggml's CPU flash-attention kernel computes it for one query with an F16
+    /// KV cache: scores in F32 from F16 inputs, an online softmax, and the weighted sum of V kept in F16
+    /// (rounded after every update), divided by the softmax sum at the end.
+    func halfPrecisionAttention(_ q: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, cache: Int, kvOffset: Int,
+                                positions: Int, scale: Float) {
+        let s = state, headDim = config.headDim, kvDim = config.kvDim
+        var maxScore = -Float.infinity, sum: Float = 0
+        out.update(repeating: 0, count: headDim)
+        for t in 0..<positions {
+            let kt = s.keyCache + cache + t * kvDim + kvOffset
+            var score: Float = 0
+            for i in 0..<headDim { score += q[i] * kt[i] }
+            score *= scale
+            var ms: Float = 1, vs: Float = 1
+            if score > maxScore {
+                let old = maxScore
+                maxScore = score
+                ms = expf(old - maxScore)
+                for i in 0..<headDim { out[i] = floatToHalfRounded(out[i] * ms) }
+            } else {
+                vs = expf(score - maxScore)
+            }
+            let vt = s.valueCache + cache + t * kvDim + kvOffset
+            for i in 0..<headDim { out[i] = floatToHalfRounded(out[i].addingProduct(vt[i], vs)) }
+            sum = sum * ms + vs
+        }
+        let inv: Float = sum == 0 ? 0 : 1 / sum
+        for i in 0..<headDim { out[i] *= inv }
     }
 }
 

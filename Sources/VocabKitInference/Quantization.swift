@@ -195,6 +195,14 @@ final class QuantizedActivation: @unchecked Sendable {
     }
 }
 
+/// Dot product of one row of `type` with `x` as the forward pass computes it (quantized activation for
+/// quantized types); allocates, so meant for tests and one-off checks.
+public func rowDot(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    let a = QuantizedActivation(capacity: n + 256)
+    a.quantize(x, n, as: type.activationFormat)
+    return dotRow(type, row, x, a, n)
+}
+
 /// Dot product of one weight row (`n` elements of `type` at `row`) with an activation: the F32 vector `x`
 /// for float types, else its quantized form `a` (already in `type.activationFormat`).
 @inline(__always)

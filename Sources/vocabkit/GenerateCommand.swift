@@ -71,6 +71,7 @@ struct GenerateCommand: ParsableCommand {
                 "prompt_tokens": promptTokens.count,
                 "prompt_tokens_per_second": result.promptTokensPerSecond,
                 "tokens_per_second": result.tokensPerSecond,
+                "margins": result.margins.map(Double.init),
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             out.write(bytes: data)
