@@ -8,22 +8,13 @@ enum NFCNormalizer {
     /// Offset of the first scalar that may change under NFC, or nil if the text is already NFC.
     static func firstUnsafeOffset(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
         var i = 0
-        let raw = UnsafeRawPointer(p)
-        while i < n {
-            if i + 8 <= n && raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
-                i += 8
-                continue
-            }
-            let b = p[i]
-            if b < 0x80 {
-                i += 1
-                continue
-            }
+        while true {
+            i = UTF8Validation.endOfASCII(p, from: i, n)
+            if i == n { return nil }
             let (c, l) = QwenPreTokenizer.scalar(p, i)
             if vk_unicode_class(c) & UInt8(VK_NFC_UNSAFE) != 0 { return i }
             i += l
         }
-        return nil
     }
 
     /// The NFC form of `p[0..<n]`, or nil when the text is already NFC.
@@ -78,21 +69,24 @@ enum NFCNormalizer {
 
 /// UTF-8 validation that reports where the first bad byte is, with an ASCII fast path.
 public enum UTF8Validation {
+    /// The offset of the first non-ASCII byte at or after `start` (or n), eight bytes at a time.
+    @inline(__always)
+    static func endOfASCII(_ p: UnsafePointer<UInt8>, from start: Int, _ n: Int) -> Int {
+        var i = start
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= n && raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
+        while i < n && p[i] < 0x80 { i += 1 }
+        return i
+    }
+
     /// Byte offset of the first byte that does not start or continue a well-formed sequence, or nil.
     /// Rejects overlong forms, surrogates (ED A0..BF) and scalars above U+10FFFF, as the standard requires.
     public static func firstInvalidOffset(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
         var i = 0
-        let raw = UnsafeRawPointer(p)
-        while i < n {
-            if i + 8 <= n && raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
-                i += 8
-                continue
-            }
+        while true {
+            i = endOfASCII(p, from: i, n)
+            if i == n { return nil }
             let b0 = p[i]
-            if b0 < 0x80 {
-                i += 1
-                continue
-            }
             var need = 0
             var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
             switch b0 {
@@ -111,7 +105,6 @@ public enum UTF8Validation {
             }
             i += need + 1
         }
-        return nil
     }
 
     /// The text with each ill-formed subsequence replaced by U+FFFD, as `String(decoding:as:)` does.
