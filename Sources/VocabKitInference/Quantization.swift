@@ -242,20 +242,41 @@ private func dotQ8_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int
     return sum
 }
 
+/// For each byte of Q5_0's qh, the fifth bits of 8 elements spread to one byte each (0x10 or 0).
+nonisolated(unsafe) private let q5HighBits: UnsafeMutablePointer<UInt64> = {
+    let table = UnsafeMutablePointer<UInt64>.allocate(capacity: 256)
+    for b in 0..<256 {
+        var v: UInt64 = 0
+        for i in 0..<8 where b & (1 << i) != 0 { v |= 0x10 << (8 * UInt64(i)) }
+        table[b] = v
+    }
+    return table
+}()
+
 private func dotQ5_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
     var sum: Float = 0
+    let high = q5HighBits
+    let mask: UInt64 = 0x0F0F_0F0F_0F0F_0F0F
+    // The 32 five-bit values (0...31) of one block, assembled eight at a time with 64-bit operations.
+    var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     for b in 0..<n / 32 {
         let block = row + 22 * b
         let qh = u32(block, 2)
-        let qs = (block + 6).assumingMemoryBound(to: UInt8.self)
+        let qs0 = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: 6, as: UInt64.self))
+        let qs1 = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: 14, as: UInt64.self))
+        w.0 = (qs0 & mask) | high[Int(qh & 0xFF)]
+        w.1 = (qs1 & mask) | high[Int((qh >> 8) & 0xFF)]
+        w.2 = ((qs0 >> 4) & mask) | high[Int((qh >> 16) & 0xFF)]
+        w.3 = ((qs1 >> 4) & mask) | high[Int(qh >> 24)]
         let y = a.qs + 32 * b
-        var s: Int32 = 0
-        for j in 0..<16 {
-            let lo = Int32(qs[j] & 0x0F) | Int32(truncatingIfNeeded: ((qh >> UInt32(j)) & 1) << 4)
-            let hi = Int32(qs[j] >> 4) | Int32(truncatingIfNeeded: ((qh >> UInt32(j + 16)) & 1) << 4)
-            s &+= (lo &- 16) &* Int32(y[j]) &+ (hi &- 16) &* Int32(y[j + 16])
+        var s: Int32 = 0, ysum: Int32 = 0
+        withUnsafeBytes(of: &w) { wb in
+            for i in 0..<32 {
+                s &+= Int32(wb[i]) &* Int32(y[i])
+                ysum &+= Int32(y[i])
+            }
         }
-        sum += halfToFloat(u16(block, 0)) * a.scales[b] * Float(s)
+        sum += halfToFloat(u16(block, 0)) * a.scales[b] * Float(s &- 16 &* ysum)
     }
     return sum
 }
