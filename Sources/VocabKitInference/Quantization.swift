@@ -9,7 +9,16 @@ import VocabKitGGUF
 //   Q6_K (256 elements, 210 bytes): u8 ql[128], u8 qh[64], int8 scales[16], f16 d;
 //                                   sub-block j (16 elements): x = d * scales_j * (q6 - 32)
 
-@inline(__always) func halfToFloat(_ bits: UInt16) -> Float { Float(Float16(bitPattern: bits)) }
+/// IEEE half to float with integer and float arithmetic only (the baseline x86-64 target has no F16C, and
+/// `Float(Float16)` there is a library call): the exponent and mantissa shifted into float position and
+/// scaled by 2^112 are exact for normal and subnormal halves; infinities and NaNs are handled apart.
+@inline(__always) func halfToFloat(_ bits: UInt16) -> Float {
+    let sign = UInt32(bits & 0x8000) << 16
+    let magnitude = UInt32(bits & 0x7FFF)
+    if magnitude >= 0x7C00 { return Float(bitPattern: sign | 0x7F80_0000 | (magnitude & 0x3FF) << 13) }
+    let scaled = Float(bitPattern: magnitude << 13) * Float(bitPattern: 0x7780_0000)
+    return Float(bitPattern: sign | scaled.bitPattern)
+}
 @inline(__always) func floatToHalfRounded(_ x: Float) -> Float { Float(Float16(x)) }
 @inline(__always) func bf16ToFloat(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
 

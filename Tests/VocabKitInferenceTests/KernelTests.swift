@@ -141,6 +141,15 @@ final class DequantizeTests: XCTestCase {
         XCTAssertEqual(dequantize(.q6_K, bytes, 256), expected)
     }
 
+    func testEveryHalfConverts() {
+        let bytes = (0..<65536).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+        let got = dequantize(.f16, bytes, 65536)
+        for i in 0..<65536 {
+            let want = Float(Float16(bitPattern: UInt16(i)))
+            if want.isNaN { XCTAssertTrue(got[i].isNaN, "\(i)") } else { XCTAssertEqual(got[i].bitPattern, want.bitPattern, "\(i)") }
+        }
+    }
+
     func testFloatTypes() {
         XCTAssertEqual(dequantize(.f16, f16Bits(1.5) + f16Bits(-0.25), 2), [1.5, -0.25])
         XCTAssertEqual(dequantize(.bf16, [0xC0, 0x3F, 0x80, 0xBE], 2), [1.5, -0.25])
