@@ -25,7 +25,10 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "Context positions to allocate (default: prompt + n).")
     var context: Int?
 
-    @Flag(help: "Print a JSON object: text, tokens, prompt_tokens_per_second, tokens_per_second.")
+    @Flag(name: .customLong("f32-attention"), help: "Keep attention in F32 instead of rounding Q, K, V and the weighted sum through F16 as llama.cpp's CPU flash attention does.")
+    var f32Attention = false
+
+    @Flag(help: "Print a JSON object: text, tokens, prompt_tokens, prompt_tokens_per_second, tokens_per_second, margins.")
     var json = false
 
     func validate() throws {
@@ -47,6 +50,7 @@ struct GenerateCommand: ParsableCommand {
         let promptTokens = tokenizer.encode(prompt)
         guard !promptTokens.isEmpty else { throw InferenceError.emptyPrompt }
         let lm = try LanguageModel(path: model, maxContext: context ?? (promptTokens.count + n + 1))
+        lm.roundAttentionToHalf = !f32Attention
         let out = OutputWriter()
         var printed = 0  // bytes of the continuation already written
         var generated: [Int] = []
