@@ -191,7 +191,7 @@ final class LlamaGoldenTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: modelPath) else { throw XCTSkip("no model at \(modelPath)") }
         #if DEBUG
         guard ProcessInfo.processInfo.environment["VOCABKIT_SLOW_TESTS"] != nil else {
-            throw XCTSkip("a debug build runs the 0.5B model too slowly; use -c release or set VOCABKIT_SLOW_TESTS=1")
+            throw XCTSkip("a debug build runs the 0.5B model too slowly: swift test -c release -Xswiftc -enable-testing, or set VOCABKIT_SLOW_TESTS=1")
         }
         #endif
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
