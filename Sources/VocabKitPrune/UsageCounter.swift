@@ -138,12 +138,13 @@ public struct UsageCounter {
         let tokenizer = self.tokenizer, sliceBytes = self.sliceBytes, skipInvalid = self.skipInvalid
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var counts = [UInt64](repeating: 0, count: idCount)
+            let encoder = ReusableEncoder(tokenizer)
             while true {
                 let slot = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard slot < order.count, !results.stopped else { break }
                 let fileIndex = order[slot]
                 do {
-                    let outcome = try Self.countFile(files[fileIndex], tokenizer: tokenizer, sliceBytes: sliceBytes, into: &counts) { bytes in
+                    let outcome = try Self.countFile(files[fileIndex], encoder: encoder, sliceBytes: sliceBytes, into: &counts) { bytes in
                         let done = bytesDone.wrappingAdd(bytes, ordering: .relaxed).newValue
                         // At most one report per MiB, so thousands of small files do not flood the terminal.
                         if done >> 20 != (done - bytes) >> 20 || done == totalBytes { progress?(done, totalBytes) }
@@ -191,7 +192,7 @@ public struct UsageCounter {
     enum FileOutcome { case counted, invalid(offset: Int), failure(Error) }
 
     /// Counts one file into `counts`, slice by slice; an invalid file leaves `counts` untouched.
-    static func countFile(_ path: String, tokenizer: Tokenizer, sliceBytes: Int, into counts: inout [UInt64],
+    static func countFile(_ path: String, encoder: ReusableEncoder, sliceBytes: Int, into counts: inout [UInt64],
                           progress: (Int) -> Void) throws -> FileOutcome {
         let file = try MappedFile(path: path)
         let bytes = file.bytes
@@ -201,7 +202,7 @@ public struct UsageCounter {
         var start = 0
         while start < bytes.count {
             let end = sliceEnd(base, count: bytes.count, from: start, target: sliceBytes)
-            try tokenizer.encode(utf8: UnsafeRawBufferPointer(rebasing: bytes[start..<end])) { ids in
+            try encoder.encode(utf8: UnsafeRawBufferPointer(rebasing: bytes[start..<end])) { ids in
                 counts.withUnsafeMutableBufferPointer { table in
                     for id in ids { table[Int(id)] &+= 1 }
                 }
@@ -215,16 +216,16 @@ public struct UsageCounter {
 
     /// Where a slice starting at `start` may end: just after a line feed that is followed by an ASCII letter,
     /// a point where the pre-tokenizer always breaks and no NFC composition or special token can span
-    /// (the same rule the tokenizer's own parallel split uses). The whole rest when no such point is near.
+    /// (the same rule the tokenizer's own parallel split uses).
+    /// Without such a point the slice runs on (to the end if need be): cutting elsewhere could change tokens.
     static func sliceEnd(_ p: UnsafePointer<UInt8>, count: Int, from start: Int, target: Int) -> Int {
         guard count - start > target * 2 else { return count }
         var at = start + target
-        let limit = min(count - 1, start + target * 2)
-        while at < limit {
+        while at < count {
             if p[at - 1] == 0x0A, (p[at] | 0x20) >= 0x61, (p[at] | 0x20) <= 0x7A { return at }
             at += 1
         }
-        return count - start > target * 4 ? limit : count
+        return count
     }
 }
 

@@ -129,6 +129,27 @@ public final class Tokenizer: Sendable {
     }
 }
 
+/// One thread's encoder kept across calls, so that code encoding many small inputs (a corpus of files) builds
+/// its caches once instead of per input. Not for sharing between threads: make one per thread.
+public final class ReusableEncoder {
+    private var encoder: Encoder
+    private var out = TokenBuffer(capacity: 1 << 16)
+
+    public init(_ tokenizer: Tokenizer) { encoder = Encoder(tokenizer) }
+
+    /// Encodes valid UTF-8 (throws `invalidUTF8` otherwise) on this thread and hands the ids to `sink`.
+    public func encode(utf8 bytes: UnsafeRawBufferPointer, specialTokens: Bool = true,
+                       sink: (UnsafeBufferPointer<UInt32>) throws -> Void) throws {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else { return }
+        if let bad = UTF8Validation.firstInvalidOffset(base, bytes.count) {
+            throw TokenizerError.invalidUTF8(offset: bad, path: nil)
+        }
+        out.count = 0
+        encoder.encode(base, bytes.count, specialTokens: specialTokens, into: &out)
+        try sink(UnsafeBufferPointer(start: out.base, count: out.count))
+    }
+}
+
 /// Per-chunk results written by concurrent workers, each slot by exactly one worker.
 final class ResultSlots: @unchecked Sendable {
     var values: [[UInt32]]

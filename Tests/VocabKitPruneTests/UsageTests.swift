@@ -35,6 +35,18 @@ final class UsageCountingTests: XCTestCase {
         XCTAssertEqual(sliced.counts, try referenceCounts([path]))
     }
 
+    /// A large file with no line feed before an ASCII letter has nowhere safe to cut: it must not be cut at
+    /// an arbitrary byte (which could split a character or a piece), so it counts exactly as a whole.
+    func testFileWithoutSafeCutPointsCountsTheSameAsWhole() throws {
+        let folder = try temporaryFolder()
+        let text = String(repeating: "数字化转型的关键在于数据，我们需要更好的工具。\n", count: 400)
+        let path = folder + "/cjk.txt"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        var counter = UsageCounter(tokenizer: tokenizer, threads: 1)
+        counter.sliceBytes = 1000
+        XCTAssertEqual(try counter.count(files: [path]).counts, try referenceCounts([path]))
+    }
+
     func testThreadCountDoesNotChangeCounts() throws {
         let folder = try temporaryFolder()
         var files: [String] = []
