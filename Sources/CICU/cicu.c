@@ -40,12 +40,6 @@ int64_t vk_nfc_utf8(const uint8_t *src, int64_t len, uint8_t *dst, int64_t cap) 
 
 int vk_icu_is_assigned(uint32_t scalar) { return u_charType((UChar32)scalar) != U_UNASSIGNED; }
 
-void vk_unicode_version(char out[32]) {
-    UVersionInfo v;
-    u_getUnicodeVersion(v);
-    u_versionToString(v, out);
-}
-
 struct vk_regex { URegularExpression *re; };
 
 vk_regex *vk_regex_open(const char *pattern_utf8, char *error_out, int32_t error_cap) {

@@ -109,7 +109,7 @@ public struct UsageCounter {
     public let tokenizer: Tokenizer
     public var threads: Int
     public var skipInvalid: Bool
-    /// Bytes encoded at a time; files larger than this are cut at line starts.
+    /// Bytes encoded at a time; larger files are cut at the tokenizer's safe split points.
     public var sliceBytes: Int = 8 << 20
 
     public init(tokenizer: Tokenizer, threads: Int = ProcessInfo.processInfo.activeProcessorCount, skipInvalid: Bool = false) {
@@ -201,7 +201,11 @@ public struct UsageCounter {
         if let offset = UTF8Validation.firstInvalidOffset(base, bytes.count) { return .invalid(offset: offset) }
         var start = 0
         while start < bytes.count {
-            let end = sliceEnd(base, count: bytes.count, from: start, target: sliceBytes)
+            // Cut only where the tokenizer says nothing can cross; with no such point the slice runs on (to the
+            // end if need be): cutting elsewhere could change tokens.
+            let end = bytes.count - start > 2 * sliceBytes
+                ? encoder.tokenizer.safeSplitPoint(base, bytes.count, from: start + sliceBytes, limit: bytes.count) ?? bytes.count
+                : bytes.count
             try encoder.encode(utf8: UnsafeRawBufferPointer(rebasing: bytes[start..<end])) { ids in
                 counts.withUnsafeMutableBufferPointer { table in
                     for id in ids { table[Int(id)] &+= 1 }
@@ -214,19 +218,6 @@ public struct UsageCounter {
         return .counted
     }
 
-    /// Where a slice starting at `start` may end: just after a line feed that is followed by an ASCII letter,
-    /// a point where the pre-tokenizer always breaks and no NFC composition or special token can span
-    /// (the same rule the tokenizer's own parallel split uses).
-    /// Without such a point the slice runs on (to the end if need be): cutting elsewhere could change tokens.
-    static func sliceEnd(_ p: UnsafePointer<UInt8>, count: Int, from start: Int, target: Int) -> Int {
-        guard count - start > target * 2 else { return count }
-        var at = start + target
-        while at < count {
-            if p[at - 1] == 0x0A, (p[at] | 0x20) >= 0x61, (p[at] | 0x20) <= 0x7A { return at }
-            at += 1
-        }
-        return count
-    }
 }
 
 /// Per-file outcomes and per-worker counts, each slot written by one thread only.

@@ -44,9 +44,6 @@ enum QwenPreTokenizer {
         return i
     }
 
-    @inline(__always)
-    static func isLetterOrNumberOrSpace(_ c: UInt32) -> Bool { kind(c) != other }
-
     /// Length of a case-insensitive contraction (`'s`, `'LL`, `'ſ`) starting at the apostrophe at `i`, or 0.
     @inline(__always)
     static func contraction(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Int {

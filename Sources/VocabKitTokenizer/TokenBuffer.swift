@@ -34,6 +34,4 @@ public struct TokenBuffer: ~Copyable {
     }
 
     public subscript(i: Int) -> UInt32 { base[i] }
-
-    public var ids: [UInt32] { Array(UnsafeBufferPointer(start: base, count: count)) }
 }

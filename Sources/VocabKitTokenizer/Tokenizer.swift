@@ -41,7 +41,7 @@ public final class Tokenizer: Sendable {
         if let bad = UTF8Validation.firstInvalidOffset(base, bytes.count) {
             throw TokenizerError.invalidUTF8(offset: bad, path: nil)
         }
-        let chunks = threads > 1 && canSplitForThreads ? chunkBounds(base, bytes.count, pieces: threads * 4) : [0, bytes.count]
+        let chunks = threads > 1 ? chunkBounds(base, bytes.count, pieces: threads * 4) : [0, bytes.count]
         if chunks.count <= 2 {
             var out = TokenBuffer(capacity: bytes.count / 3 + 16)
             var encoder = Encoder(self)
@@ -67,8 +67,24 @@ public final class Tokenizer: Sendable {
         for c in 0..<chunkCount { try results.values[c].withUnsafeBufferPointer { try sink($0) } }
     }
 
-    /// Split points where pre-tokenization is known to break whatever the context: after a line feed before an
-    /// ASCII letter, or before a space between two ASCII letters. Neither NFC nor any regex branch crosses them.
+    /// The first split point in `from..<limit` (limit < n) where pre-tokenization is known to break whatever
+    /// the context — after a line feed before an ASCII letter, or before a space between two ASCII letters —
+    /// so the two sides encode independently: neither NFC nor any regex branch crosses it. Nil if there is
+    /// none, or if a special token contains a space or line feed (it could straddle the point).
+    public func safeSplitPoint(_ p: UnsafePointer<UInt8>, _ n: Int, from: Int, limit: Int) -> Int? {
+        guard canSplitForThreads else { return nil }
+        var i = max(from, 1)
+        let end = min(limit, n - 1)
+        while i < end {
+            let b = p[i]
+            if b == 0x0A && QwenPreTokenizer.isASCIILetter(p[i + 1]) { return i + 1 }
+            if b == 0x20 && QwenPreTokenizer.isASCIILetter(p[i + 1]) && QwenPreTokenizer.isASCIILetter(p[i - 1]) { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Chunk boundaries for parallel encoding, about `pieces` chunks of at least 64 KiB, at safe split points.
     func chunkBounds(_ p: UnsafePointer<UInt8>, _ n: Int, pieces: Int) -> [Int] {
         let minimum = 1 << 16
         guard n >= 2 * minimum else { return [0, n] }
@@ -76,22 +92,11 @@ public final class Tokenizer: Sendable {
         var bounds = [0]
         var at = target
         while at < n - minimum {
-            var i = at
             let limit = min(n - 1, at + (1 << 20))
-            var found = -1
-            while i < limit {
-                let b = p[i]
-                if b == 0x0A && QwenPreTokenizer.isASCIILetter(p[i + 1]) {
-                    found = i + 1
-                    break
-                }
-                if b == 0x20 && QwenPreTokenizer.isASCIILetter(p[i + 1]) && QwenPreTokenizer.isASCIILetter(p[i - 1]) {
-                    found = i
-                    break
-                }
-                i += 1
+            guard let found = safeSplitPoint(p, n, from: at, limit: limit) else {
+                at = limit
+                continue
             }
-            if found < 0 { at = limit; continue }
             bounds.append(found)
             at = found + target
         }
@@ -105,12 +110,7 @@ public final class Tokenizer: Sendable {
         var result = [[UInt8]]()
         normalized.withUnsafeBufferPointer { b in
             guard let p = b.baseAddress else { return }
-            var i = 0
-            while i < b.count {
-                let e = QwenPreTokenizer.pieceEnd(p, b.count, at: i)
-                result.append(Array(b[i..<e]))
-                i = e
-            }
+            QwenPreTokenizer.split(p, b.count) { start, end in result.append(Array(b[start..<end])) }
         }
         return result
     }
@@ -132,10 +132,14 @@ public final class Tokenizer: Sendable {
 /// One thread's encoder kept across calls, so that code encoding many small inputs (a corpus of files) builds
 /// its caches once instead of per input. Not for sharing between threads: make one per thread.
 public final class ReusableEncoder {
+    public let tokenizer: Tokenizer
     private var encoder: Encoder
     private var out = TokenBuffer(capacity: 1 << 16)
 
-    public init(_ tokenizer: Tokenizer) { encoder = Encoder(tokenizer) }
+    public init(_ tokenizer: Tokenizer) {
+        self.tokenizer = tokenizer
+        encoder = Encoder(tokenizer)
+    }
 
     /// Encodes valid UTF-8 (throws `invalidUTF8` otherwise) on this thread and hands the ids to `sink`.
     public func encode(utf8 bytes: UnsafeRawBufferPointer, specialTokens: Bool = true,

@@ -10,9 +10,6 @@ int64_t vk_nfc_utf8(const uint8_t *src, int64_t len, uint8_t *dst, int64_t cap);
 /// Whether ICU's Unicode version assigns the code point (tests skip text where versions disagree).
 int vk_icu_is_assigned(uint32_t scalar);
 
-/// ICU's Unicode version, e.g. "15.0".
-void vk_unicode_version(char out[32]);
-
 /// A compiled ICU regular expression, used as an independent reference for the pre-tokenizer in tests.
 typedef struct vk_regex vk_regex;
 vk_regex *vk_regex_open(const char *pattern_utf8, char *error_out, int32_t error_cap);
