@@ -27,12 +27,12 @@ extension LanguageModel {
         guard !prompt.isEmpty else { throw InferenceError.emptyPrompt }
         reset()
         let start = DispatchTime.now().uptimeNanoseconds
-        var logits: UnsafeBufferPointer<Float>? = nil
-        for t in prompt { logits = try forward(token: t) }
+        var first = (0, Float(0))
+        try evaluate(prompt, logits: .last) { _, logits in first = top2(logits) }
         let promptEnd = DispatchTime.now().uptimeNanoseconds
         var result = GenerationResult(tokens: [], promptTokenCount: prompt.count,
                                       promptSeconds: Double(promptEnd - start) / 1e9, decodeSeconds: 0, stopped: false)
-        var (next, margin) = top2(logits!)
+        var (next, margin) = first
         while result.tokens.count < maxTokens {
             if stopTokens.contains(next) { result.stopped = true; break }
             result.tokens.append(next)

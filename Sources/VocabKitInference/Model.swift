@@ -290,6 +290,27 @@ public final class LanguageModel {
     /// Evaluates `token` at the next position and returns the logits over the vocabulary.
     @discardableResult
     public func forward(token: Int) throws -> UnsafeBufferPointer<Float> {
+        try forward(token: token, computeLogits: true)
+    }
+
+    /// Which logits `evaluate` reports: the LM head is a large share of each step's work, so a prompt only
+    /// needs it for its last token.
+    public enum LogitOutput: Sendable { case none, last, all }
+
+    /// Evaluates `tokens` at the next positions (a prompt, or a window of text) and hands logits to `body`
+    /// as (index into `tokens`, logits) for every token (`.all`) or the last one (`.last`). The buffer is only
+    /// valid during the call.
+    public func evaluate(_ tokens: [Int], logits: LogitOutput = .last,
+                         _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void = { _, _ in }) throws {
+        for (i, t) in tokens.enumerated() {
+            let wanted = logits == .all || (logits == .last && i == tokens.count - 1)
+            let out = try forward(token: t, computeLogits: wanted)
+            if wanted { try body(i, out) }
+        }
+    }
+
+    /// One step; without `computeLogits` the LM head is skipped and the returned buffer is stale.
+    func forward(token: Int, computeLogits: Bool) throws -> UnsafeBufferPointer<Float> {
         let c = config, s = state, w = weights
         guard token >= 0, token < c.vocabularySize else {
             throw InferenceError.tokenOutOfRange(token: token, vocabularySize: c.vocabularySize)
@@ -370,9 +391,10 @@ public final class LanguageModel {
             for i in 0..<dim { s.x[i] += s.xb2[i] }
         }
 
+        position += 1
+        guard computeLogits else { return UnsafeBufferPointer(start: s.logits, count: c.vocabularySize) }
         w.outputNorm.withUnsafeBufferPointer { rmsNorm(s.x, s.x, $0.baseAddress!, dim, c.rmsEpsilon) }
         matvec(w.output, s.x, s.logits, s.activation)
-        position += 1
         return UnsafeBufferPointer(start: s.logits, count: c.vocabularySize)
     }
 }
