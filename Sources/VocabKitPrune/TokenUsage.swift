@@ -34,23 +34,33 @@ public struct TokenUsage: Equatable, Sendable {
 
     /// Ids with a non-zero count, most used first, ties by id.
     public var rankedIds: [Int] {
-        counts.indices.filter { counts[$0] > 0 }.sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : $0 < $1 }
+        // Sorting (count, id) values rather than ids looked up through `counts` keeps this quick on 150k ids.
+        var used: [(count: UInt64, id: Int32)] = []
+        used.reserveCapacity(counts.count)
+        for (id, count) in counts.enumerated() where count > 0 { used.append((count, Int32(id))) }
+        used.sort { $0.count != $1.count ? $0.count > $1.count : $0.id < $1.id }
+        return used.map { Int($0.id) }
     }
 
     // MARK: Coverage
 
     /// How many of the most used tokens it takes to cover `fraction` of all occurrences.
-    public func tokensCovering(_ fraction: Double) -> Int {
-        let ranked = rankedIds
+    public func tokensCovering(_ fraction: Double) -> Int { tokensCovering([fraction])[0] }
+
+    /// `tokensCovering` for several fractions, ranking the ids once.
+    public func tokensCovering(_ fractions: [Double], ranked: [Int]? = nil) -> [Int] {
+        let ranked = ranked ?? rankedIds
         let total = tokens
-        guard total > 0 else { return 0 }
-        let needed = UInt64((Double(total) * min(max(fraction, 0), 1)).rounded(.up))
-        var sum: UInt64 = 0
-        for (index, id) in ranked.enumerated() {
-            sum += counts[id]
-            if sum >= needed { return index + 1 }
+        return fractions.map { fraction in
+            guard total > 0 else { return 0 }
+            let needed = UInt64((Double(total) * min(max(fraction, 0), 1)).rounded(.up))
+            var sum: UInt64 = 0
+            for (index, id) in ranked.enumerated() {
+                sum += counts[id]
+                if sum >= needed { return index + 1 }
+            }
+            return ranked.count
         }
-        return ranked.count
     }
 
     /// The key points printed after counting.
@@ -96,8 +106,7 @@ public struct TokenUsage: Equatable, Sendable {
         }
         svg += "<text x=\"\(Int(left + plotWidth / 2))\" y=\"\(Int(height - 10))\" text-anchor=\"middle\">tokens, most used first (log scale)</text>\n"
         svg += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
-        for fraction in Self.coverageKeyPoints {
-            let k = tokensCovering(fraction)
+        for (fraction, k) in zip(Self.coverageKeyPoints, tokensCovering(Self.coverageKeyPoints, ranked: ranked)) {
             guard k > 0 else { continue }
             svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#d62728\"/>", x(Double(k)), y(fraction))
             svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\">%@%%: %d</text>\n",
@@ -122,19 +131,39 @@ public struct TokenUsage: Equatable, Sendable {
     // MARK: usage.tsv
 
     /// The file's text; pieces come from `vocabulary` when given, else from `pieces`.
-    public func tsv(vocabulary: Vocabulary? = nil) -> String {
-        var out = "# vocabkit token usage\n# files \(files)\n# bytes \(bytes)\n# tokens \(tokens)\n"
-        out += "# vocabulary \(vocabularySource)\n# id\tcount\tpiece\n"
+    public func tsv(vocabulary: Vocabulary? = nil) -> String { String(decoding: tsvBytes(vocabulary: vocabulary), as: UTF8.self) }
+
+    /// The file's bytes, built without intermediate strings (a usage table can have 150k rows).
+    public func tsvBytes(vocabulary: Vocabulary? = nil) -> [UInt8] {
+        var out = Array("# vocabkit token usage\n# files \(files)\n# bytes \(bytes)\n# tokens \(tokens)\n".utf8)
+        out += "# vocabulary \(vocabularySource)\n# id\tcount\tpiece\n".utf8
+        out.reserveCapacity(out.count + counts.count * 24)
+        func appendDecimal(_ value: UInt64) {
+            var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 32 bytes: room for 20 digits
+            withUnsafeMutableBytes(of: &digits) { buffer in
+                var v = value, i = buffer.count
+                repeat { i -= 1; buffer[i] = UInt8(ascii: "0") + UInt8(v % 10); v /= 10 } while v > 0
+                out.append(contentsOf: buffer[i...])
+            }
+        }
         for id in rankedIds {
-            let piece = vocabulary.map { ByteLevel.encode($0.bytes(of: id)) } ?? pieces[id] ?? ""
-            out += "\(id)\t\(counts[id])\t\(piece)\n"
+            appendDecimal(UInt64(id))
+            out.append(UInt8(ascii: "\t"))
+            appendDecimal(counts[id])
+            out.append(UInt8(ascii: "\t"))
+            if let vocabulary {
+                ByteLevel.appendEncoded(vocabulary.bytes(of: id), to: &out)
+            } else if let piece = pieces[id] {
+                out += piece.utf8
+            }
+            out.append(UInt8(ascii: "\n"))
         }
         return out
     }
 
     public func write(to path: String, vocabulary: Vocabulary? = nil) throws {
         do {
-            try tsv(vocabulary: vocabulary).write(toFile: path, atomically: true, encoding: .utf8)
+            try Data(tsvBytes(vocabulary: vocabulary)).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
             throw PruneError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")
         }

@@ -102,15 +102,16 @@ public struct CorpusFiles {
     }
 }
 
-/// Counts token usage over many files on all cores with bounded memory: files are handed out one at a time to
-/// worker threads, each with its own counts array, and a file is encoded in slices of at most
-/// `sliceBytes` cut where Qwen's pre-tokenizer always breaks, so no thread holds more than one slice's ids.
+/// Counts token usage over many files on all cores with bounded memory. The work is handed out in slices of
+/// about `sliceBytes` (a large file is many slices, shared by all threads, so one big or slow file at the end
+/// does not leave the other threads idle), each thread with its own counts array. Slices are cut only where
+/// Qwen's pre-tokenizer always breaks, so slicing never changes a token.
 public struct UsageCounter {
     public let tokenizer: Tokenizer
     public var threads: Int
     public var skipInvalid: Bool
-    /// Bytes encoded at a time; larger files are cut at the tokenizer's safe split points.
-    public var sliceBytes: Int = 8 << 20
+    /// Bytes per unit of work; files are cut at the tokenizer's safe split points near multiples of it.
+    public var sliceBytes: Int = 1 << 18
 
     public init(tokenizer: Tokenizer, threads: Int = ProcessInfo.processInfo.activeProcessorCount, skipInvalid: Bool = false) {
         self.tokenizer = tokenizer
@@ -129,28 +130,45 @@ public struct UsageCounter {
             sizes[index] = Int(status.st_size)
         }
         let totalBytes = sizes.reduce(0, +)
-        // Largest files first, so a big file started last does not leave the other threads idle.
+        let sliceBytes = max(1, self.sliceBytes)
+        // Largest files first, so that the small ones at the end even out the threads' finishing times.
         let order = files.indices.sorted { sizes[$0] != sizes[$1] ? sizes[$0] > sizes[$1] : $0 < $1 }
-        let workers = min(threads, files.count)
+        let grid = SliceGrid(order: order, sizes: sizes, sliceBytes: sliceBytes)
+        let workers = min(threads, grid.itemCount)
         let next = Atomic<Int>(0)
         let bytesDone = Atomic<Int>(0)
-        let results = WorkerResults(workers: workers, files: files.count)
-        let tokenizer = self.tokenizer, sliceBytes = self.sliceBytes, skipInvalid = self.skipInvalid
+        let results = WorkerResults(workers: workers, slicesPerFile: grid.sliceCount)
+        let tokenizer = self.tokenizer, skipInvalid = self.skipInvalid
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var counts = [UInt64](repeating: 0, count: idCount)
             let encoder = ReusableEncoder(tokenizer)
+            var mapped: (index: Int, file: MappedFile)? = nil
             while true {
-                let slot = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard slot < order.count, !results.stopped else { break }
-                let fileIndex = order[slot]
+                let item = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard item < grid.itemCount, !results.stopped else { break }
+                let (fileIndex, slice) = grid.locate(item)
+                guard !results.hasProblem(file: fileIndex) else { results.record(file: fileIndex, sliceDone: nil); continue }
                 do {
-                    let outcome = try Self.countFile(files[fileIndex], encoder: encoder, sliceBytes: sliceBytes, into: &counts) { bytes in
-                        let done = bytesDone.wrappingAdd(bytes, ordering: .relaxed).newValue
+                    if mapped?.index != fileIndex { mapped = (fileIndex, try MappedFile(path: files[fileIndex])) }
+                    let file = mapped!.file
+                    let range = grid.bounds(of: slice, in: file.bytes, tokenizer: tokenizer)
+                    if !range.isEmpty {
+                        let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[range])
+                        try encoder.encode(utf8: bytes) { ids in
+                            counts.withUnsafeMutableBufferPointer { table in
+                                for id in ids { table[Int(id)] &+= 1 }
+                            }
+                        }
+                        file.release(range)
+                        let done = bytesDone.wrappingAdd(range.count, ordering: .relaxed).newValue
                         // At most one report per MiB, so thousands of small files do not flood the terminal.
-                        if done >> 20 != (done - bytes) >> 20 || done == totalBytes { progress?(done, totalBytes) }
+                        if done >> 20 != (done - range.count) >> 20 || done == totalBytes { progress?(done, totalBytes) }
                     }
-                    results.record(file: fileIndex, outcome: outcome)
-                    if case .invalid = outcome, !skipInvalid { results.stop() }
+                    results.record(file: fileIndex, sliceDone: range)
+                } catch TokenizerError.invalidUTF8(let offset, _) {
+                    let at = grid.bounds(of: slice, in: mapped!.file.bytes, tokenizer: tokenizer).lowerBound + offset
+                    results.record(file: fileIndex, invalidAt: at)
+                    if !skipInvalid { results.stop() }
                 } catch {
                     results.record(file: fileIndex, error: error)
                 }
@@ -159,22 +177,30 @@ public struct UsageCounter {
         }
         var skipped: [(String, Int)] = []
         var countedFiles = 0, countedBytes = 0
+        var total = [UInt64](repeating: 0, count: idCount)
+        for counts in results.counts {
+            for id in 0..<min(idCount, counts.count) { total[id] &+= counts[id] }
+        }
         for fileIndex in files.indices {
-            switch results.outcomes[fileIndex] {
+            switch results.outcome(fileIndex) {
             case let .failure(error): throw error
-            case let .invalid(offset):
+            case let .invalid(offset, countedSlices):
                 guard skipInvalid else { throw PruneError.invalidUTF8(path: files[fileIndex], offset: offset) }
                 skipped.append((files[fileIndex], offset))
+                // Other threads may have counted valid slices of this file: take them back out.
+                let file = try MappedFile(path: files[fileIndex])
+                let encoder = ReusableEncoder(tokenizer)
+                for range in countedSlices where !range.isEmpty {
+                    try encoder.encode(utf8: UnsafeRawBufferPointer(rebasing: file.bytes[range])) { ids in
+                        for id in ids { total[Int(id)] &-= 1 }
+                    }
+                }
             case .counted:
                 countedFiles += 1
                 countedBytes += sizes[fileIndex]
             case .none:
-                break  // never started: a failure stopped the workers, and it is thrown below or above
+                break  // not finished: a problem stopped the workers, and it is thrown below or above
             }
-        }
-        var total = [UInt64](repeating: 0, count: idCount)
-        for counts in results.counts {
-            for id in 0..<min(idCount, counts.count) { total[id] &+= counts[id] }
         }
         var usage = TokenUsage(counts: total, pieces: [:], files: countedFiles, bytes: countedBytes,
                                vocabularySource: tokenizer.vocabulary.source)
@@ -188,66 +214,124 @@ public struct UsageCounter {
         }
         return usage
     }
-
-    enum FileOutcome { case counted, invalid(offset: Int), failure(Error) }
-
-    /// Counts one file into `counts`, slice by slice; an invalid file leaves `counts` untouched.
-    static func countFile(_ path: String, encoder: ReusableEncoder, sliceBytes: Int, into counts: inout [UInt64],
-                          progress: (Int) -> Void) throws -> FileOutcome {
-        let file = try MappedFile(path: path)
-        let bytes = file.bytes
-        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else { return .counted }
-        // Validating first keeps a bad file from counting half its tokens before being rejected or skipped.
-        if let offset = UTF8Validation.firstInvalidOffset(base, bytes.count) { return .invalid(offset: offset) }
-        var start = 0
-        while start < bytes.count {
-            // Cut only where the tokenizer says nothing can cross; with no such point the slice runs on (to the
-            // end if need be): cutting elsewhere could change tokens.
-            let end = bytes.count - start > 2 * sliceBytes
-                ? encoder.tokenizer.safeSplitPoint(base, bytes.count, from: start + sliceBytes, limit: bytes.count) ?? bytes.count
-                : bytes.count
-            try encoder.encode(utf8: UnsafeRawBufferPointer(rebasing: bytes[start..<end])) { ids in
-                counts.withUnsafeMutableBufferPointer { table in
-                    for id in ids { table[Int(id)] &+= 1 }
-                }
-            }
-            file.release(start..<end)
-            progress(end - start)
-            start = end
-        }
-        return .counted
-    }
-
 }
 
-/// Per-file outcomes and per-worker counts, each slot written by one thread only.
+/// The units of work: every file split on a grid of `sliceBytes`. Slice k of a file runs from the first safe
+/// split point in [k·S, (k+1)·S) to the next slice's start. That is a pure function of the file's bytes, so
+/// any thread finds a slice's bounds on its own; a grid cell with no safe point joins the slice before it.
+struct SliceGrid: Sendable {
+    let sliceBytes: Int
+    let sliceCount: [Int]      // by file index (at least 1, so empty files are counted too)
+    let fileOfItem: [Int]      // by item: file index
+    let firstItem: [Int]       // by file index: its first item
+    var itemCount: Int { fileOfItem.count }
+
+    init(order: [Int], sizes: [Int], sliceBytes: Int) {
+        self.sliceBytes = sliceBytes
+        var sliceCount = [Int](repeating: 1, count: sizes.count)
+        var firstItem = [Int](repeating: 0, count: sizes.count)
+        var fileOfItem: [Int] = []
+        for f in order {
+            sliceCount[f] = max(1, (sizes[f] + sliceBytes - 1) / sliceBytes)
+            firstItem[f] = fileOfItem.count
+            fileOfItem.append(contentsOf: repeatElement(f, count: sliceCount[f]))
+        }
+        self.sliceCount = sliceCount
+        self.firstItem = firstItem
+        self.fileOfItem = fileOfItem
+    }
+
+    func locate(_ item: Int) -> (file: Int, slice: Int) {
+        let f = fileOfItem[item]
+        return (f, item - firstItem[f])
+    }
+
+    /// Byte range of slice `k` of `bytes` (empty when another slice took its bytes). The file's size as mapped
+    /// decides, should it differ from the size seen when the grid was made: the last slice runs to the end.
+    func bounds(of k: Int, in bytes: UnsafeRawBufferPointer, tokenizer: Tokenizer) -> Range<Int> {
+        let n = bytes.count
+        guard n > 0, let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0..<0 }
+        func cut(_ j: Int) -> Int? {
+            let from = j * sliceBytes
+            guard from < n else { return nil }
+            return tokenizer.safeSplitPoint(base, n, from: from, limit: min(n, from + sliceBytes))
+        }
+        let start: Int
+        if k == 0 { start = 0 } else {
+            guard let c = cut(k) else { return 0..<0 }
+            start = c
+        }
+        var j = k + 1
+        while j * sliceBytes < n {
+            if let c = cut(j) { return start..<c }
+            j += 1
+        }
+        return start..<n
+    }
+}
+
+/// Per-file outcomes and per-worker counts; workers record each slice as they finish it.
 final class WorkerResults: @unchecked Sendable {
-    private(set) var outcomes: [UsageCounter.FileOutcome?]
+    enum Outcome { case counted, invalid(offset: Int, countedSlices: [Range<Int>]), failure(Error) }
+
+    private let slicesTotal: [Int]
+    private var slicesDone: [Int]
+    private var countedSlices: [[Range<Int>]]
+    private var invalidAt: [Int?]
+    private var errors: [Error?]
     private(set) var counts: [[UInt64]]
     private let failed = Atomic<Bool>(false)
     private let lock = Mutex<Void>(())
 
-    init(workers: Int, files: Int) {
-        outcomes = Array(repeating: nil, count: files)
+    init(workers: Int, slicesPerFile: [Int]) {
+        slicesTotal = slicesPerFile
+        slicesDone = Array(repeating: 0, count: slicesPerFile.count)
+        countedSlices = Array(repeating: [], count: slicesPerFile.count)
+        invalidAt = Array(repeating: nil, count: slicesPerFile.count)
+        errors = Array(repeating: nil, count: slicesPerFile.count)
         counts = Array(repeating: [], count: workers)
     }
 
     var stopped: Bool { failed.load(ordering: .relaxed) }
 
-    func record(file: Int, outcome: UsageCounter.FileOutcome) {
-        lock.withLock { _ in outcomes[file] = outcome }
-    }
-
-    /// Later files are not started; the first problem in file order is reported.
+    /// Slices not yet handed out are not started; the first problem in file order is reported.
     func stop() { failed.store(true, ordering: .relaxed) }
 
+    /// Slices are handed out in order, so once one is bad every earlier slice of its file is already under
+    /// way: skipping the later ones still finds the file's first invalid byte.
+    func hasProblem(file: Int) -> Bool { lock.withLock { _ in invalidAt[file] != nil || errors[file] != nil } }
+
+    func record(file: Int, sliceDone range: Range<Int>?) {
+        lock.withLock { _ in
+            slicesDone[file] += 1
+            if let range { countedSlices[file].append(range) }
+        }
+    }
+
+    func record(file: Int, invalidAt offset: Int) {
+        lock.withLock { _ in
+            slicesDone[file] += 1
+            invalidAt[file] = min(invalidAt[file] ?? offset, offset)
+        }
+    }
+
     func record(file: Int, error: Error) {
-        lock.withLock { _ in outcomes[file] = .failure(error) }
+        lock.withLock { _ in
+            slicesDone[file] += 1
+            if errors[file] == nil { errors[file] = error }
+        }
         failed.store(true, ordering: .relaxed)
     }
 
     func store(worker: Int, counts workerCounts: [UInt64]) {
         lock.withLock { _ in counts[worker] = workerCounts }
+    }
+
+    /// Read after the workers have finished.
+    func outcome(_ file: Int) -> Outcome? {
+        if let error = errors[file] { return .failure(error) }
+        if let offset = invalidAt[file] { return .invalid(offset: offset, countedSlices: countedSlices[file]) }
+        return slicesDone[file] == slicesTotal[file] ? .counted : nil
     }
 }
 

@@ -25,11 +25,35 @@ public enum ByteLevel {
         return table
     }()
 
+    /// The UTF-8 of each byte's scalar (every one is below U+0800): up to two bytes, first byte lowest,
+    /// the length in bits 16-23. Spelling usage tables of 100k tokens goes through here.
+    static let utf8ForByte: [UInt32] = scalarForByte.map { scalar in
+        let v = scalar.value
+        return v < 0x80 ? v | 1 << 16 : (0xC0 | v >> 6) | (0x80 | v & 0x3F) << 8 | 2 << 16
+    }
+
     /// Spells bytes in the byte-level alphabet ("Ġhello" for " hello").
     public static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-        var s = String.UnicodeScalarView()
-        for b in bytes { s.append(scalarForByte[Int(b)]) }
-        return String(s)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.underestimatedCount * 2)
+        appendEncoded(bytes, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the byte-level spelling of `bytes`, as UTF-8, to `out`.
+    public static func appendEncoded<S: Sequence>(_ bytes: S, to out: inout [UInt8]) where S.Element == UInt8 {
+        if let done: Void = bytes.withContiguousStorageIfAvailable({ appendEncoded($0, to: &out) }) { return done }
+        appendEncoded(Array(bytes), to: &out)
+    }
+
+    public static func appendEncoded(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        utf8ForByte.withUnsafeBufferPointer { table in
+            for b in bytes {
+                let code = table[Int(b)]
+                out.append(UInt8(truncatingIfNeeded: code))
+                if code >> 16 == 2 { out.append(UInt8(truncatingIfNeeded: code >> 8)) }
+            }
+        }
     }
 
     /// Recovers the bytes of a byte-level spelling, or nil if it uses a character outside the alphabet.

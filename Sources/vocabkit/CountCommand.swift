@@ -75,7 +75,7 @@ struct CountCommand: ParsableCommand {
     }
 
     func printSummary(_ usage: TokenUsage) {
-        let points = TokenUsage.coverageKeyPoints.map { (TokenUsage.percent($0), usage.tokensCovering($0)) }
+        let points = Array(zip(TokenUsage.coverageKeyPoints.map(TokenUsage.percent), usage.tokensCovering(TokenUsage.coverageKeyPoints)))
         let used = usage.counts.reduce(0) { $0 + ($1 > 0 ? 1 : 0) }
         if json {
             var fields = ["\"files\":\(usage.files)", "\"bytes\":\(usage.bytes)", "\"tokens\":\(usage.tokens)",

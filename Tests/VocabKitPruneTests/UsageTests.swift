@@ -76,6 +76,46 @@ final class UsageCountingTests: XCTestCase {
         XCTAssertEqual(skipping.counts, try referenceCounts(sampleFiles))
     }
 
+    /// Slices of one file are shared out between threads; a bad byte far into a big file must still be found
+    /// at its exact offset, and with --skip-invalid none of that file's slices (counted by any thread) remain.
+    func testInvalidByteDeepInASlicedFileOnManyThreads() throws {
+        let folder = try temporaryFolder()
+        var bytes = Array(String(repeating: try readText(sampleFiles[0]), count: 8).utf8)
+        let badOffset = bytes.count * 3 / 4
+        bytes.insert(contentsOf: [0xE2, 0x28], at: badOffset)  // a lead byte followed by ASCII
+        let bad = folder + "/big-bad.py"
+        try Data(bytes).write(to: URL(fileURLWithPath: bad))
+        for threads in [1, 2, 4] {
+            var counter = UsageCounter(tokenizer: tokenizer, threads: threads)
+            counter.sliceBytes = 2048
+            XCTAssertThrowsError(try counter.count(files: sampleFiles + [bad])) { error in
+                XCTAssertEqual(error as? PruneError, .invalidUTF8(path: bad, offset: badOffset), "\(threads) threads")
+            }
+            counter.skipInvalid = true
+            let usage = try counter.count(files: [bad] + sampleFiles)
+            XCTAssertEqual(usage.skippedFiles.map(\.offset), [badOffset])
+            XCTAssertEqual(usage.counts, try referenceCounts(sampleFiles), "\(threads) threads")
+            XCTAssertEqual(usage.files, 2)
+        }
+    }
+
+    func testSlicesSharedByThreadsCountTheSameAsWhole() throws {
+        let folder = try temporaryFolder()
+        var files: [String] = []
+        for (k, sample) in sampleFiles.enumerated() {
+            let path = folder + "/big\(k).txt"
+            try String(repeating: try readText(sample) + "数字化转型\n", count: 5 + 3 * k).write(toFile: path, atomically: true, encoding: .utf8)
+            files.append(path)
+        }
+        for (threads, slice) in [(2, 1000), (3, 4096), (4, 777)] {
+            var counter = UsageCounter(tokenizer: tokenizer, threads: threads)
+            counter.sliceBytes = slice
+            let usage = try counter.count(files: files)
+            XCTAssertEqual(usage.counts, try referenceCounts(files), "\(threads) threads, \(slice)-byte slices")
+            XCTAssertEqual(usage.files, files.count)
+        }
+    }
+
     func testEmptyCorpusIsAnError() throws {
         let folder = try temporaryFolder()
         let empty = folder + "/empty.txt"
