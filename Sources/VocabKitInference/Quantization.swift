@@ -2,12 +2,23 @@ import VocabKitGGUF
 
 // Block formats (ggml's layouts, all little-endian), read one block at a time:
 //   Q8_0  (32 elements, 34 bytes):  f16 d, int8 qs[32];                           x = d * q
+//   Q4_0  (32 elements, 18 bytes):  f16 d, u8 qs[16] (low nibbles: 0-15, high: 16-31); x = d * (q - 8)
+//   Q4_1  (32 elements, 20 bytes):  f16 d, f16 m, u8 qs[16] (as Q4_0);            x = d * q + m
+//   Q5_1  (32 elements, 24 bytes):  f16 d, f16 m, u32 qh, u8 qs[16] (as Q5_0);    x = d * q + m
 //   Q5_0  (32 elements, 22 bytes):  f16 d, u32 qh, u8 qs[16] (low nibbles: 0-15, high: 16-31);
 //                                   x = d * ((nibble | bit << 4) - 16), bit j of qh belongs to element j
 //   Q4_K (256 elements, 144 bytes): f16 d, f16 dmin, u8 scales[12] (8 six-bit scales and mins), u8 qs[128];
 //                                   sub-block j (32 elements): x = d * sc_j * q - dmin * m_j
 //   Q6_K (256 elements, 210 bytes): u8 ql[128], u8 qh[64], int8 scales[16], f16 d;
 //                                   sub-block j (16 elements): x = d * scales_j * (q6 - 32)
+//   Q2_K (256 elements, 84 bytes):  u8 scales[16] (low nibble scale, high nibble min), u8 qs[64], f16 d, f16 dmin;
+//                                   sub-block j (16 elements): x = d * sc_j * q2 - dmin * m_j
+//   Q3_K (256 elements, 110 bytes): u8 hmask[32], u8 qs[64], u8 scales[12] (16 six-bit scales), f16 d;
+//                                   sub-block j (16 elements): x = d * (sc_j - 32) * (q2 - (high bit ? 0 : 4))
+//   Q5_K (256 elements, 176 bytes): f16 d, f16 dmin, u8 scales[12] (as Q4_K), u8 qh[32], u8 qs[128];
+//                                   sub-block j (32 elements): x = d * sc_j * q5 - dmin * m_j
+// Q2_K and Q3_K keep each 128-element half's low bits in 32 bytes of qs: element e of the half is 2-bit
+// field e / 32 (low bits first) of byte e % 32; Q3_K's third bit is bit 4·half + e / 32 of hmask[e % 32].
 
 /// IEEE half to float with integer and float arithmetic only (the baseline x86-64 target has no F16C, and
 /// `Float(Float16)` there is a library call): the exponent and mantissa shifted into float position and
@@ -35,10 +46,18 @@ import VocabKitGGUF
     return ((s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4))
 }
 
+/// The signed scale (-32...31) of sub-block `k` (0..<16) of a Q3_K block's 12 packed bytes: the low four
+/// bits are nibbles of bytes 0-7 (low nibbles first), the high two are 2-bit fields of bytes 8-11.
+@inline(__always) func q3KScale(_ k: Int, _ s: UnsafePointer<UInt8>) -> Int32 {
+    let low = k < 8 ? s[k] & 0x0F : s[k - 8] >> 4
+    let high = (s[8 + k % 4] >> UInt8(2 * (k / 4))) & 3
+    return Int32(low | high << 4) - 32
+}
+
 /// Types the forward pass can read.
 public func isSupportedWeightType(_ type: GGMLType) -> Bool {
     switch type {
-    case .f32, .f16, .bf16, .q8_0, .q5_0, .q4_K, .q6_K: return true
+    case .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return true
     default: return false
     }
 }
@@ -117,21 +136,124 @@ public func dequantizeRow(_ type: GGMLType, _ src: UnsafeRawPointer, _ dst: Unsa
                 }
             }
         }
+    case .q4_0:
+        for b in 0..<n / 32 {
+            let block = src + b * 18
+            let d = halfToFloat(u16(block, 0))
+            let qs = (block + 2).assumingMemoryBound(to: UInt8.self)
+            let y = dst + b * 32
+            for j in 0..<16 {
+                y[j] = d * Float(Int32(qs[j] & 0x0F) - 8)
+                y[j + 16] = d * Float(Int32(qs[j] >> 4) - 8)
+            }
+        }
+    case .q4_1:
+        for b in 0..<n / 32 {
+            let block = src + b * 20
+            let d = halfToFloat(u16(block, 0)), m = halfToFloat(u16(block, 2))
+            let qs = (block + 4).assumingMemoryBound(to: UInt8.self)
+            let y = dst + b * 32
+            for j in 0..<16 {
+                y[j] = d * Float(qs[j] & 0x0F) + m
+                y[j + 16] = d * Float(qs[j] >> 4) + m
+            }
+        }
+    case .q5_1:
+        for b in 0..<n / 32 {
+            let block = src + b * 24
+            let d = halfToFloat(u16(block, 0)), m = halfToFloat(u16(block, 2))
+            let qh = u32(block, 4)
+            let qs = (block + 8).assumingMemoryBound(to: UInt8.self)
+            let y = dst + b * 32
+            for j in 0..<16 {
+                let lo = UInt32(qs[j] & 0x0F) | ((qh >> UInt32(j)) & 1) << 4
+                let hi = UInt32(qs[j] >> 4) | ((qh >> UInt32(j + 16)) & 1) << 4
+                y[j] = d * Float(lo) + m
+                y[j + 16] = d * Float(hi) + m
+            }
+        }
+    case .q2_K:
+        for b in 0..<n / 256 {
+            let block = src + b * 84
+            let scales = block.assumingMemoryBound(to: UInt8.self)
+            let qs = (block + 16).assumingMemoryBound(to: UInt8.self)
+            let d = halfToFloat(u16(block, 80)), dmin = halfToFloat(u16(block, 82))
+            for half in 0..<2 {
+                for j in 0..<4 {
+                    for part in 0..<2 {
+                        let sc = scales[8 * half + 2 * j + part]
+                        let dl = d * Float(sc & 0x0F), ml = dmin * Float(sc >> 4)
+                        let q = qs + 32 * half + 16 * part
+                        let y = dst + b * 256 + 128 * half + 32 * j + 16 * part
+                        for l in 0..<16 { y[l] = dl * Float((q[l] >> UInt8(2 * j)) & 3) - ml }
+                    }
+                }
+            }
+        }
+    case .q3_K:
+        for b in 0..<n / 256 {
+            let block = src + b * 110
+            let hmask = block.assumingMemoryBound(to: UInt8.self)
+            let qs = (block + 32).assumingMemoryBound(to: UInt8.self)
+            let scales = (block + 96).assumingMemoryBound(to: UInt8.self)
+            let d = halfToFloat(u16(block, 108))
+            for half in 0..<2 {
+                for j in 0..<4 {
+                    // The third bit of every element of run (half, j) is bit 4·half + j of its hmask byte;
+                    // a clear bit means the value is 4 lower.
+                    let bit = UInt8(1) << UInt8(4 * half + j)
+                    for part in 0..<2 {
+                        let dl = d * Float(q3KScale(8 * half + 2 * j + part, scales))
+                        let y = dst + b * 256 + 128 * half + 32 * j + 16 * part
+                        for l in 0..<16 {
+                            let i = 16 * part + l
+                            let low = Int32((qs[32 * half + i] >> UInt8(2 * j)) & 3)
+                            y[l] = dl * Float(hmask[i] & bit != 0 ? low : low - 4)
+                        }
+                    }
+                }
+            }
+        }
+    case .q5_K:
+        for b in 0..<n / 256 {
+            let block = src + b * 176
+            let d = halfToFloat(u16(block, 0)), dmin = halfToFloat(u16(block, 2))
+            let scales = (block + 4).assumingMemoryBound(to: UInt8.self)
+            let qh = (block + 16).assumingMemoryBound(to: UInt8.self)
+            let qs = (block + 48).assumingMemoryBound(to: UInt8.self)
+            let y = dst + b * 256
+            for chunk in 0..<4 {
+                let (s0, m0) = q4KScaleMin(2 * chunk, scales)
+                let (s1, m1) = q4KScaleMin(2 * chunk + 1, scales)
+                let d0 = d * Float(s0), min0 = dmin * Float(m0)
+                let d1 = d * Float(s1), min1 = dmin * Float(m1)
+                let q = qs + 32 * chunk
+                // The fifth bit of sub-block j's element l is bit j of qh[l].
+                let bit0 = UInt8(1) << UInt8(2 * chunk), bit1 = bit0 << 1
+                for l in 0..<32 {
+                    y[64 * chunk + l] = d0 * Float((q[l] & 0x0F) | (qh[l] & bit0 != 0 ? 16 : 0)) - min0
+                    y[64 * chunk + 32 + l] = d1 * Float((q[l] >> 4) | (qh[l] & bit1 != 0 ? 16 : 0)) - min1
+                }
+            }
+        }
     default:
         for i in 0..<n { dst[i] = 0 }  // unreachable: callers check isSupportedWeightType first
     }
 }
 
 /// How an activation vector is prepared before a dot product with a row of a given weight type. Like ggml's
-/// CPU backend, quantized weights meet a quantized activation (Q8_0 blocks of 32, or Q8_K blocks of 256)
-/// and the products are summed in integers, which keeps results close to llama.cpp's.
-enum ActivationFormat { case f32, q8_0, q8_K }
+/// CPU backend, quantized weights meet a quantized activation (Q8_0 blocks of 32, Q8_1 blocks of 32 that
+/// also carry d·Σq for the weights' min term, or Q8_K blocks of 256) and the products are summed in
+/// integers, which keeps results close to llama.cpp's.
+enum ActivationFormat { case f32, q8_0, q8_1, q8_K }
 
 extension GGMLType {
+    /// The pairing of ggml-cpu's type traits (`vec_dot_type`).
     var activationFormat: ActivationFormat {
         switch self {
-        case .q8_0, .q5_0: return .q8_0
-        case .q4_K, .q6_K: return .q8_K
+        case .q8_0, .q4_0, .q5_0: return .q8_0
+        case .q4_1, .q5_1: return .q8_1
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return .q8_K
         default: return .f32
         }
     }
@@ -143,6 +265,9 @@ final class QuantizedActivation: @unchecked Sendable {
     let qs: UnsafeMutablePointer<Int8>       // [capacity]
     let scales: UnsafeMutablePointer<Float>  // [capacity / 32]: per Q8_0 block, or per Q8_K super-block
     let sums: UnsafeMutablePointer<Int32>    // [capacity / 16]: Q8_K sums of 16 quants
+    /// [capacity / 32]: per Q8_1 block, d·Σq rounded through F16 (computed with d before its F16 rounding,
+    /// as ggml's x86 quantizer does).
+    let blockSums: UnsafeMutablePointer<Float>
     var format: ActivationFormat = .f32
     var count = 0
 
@@ -151,12 +276,14 @@ final class QuantizedActivation: @unchecked Sendable {
         qs = .allocate(capacity: capacity)
         scales = .allocate(capacity: capacity / 32 + 1)
         sums = .allocate(capacity: capacity / 16 + 1)
+        blockSums = .allocate(capacity: capacity / 32 + 1)
     }
 
     deinit {
         qs.deallocate()
         scales.deallocate()
         sums.deallocate()
+        blockSums.deallocate()
     }
 
     /// Quantizes `x[0..<n]` (n a multiple of the block size) into `format`.
@@ -166,14 +293,20 @@ final class QuantizedActivation: @unchecked Sendable {
         switch format {
         case .f32:
             break
-        case .q8_0:
+        case .q8_0, .q8_1:
             for b in 0..<n / 32 {
                 var amax: Float = 0
                 for i in 0..<32 { amax = max(amax, abs(x[32 * b + i])) }
                 let d = amax / 127
                 let id: Float = amax != 0 ? 127 / amax : 0
                 scales[b] = floatToHalfRounded(d)
-                for i in 0..<32 { qs[32 * b + i] = Int8((x[32 * b + i] * id).rounded(.toNearestOrEven)) }
+                var sum: Int32 = 0
+                for i in 0..<32 {
+                    let q = Int8((x[32 * b + i] * id).rounded(.toNearestOrEven))
+                    qs[32 * b + i] = q
+                    sum += Int32(q)
+                }
+                if format == .q8_1 { blockSums[b] = floatToHalfRounded(d * Float(sum)) }
             }
         case .q8_K:
             for b in 0..<n / 256 {
@@ -218,8 +351,14 @@ public func rowDot(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: UnsafePointer
 func dotRow(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
     switch type {
     case .q8_0: return dotQ8_0(row, a, n)
+    case .q4_0: return dotQ4_0(row, a, n)
+    case .q4_1: return dotQ4_1(row, a, n)
     case .q5_0: return dotQ5_0(row, a, n)
+    case .q5_1: return dotQ5_1(row, a, n)
+    case .q2_K: return dotQ2_K(row, a, n)
+    case .q3_K: return dotQ3_K(row, a, n)
     case .q4_K: return dotQ4_K(row, a, n)
+    case .q5_K: return dotQ5_K(row, a, n)
     case .q6_K: return dotQ6_K(row, a, n)
     case .f32:
         var s: Float = 0
@@ -345,6 +484,151 @@ private func dotQ6_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int
             }
         }
         sum += halfToFloat(u16(block, 208)) * a.scales[b] * Float(sumi)
+    }
+    return sum
+}
+
+
+private func dotQ4_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var sum: Float = 0
+    for b in 0..<n / 32 {
+        let block = row + 18 * b
+        let qs = (block + 2).assumingMemoryBound(to: UInt8.self)
+        let y = a.qs + 32 * b
+        var s: Int32 = 0, ysum: Int32 = 0
+        for j in 0..<16 {
+            s &+= Int32(qs[j] & 0x0F) &* Int32(y[j]) &+ Int32(qs[j] >> 4) &* Int32(y[j + 16])
+            ysum &+= Int32(y[j]) &+ Int32(y[j + 16])
+        }
+        // Σ (q - 8)·y, with the offset taken out of the loop.
+        sum += halfToFloat(u16(block, 0)) * a.scales[b] * Float(s &- 8 &* ysum)
+    }
+    return sum
+}
+
+/// Σ (d·q + m)·(dy·y) = d·dy·Σ q·y + m·(dy·Σ y): the activation's Q8_1 blocks carry dy·Σ y.
+private func dotQ4_1(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var sum: Float = 0
+    for b in 0..<n / 32 {
+        let block = row + 20 * b
+        let qs = (block + 4).assumingMemoryBound(to: UInt8.self)
+        let y = a.qs + 32 * b
+        var s: Int32 = 0
+        for j in 0..<16 { s &+= Int32(qs[j] & 0x0F) &* Int32(y[j]) &+ Int32(qs[j] >> 4) &* Int32(y[j + 16]) }
+        sum += halfToFloat(u16(block, 0)) * a.scales[b] * Float(s) + halfToFloat(u16(block, 2)) * a.blockSums[b]
+    }
+    return sum
+}
+
+private func dotQ5_1(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var sum: Float = 0
+    let high = q5HighBits
+    let mask: UInt64 = 0x0F0F_0F0F_0F0F_0F0F
+    var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    for b in 0..<n / 32 {
+        let block = row + 24 * b
+        let qh = u32(block, 4)
+        let qs0 = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        let qs1 = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+        w.0 = (qs0 & mask) | high[Int(qh & 0xFF)]
+        w.1 = (qs1 & mask) | high[Int((qh >> 8) & 0xFF)]
+        w.2 = ((qs0 >> 4) & mask) | high[Int((qh >> 16) & 0xFF)]
+        w.3 = ((qs1 >> 4) & mask) | high[Int(qh >> 24)]
+        let y = a.qs + 32 * b
+        var s: Int32 = 0
+        withUnsafeBytes(of: &w) { wb in
+            for i in 0..<32 { s &+= Int32(wb[i]) &* Int32(y[i]) }
+        }
+        sum += halfToFloat(u16(block, 0)) * a.scales[b] * Float(s) + halfToFloat(u16(block, 2)) * a.blockSums[b]
+    }
+    return sum
+}
+
+/// Σ (d·sc·q − dmin·m)·(dy·y): the min term uses the activation's sums of 16 quants.
+private func dotQ2_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var sum: Float = 0
+    for b in 0..<n / 256 {
+        let block = row + 84 * b
+        let scales = block.assumingMemoryBound(to: UInt8.self)
+        let qs = (block + 16).assumingMemoryBound(to: UInt8.self)
+        let bsums = a.sums + 16 * b
+        var sumi: Int32 = 0, summ: Int32 = 0
+        for g in 0..<16 { summ &+= Int32(scales[g] >> 4) &* bsums[g] }
+        for half in 0..<2 {
+            for j in 0..<4 {
+                let shift = UInt8(2 * j)
+                for part in 0..<2 {
+                    let q = qs + 32 * half + 16 * part
+                    let y = a.qs + 256 * b + 128 * half + 32 * j + 16 * part
+                    var p: Int32 = 0
+                    for l in 0..<16 { p &+= Int32((q[l] >> shift) & 3) &* Int32(y[l]) }
+                    sumi &+= Int32(scales[8 * half + 2 * j + part] & 0x0F) &* p
+                }
+            }
+        }
+        let d = halfToFloat(u16(block, 80)) * a.scales[b]
+        let dmin = halfToFloat(u16(block, 82)) * a.scales[b]
+        sum += d * Float(sumi) - dmin * Float(summ)
+    }
+    return sum
+}
+
+private func dotQ3_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var sum: Float = 0
+    for b in 0..<n / 256 {
+        let block = row + 110 * b
+        let hmask = block.assumingMemoryBound(to: UInt8.self)
+        let qs = (block + 32).assumingMemoryBound(to: UInt8.self)
+        let scales = (block + 96).assumingMemoryBound(to: UInt8.self)
+        var sumi: Int32 = 0
+        for half in 0..<2 {
+            for j in 0..<4 {
+                let shift = UInt8(2 * j), bit = UInt8(1) << UInt8(4 * half + j)
+                for part in 0..<2 {
+                    let y = a.qs + 256 * b + 128 * half + 32 * j + 16 * part
+                    var p: Int32 = 0
+                    for l in 0..<16 {
+                        let i = 16 * part + l
+                        let low = Int32((qs[32 * half + i] >> shift) & 3)
+                        p &+= (hmask[i] & bit != 0 ? low : low &- 4) &* Int32(y[l])
+                    }
+                    sumi &+= q3KScale(8 * half + 2 * j + part, scales) &* p
+                }
+            }
+        }
+        sum += halfToFloat(u16(block, 108)) * a.scales[b] * Float(sumi)
+    }
+    return sum
+}
+
+private func dotQ5_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var sum: Float = 0
+    for b in 0..<n / 256 {
+        let block = row + 176 * b
+        let scales = (block + 4).assumingMemoryBound(to: UInt8.self)
+        let qh = (block + 16).assumingMemoryBound(to: UInt8.self)
+        let qs = (block + 48).assumingMemoryBound(to: UInt8.self)
+        let y = a.qs + 256 * b
+        let bsums = a.sums + 16 * b
+        var sumi: Int32 = 0, summ: Int32 = 0
+        for chunk in 0..<4 {
+            let (s0, m0) = q4KScaleMin(2 * chunk, scales)
+            let (s1, m1) = q4KScaleMin(2 * chunk + 1, scales)
+            let q = qs + 32 * chunk
+            let bit0 = UInt8(1) << UInt8(2 * chunk), bit1 = bit0 << 1
+            let y0 = y + 64 * chunk, y1 = y0 + 32
+            var p0: Int32 = 0, p1: Int32 = 0
+            for l in 0..<32 {
+                p0 &+= Int32((q[l] & 0x0F) | (qh[l] & bit0 != 0 ? 16 : 0)) &* Int32(y0[l])
+                p1 &+= Int32((q[l] >> 4) | (qh[l] & bit1 != 0 ? 16 : 0)) &* Int32(y1[l])
+            }
+            sumi &+= Int32(s0) &* p0 &+ Int32(s1) &* p1
+            summ &+= Int32(m0) &* (bsums[4 * chunk] &+ bsums[4 * chunk + 1])
+                &+ Int32(m1) &* (bsums[4 * chunk + 2] &+ bsums[4 * chunk + 3])
+        }
+        let d = halfToFloat(u16(block, 0)) * a.scales[b]
+        let dmin = halfToFloat(u16(block, 2)) * a.scales[b]
+        sum += d * Float(sumi) - dmin * Float(summ)
     }
     return sum
 }
