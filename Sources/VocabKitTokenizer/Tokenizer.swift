@@ -1,4 +1,8 @@
 import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Qwen's tokenizer: special tokens matched whole in the raw text, NFC, the Qwen pre-tokenizer, and
 /// byte-level BPE. Thread-safe; encoding state lives in per-call encoders.
@@ -7,11 +11,20 @@ public final class Tokenizer: Sendable {
     let specials: SpecialTokenMatcher
     /// Chunked parallel encoding splits at spaces and line breaks, which must not occur inside special tokens.
     let canSplitForThreads: Bool
+    /// Encoders kept between calls, so their caches (frequent pieces, BPE results) stay warm.
+    private let pool = EncoderPool()
 
     public init(vocabulary: Vocabulary) {
         self.vocabulary = vocabulary
         specials = SpecialTokenMatcher(vocabulary.specialTokens)
         canSplitForThreads = !vocabulary.specialTokens.contains { $0.text.utf8.contains(0x0A) || $0.text.utf8.contains(0x20) }
+    }
+
+    /// Runs `body` with an encoder from the pool (or a new one), returned to the pool afterwards.
+    func withEncoder<R>(_ body: (inout Encoder) throws -> R) rethrows -> R {
+        let box = pool.take() ?? EncoderBox(Encoder(self))
+        defer { pool.put(box) }
+        return try body(&box.encoder)
     }
 
     /// Encodes a string; special tokens are matched unless `specialTokens` is false.
@@ -20,8 +33,7 @@ public final class Tokenizer: Sendable {
         return copy.withUTF8 { buf in
             guard let base = buf.baseAddress else { return [] }
             var out = TokenBuffer()
-            var encoder = Encoder(self)
-            encoder.encode(base, buf.count, specialTokens: specialTokens, into: &out)
+            withEncoder { $0.encode(base, buf.count, specialTokens: specialTokens, into: &out) }
             return (0..<out.count).map { Int(out[$0]) }
         }
     }
@@ -44,8 +56,7 @@ public final class Tokenizer: Sendable {
         let chunks = threads > 1 ? chunkBounds(base, bytes.count, pieces: threads * 4) : [0, bytes.count]
         if chunks.count <= 2 {
             var out = TokenBuffer(capacity: bytes.count / 3 + 16)
-            var encoder = Encoder(self)
-            encoder.encode(base, bytes.count, specialTokens: specialTokens, into: &out)
+            withEncoder { $0.encode(base, bytes.count, specialTokens: specialTokens, into: &out) }
             try sink(UnsafeBufferPointer(start: out.base, count: out.count))
             return
         }
@@ -54,14 +65,15 @@ public final class Tokenizer: Sendable {
         let workers = min(threads, chunkCount)
         nonisolated(unsafe) let start = base
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var encoder = Encoder(self)
-            var c = w
-            while c < chunkCount {
-                let chunkStart = chunks[c], chunkEnd = chunks[c + 1]
-                var out = TokenBuffer(capacity: (chunkEnd - chunkStart) / 3 + 16)
-                encoder.encode(start + chunkStart, chunkEnd - chunkStart, specialTokens: specialTokens, into: &out)
-                results.store(c, Array(UnsafeBufferPointer(start: out.base, count: out.count)))
-                c += workers
+            withEncoder { encoder in
+                var c = w
+                while c < chunkCount {
+                    let chunkStart = chunks[c], chunkEnd = chunks[c + 1]
+                    var out = TokenBuffer(capacity: (chunkEnd - chunkStart) / 3 + 16)
+                    encoder.encode(start + chunkStart, chunkEnd - chunkStart, specialTokens: specialTokens, into: &out)
+                    results.store(c, Array(UnsafeBufferPointer(start: out.base, count: out.count)))
+                    c += workers
+                }
             }
         }
         for c in 0..<chunkCount { try results.values[c].withUnsafeBufferPointer { try sink($0) } }
@@ -161,9 +173,26 @@ final class ResultSlots: @unchecked Sendable {
     func store(_ i: Int, _ v: [UInt32]) { values.withUnsafeMutableBufferPointer { $0[i] = v } }
 }
 
-/// One thread's encoding state: BPE scratch space over a shared vocabulary.
+/// An encoder in a box, so the pool can hold it.
+final class EncoderBox {
+    var encoder: Encoder
+    init(_ encoder: consuming Encoder) { self.encoder = encoder }
+}
+
+/// A few idle encoders (about 6 MB each, mostly cache), at most one per core.
+final class EncoderPool: @unchecked Sendable {
+    private var idle: [EncoderBox] = []
+    private let lock = Mutex<Void>(())
+    private let limit = max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1)
+
+    func take() -> EncoderBox? { lock.withLock { _ in idle.popLast() } }
+    func put(_ box: EncoderBox) { lock.withLock { _ in if idle.count < limit { idle.append(box) } } }
+}
+
+/// One thread's encoding state: BPE scratch space and caches over a shared vocabulary. Unowned: the pool that
+/// keeps encoders lives in the tokenizer, and every other holder keeps the tokenizer alive itself.
 struct Encoder: ~Copyable {
-    let tokenizer: Tokenizer
+    unowned(unsafe) let tokenizer: Tokenizer
     let pieceTable: PieceTable
     let offsets: UnsafeMutablePointer<UInt32>
     let blob: UnsafeMutablePointer<UInt8>

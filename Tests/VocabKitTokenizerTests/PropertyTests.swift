@@ -31,6 +31,24 @@ final class PropertyTests: XCTestCase {
         }
     }
 
+    /// Encoders (and their piece caches) are kept between calls and shared by threads through a pool: a
+    /// tokenizer that has seen other text, on any thread, must give what a fresh one gives.
+    func testReusedEncodersMatchFreshOnesAcrossCallsAndThreads() throws {
+        var rng = SeededGenerator(seed: 23)
+        let texts = (0..<400).map { _ in Self.randomString(&rng, length: 1 + Int(rng.next() % 60)) }
+            + [String(repeating: "configuration ", count: 50), String(repeating: "数字化转型", count: 30)]
+        let fresh = texts.map { Tokenizer(vocabulary: bundledTokenizer.vocabulary).encode($0) }
+        let shared = Tokenizer(vocabulary: bundledTokenizer.vocabulary)
+        for round in 0..<2 {
+            for (i, t) in texts.enumerated() { XCTAssertEqual(shared.encode(t), fresh[i], "round \(round): \(t.debugDescription)") }
+        }
+        let results = ResultBox(count: texts.count)
+        DispatchQueue.concurrentPerform(iterations: 4) { w in
+            for i in stride(from: w, to: texts.count, by: 4) { results.set(i, shared.encode(texts[i])) }
+        }
+        for i in texts.indices { XCTAssertEqual(results.values[i], fresh[i]) }
+    }
+
     func testHeapAndLinearBPEAgree() {
         var rng = SeededGenerator(seed: 11)
         let v = bundledTokenizer.vocabulary
@@ -175,4 +193,12 @@ extension PropertyTests {
         }
         XCTAssertTrue(v.encodesToItself(Int(target.result)))
     }
+}
+
+/// Per-index results written by concurrent workers, each index by one worker.
+final class ResultBox: @unchecked Sendable {
+    private(set) var values: [[Int]]
+    private let lock = NSLock()
+    init(count: Int) { values = Array(repeating: [], count: count) }
+    func set(_ i: Int, _ v: [Int]) { lock.lock(); values[i] = v; lock.unlock() }
 }
