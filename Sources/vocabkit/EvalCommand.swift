@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import VocabKitGGUF
+import VocabKitInference
+import VocabKitTokenizer
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Perplexity and bits per byte of a GGUF model (Qwen2/Qwen3) on a text, computed as llama-perplexity does.",
+        discussion: """
+        Same rule as llama.cpp's `llama-perplexity -m MODEL -f FILE -c CTX [--chunks K]`, so the numbers compare \
+        directly: the file is read whole (one final line feed dropped), tokenized with the model's vocabulary \
+        without parsing special-token text (a BOS is prepended only if the GGUF says tokenizer.ggml.add_bos_token; \
+        Qwen's do not), and cut into floor(tokens / CTX) chunks of CTX tokens (at most K; the rest is ignored; the \
+        text must have at least 2·CTX tokens). Each chunk is evaluated from an empty cache and the tokens at \
+        positions CTX/2+1 … CTX−1 are scored from the logits one position earlier, so each has at least CTX/2 tokens \
+        of context. Perplexity = exp(mean NLL); its ± is the standard error of the mean NLL times the perplexity.
+
+        Bits per byte = (sum of the scored tokens' NLL in bits) / (UTF-8 bytes of the scored tokens): the same tokens \
+        as the perplexity, measured per byte of text so that models with different vocabularies compare.
+
+        Progress (chunk i/K and the running perplexity) goes to stderr when it is a terminal.
+        """
+    )
+
+    @Argument(help: "A GGUF model.")
+    var model: String
+
+    @Option(name: .long, help: "The text to evaluate (UTF-8).")
+    var file: String
+
+    @Option(name: .long, help: "Tokens per chunk (llama-perplexity's -c).")
+    var ctx: Int = 512
+
+    @Option(name: .long, help: "Tokens per evaluate call (default: the chunk size); the result does not depend on it.")
+    var batch: Int?
+
+    @Option(name: .long, help: "Evaluate at most this many chunks (llama-perplexity's --chunks).")
+    var chunks: Int?
+
+    @Flag(name: .customLong("f32-attention"), help: "Keep attention in F32 instead of rounding through F16 as llama.cpp's default does.")
+    var f32Attention = false
+
+    @Flag(help: "Print a JSON object: perplexity, perplexity_error, bits_per_byte, nll, tokens, scored_tokens, scored_bytes, chunks, ctx, seconds.")
+    var json = false
+
+    func validate() throws {
+        guard ctx >= 4 else { throw ValidationError("--ctx must be at least 4") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if let chunks, chunks < 1 { throw ValidationError("--chunks must be at least 1") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            do {
+                try evaluate()
+            } catch let error as InferenceError {
+                throw ReportInputError("\(model): \(error.description)")
+            } catch let error as EvaluationError {
+                throw ReportInputError(error.description)
+            }
+        }
+    }
+
+    private func evaluate() throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var text = try readText(file)
+        if text.last == 0x0A { text.removeLast() }  // as llama.cpp's -f does
+        let gguf = try GGUFFile(path: model)
+        let vocabulary = try Vocabulary.load(gguf: gguf, source: model)
+        let tokenizer = Tokenizer(vocabulary: vocabulary)
+        var tokens = try text.withUnsafeBytes { buf in
+            do {
+                return try tokenizer.encode(utf8: buf, specialTokens: false, threads: ProcessInfo.processInfo.activeProcessorCount).map(Int.init)
+            } catch TokenizerError.invalidUTF8(let offset, _) {
+                throw ReportInputError("\(file): invalid UTF-8 at byte offset \(offset)")
+            }
+        }
+        let bos = PerplexityPlan.beginningOfSequence(file: gguf)
+        if let bos { tokens.insert(bos, at: 0) }
+        _ = try PerplexityPlan.chunkCount(tokens: tokens.count, contextLength: ctx, limit: chunks)  // fail before loading weights
+        let lm = try LanguageModel(file: gguf, maxContext: ctx)
+        lm.roundAttentionToHalf = !f32Attention
+        let byteCounts = (0..<vocabulary.idCount).map { vocabulary.bytes(of: $0).count }
+        let showProgress = stderrIsTerminal
+        let result = try lm.perplexity(of: tokens, contextLength: ctx, chunks: chunks, batchSize: batch, bos: bos,
+                                       byteCount: { $0 < byteCounts.count ? byteCounts[$0] : 0 }) { done, total, totals in
+            guard showProgress else { return }
+            let line = String(format: "\rchunk %d/%d  ppl %.4f\u{1B}[K", done, total, totals.perplexity)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+        if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let out = OutputWriter()
+        if json {
+            var object: [String: Any] = [
+                "perplexity": result.perplexity,
+                "bits_per_byte": result.bitsPerByte,
+                "nll": result.totals.sum,
+                "tokens": result.textTokens,
+                "scored_tokens": result.totals.count,
+                "scored_bytes": result.totals.bytes,
+                "chunks": result.chunks,
+                "ctx": ctx,
+                "seconds": seconds,
+            ]
+            object["perplexity_error"] = result.perplexityError ?? NSNull()
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            out.write(bytes: data)
+            out.write("\n")
+        } else {
+            let error = result.perplexityError.map { String(format: " +/- %.5f", $0) } ?? ""
+            out.write(String(format: "perplexity %.4f", result.perplexity) + error
+                      + " over \(result.textTokens) tokens (\(result.chunks) chunks of \(ctx), \(result.totals.count) scored)\n")
+            out.write(String(format: "bits per byte %.4f (%d bytes scored)\n", result.bitsPerByte, result.totals.bytes))
+            out.write(String(format: "%.2f s\n", seconds))
+        }
+        out.flush()
+    }
+}
+
+/// The whole file as bytes, with one-line errors for missing or unreadable paths.
+func readText(_ path: String) throws -> [UInt8] {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw TokenizerError.fileNotFound(path: path) }
+    guard !isDirectory.boolValue else { throw TokenizerError.unreadable(path: path, reason: "is a directory") }
+    guard let data = FileManager.default.contents(atPath: path) else { throw TokenizerError.unreadable(path: path, reason: "permission denied or I/O error") }
+    return [UInt8](data)
+}
