@@ -24,11 +24,20 @@ extension LanguageModel {
     /// tokens or a token in `stopTokens`. Starts from an empty cache.
     public func generateGreedy(prompt: [Int], maxTokens: Int, stopTokens: Set<Int> = [],
                                onToken: (Int) -> Void = { _ in }) throws -> GenerationResult {
+        try generate(prompt: prompt, maxTokens: maxTokens, stopTokens: stopTokens, sampling: .greedy, onToken: onToken)
+    }
+
+    /// Evaluates `prompt`, then draws each next token with `sampling` (greedy when its temperature is 0), up to
+    /// `maxTokens` tokens or a token in `stopTokens`. Starts from an empty cache. `margins` are always the lead
+    /// of the most likely token over the runner-up, whichever token was drawn.
+    public func generate(prompt: [Int], maxTokens: Int, stopTokens: Set<Int> = [], sampling: SamplingParameters,
+                         onToken: (Int) -> Void = { _ in }) throws -> GenerationResult {
         guard !prompt.isEmpty else { throw InferenceError.emptyPrompt }
         reset()
+        var sampler = Sampler(sampling)
         let start = DispatchTime.now().uptimeNanoseconds
         var first = (0, Float(0))
-        try evaluate(prompt, logits: .last) { _, logits in first = top2(logits) }
+        try evaluate(prompt, logits: .last) { _, logits in first = (sampler.sample(logits), top2(logits).1) }
         let promptEnd = DispatchTime.now().uptimeNanoseconds
         var result = GenerationResult(tokens: [], promptTokenCount: prompt.count,
                                       promptSeconds: Double(promptEnd - start) / 1e9, decodeSeconds: 0, stopped: false)
@@ -39,7 +48,8 @@ extension LanguageModel {
             result.margins.append(margin)
             onToken(next)
             if result.tokens.count == maxTokens { break }
-            (next, margin) = top2(try forward(token: next))
+            let logits = try forward(token: next)
+            (next, margin) = (sampler.sample(logits), top2(logits).1)
         }
         result.decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds - promptEnd) / 1e9
         return result

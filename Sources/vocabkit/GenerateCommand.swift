@@ -6,10 +6,14 @@ import VocabKitTokenizer
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Continue a prompt with a GGUF model (Qwen2/Qwen3) on the CPU, greedily.",
+        abstract: "Continue a prompt with a GGUF model (Qwen2/Qwen3) on the CPU, greedily or by sampling.",
         discussion: """
         The prompt is tokenized with the model's own vocabulary (no BOS is added, as llama.cpp does for Qwen). \
         Only the continuation is printed. Generation stops after -n tokens or at an end-of-generation token.
+
+        Sampling (--temperature above 0): logits divided by the temperature, softmax, the --top-k most likely \
+        tokens kept, then the smallest most-likely set reaching --top-p, renormalized, one token drawn with a \
+        SplitMix64 generator seeded by --seed (the same seed gives the same text). Temperature 0 is greedy.
         """
     )
 
@@ -25,14 +29,27 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "Context positions to allocate (default: prompt + n).")
     var context: Int?
 
+    @Option(name: .long, help: "Sampling temperature; 0 picks the most likely token.")
+    var temperature: Double = 0
+
+    @Option(name: .customLong("top-k"), help: "Sample only among the K most likely tokens (0: all).")
+    var topK: Int = 0
+
+    @Option(name: .customLong("top-p"), help: "Sample only within the smallest most-likely set whose probability reaches P.")
+    var topP: Double = 1
+
+    @Option(name: .long, help: "Random seed for sampling (default: a random one, reported with --json).")
+    var seed: UInt64?
+
     @Flag(name: .customLong("f32-attention"), help: "Keep attention in F32 instead of rounding Q, K, V and the weighted sum through F16 as llama.cpp's CPU flash attention does.")
     var f32Attention = false
 
-    @Flag(help: "Print a JSON object: text, tokens, prompt_tokens, prompt_tokens_per_second, tokens_per_second, margins.")
+    @Flag(help: "Print a JSON object: text, tokens, prompt_tokens, prompt_tokens_per_second, tokens_per_second, margins, and seed when sampling.")
     var json = false
 
     func validate() throws {
         guard n >= 0 else { throw ValidationError("-n must be zero or more") }
+        if let problem = sampling(seed: 0).problem { throw ValidationError(problem) }
     }
 
     func run() throws {
@@ -45,7 +62,13 @@ struct GenerateCommand: ParsableCommand {
         }
     }
 
+    private func sampling(seed: UInt64) -> SamplingParameters {
+        SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
+    }
+
     private func generate() throws {
+        // A random seed below 2^53 so the JSON number reads back exactly anywhere.
+        let parameters = sampling(seed: seed ?? UInt64.random(in: 0..<(1 << 53)))
         let tokenizer = Tokenizer(vocabulary: try Vocabulary.load(path: model))
         let promptTokens = tokenizer.encode(prompt)
         guard !promptTokens.isEmpty else { throw InferenceError.emptyPrompt }
@@ -54,7 +77,7 @@ struct GenerateCommand: ParsableCommand {
         let out = OutputWriter()
         var printed = 0  // bytes of the continuation already written
         var generated: [Int] = []
-        let result = try lm.generateGreedy(prompt: promptTokens, maxTokens: n, stopTokens: lm.stopTokens()) { token in
+        let result = try lm.generate(prompt: promptTokens, maxTokens: n, stopTokens: lm.stopTokens(), sampling: parameters) { token in
             guard !json else { return }
             // Stream whole UTF-8 characters as they complete.
             generated.append(token)
@@ -69,7 +92,7 @@ struct GenerateCommand: ParsableCommand {
         }
         let bytes = try tokenizer.decode(result.tokens)
         if json {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "text": String(decoding: bytes, as: UTF8.self),
                 "tokens": result.tokens,
                 "prompt_tokens": promptTokens.count,
@@ -77,6 +100,7 @@ struct GenerateCommand: ParsableCommand {
                 "tokens_per_second": result.tokensPerSecond,
                 "margins": result.margins.map(Double.init),
             ]
+            if !parameters.isGreedy { object["seed"] = parameters.seed }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             out.write(bytes: data)
             out.write("\n")
