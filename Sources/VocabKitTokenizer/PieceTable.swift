@@ -8,40 +8,55 @@ struct PieceKey {
     let hash: UInt64
     /// The first min(count, 8) bytes, little-endian, zero-padded.
     let word: UInt64
+    /// Bytes 8..<min(count, 16), zero-padded (zero for pieces of eight bytes or fewer): with `word`, pieces of
+    /// up to sixteen bytes compare as two integers in the encoder's hot cache.
+    let word2: UInt64
     let count: Int
 
-    /// `readable` is how many bytes may be read from `p` (at least `count`); with eight or more the first
-    /// word is one unaligned load.
+    /// `readable` is how many bytes may be read from `p` (at least `count`); with sixteen or more the two
+    /// words are plain unaligned loads.
     @inline(__always)
     init(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int) {
         count = n
         let raw = UnsafeRawPointer(p)
-        var w: UInt64
-        if readable >= 8 {
+        var w: UInt64, w2: UInt64 = 0
+        if readable >= 16 {
             w = raw.loadUnaligned(as: UInt64.self)
-            if n < 8 { w &= (1 &<< UInt64(n &* 8)) &- 1 }
+            if n < 8 {
+                w &= (1 &<< UInt64(n &* 8)) &- 1
+            } else if n > 8 {
+                w2 = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                if n < 16 { w2 &= (1 &<< UInt64((n &- 8) &* 8)) &- 1 }
+            }
         } else {
             w = 0
             for k in 0..<min(n, 8) { w |= UInt64(p[k]) &<< UInt64(k &* 8) }
+            if n > 8 { for k in 8..<min(n, 16) { w2 |= UInt64(p[k]) &<< UInt64((k &- 8) &* 8) } }
         }
         word = w
+        word2 = w2
         var h = (w ^ (UInt64(truncatingIfNeeded: n) &* 0x9E37_79B9_7F4A_7C15)) &* 0xBF58_476D_1CE4_E5B9
-        var i = 8
-        while i + 8 <= n {
+        if n > 8 {
+            // Eight bytes at a time after the first word; the last partial word zero-padded.
             h ^= h >> 29
-            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x94D0_49BB_1331_11EB
-            i += 8
-        }
-        if i < n {
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < n {
-                tail |= UInt64(p[i]) &<< shift
-                shift &+= 8
-                i += 1
+            h = (h ^ w2) &* 0x94D0_49BB_1331_11EB
+            var i = 16
+            while i + 8 <= n {
+                h ^= h >> 29
+                h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x94D0_49BB_1331_11EB
+                i += 8
             }
-            h ^= h >> 29
-            h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+            if i < n {
+                var tail: UInt64 = 0
+                var shift: UInt64 = 0
+                while i < n {
+                    tail |= UInt64(p[i]) &<< shift
+                    shift &+= 8
+                    i += 1
+                }
+                h ^= h >> 29
+                h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+            }
         }
         h ^= h >> 32
         hash = h

@@ -48,6 +48,9 @@ public final class Vocabulary: @unchecked Sendable {
     let isBPEToken: UnsafeMutablePointer<Bool>
     /// The single-byte token for each byte value.
     let byteTokens: UnsafeMutablePointer<UInt32>
+    /// The two-byte token for each pair of bytes (first byte in the low 8 bits), UInt32.max if none: a third
+    /// of all pieces are one or two bytes, and these resolve without hashing from a table that stays cached.
+    let pairTokens: UnsafeMutablePointer<UInt32>
     let pieceTable: PieceTable
     let mergeTable: MergeTable
     /// For each token, the lowest rank of a merge with it on the left whose right part starts with a byte
@@ -124,10 +127,16 @@ public final class Vocabulary: @unchecked Sendable {
         for special in specialTokens { isBPEToken[special.id] = false }
         byteTokens = .allocate(capacity: 256)
         byteTokens.initialize(repeating: UInt32.max, count: 256)
+        pairTokens = .allocate(capacity: 1 << 16)
+        pairTokens.initialize(repeating: UInt32.max, count: 1 << 16)
         pieceTable = PieceTable(capacity: idCount)
         for id in 0..<idCount where isBPEToken[id] {
             let start = Int(tokenOffsets[id]), end = Int(tokenOffsets[id + 1])
             if end - start == 1 { byteTokens[Int(tokenBytes[start])] = UInt32(id) }
+            if end - start == 2 {
+                let pair = Int(tokenBytes[start]) | Int(tokenBytes[start + 1]) << 8
+                if pairTokens[pair] == UInt32.max { pairTokens[pair] = UInt32(id) }  // first id wins, as in the piece table
+            }
             pieceTable.insert(id: UInt32(id), bytes: tokenBytes + start, count: end - start, blob: tokenBytes, offsets: tokenOffsets)
         }
         let rankFollowsResult = zip(merges, merges.dropFirst()).allSatisfy { $0.result < $1.result }
@@ -165,6 +174,12 @@ public final class Vocabulary: @unchecked Sendable {
         }
         mergesAreMonotone = monotone
         self.notSelfEncoding = notSelfEncoding ?? computeNotSelfEncoding()
+        for id in self.notSelfEncoding {
+            let start = Int(tokenOffsets[Int(id)])
+            if tokenOffsets[Int(id) + 1] - tokenOffsets[Int(id)] == 2 {
+                pairTokens[Int(tokenBytes[start]) | Int(tokenBytes[start + 1]) << 8] = UInt32.max
+            }
+        }
     }
 
     /// Ids whose own bytes BPE-encode to other tokens; such a token is never produced whole.
@@ -187,6 +202,7 @@ public final class Vocabulary: @unchecked Sendable {
         tokenOffsets.deallocate()
         isBPEToken.deallocate()
         byteTokens.deallocate()
+        pairTokens.deallocate()
         lowestRankAsLeft.deallocate()
         lowestRankAsRight.deallocate()
     }

@@ -179,6 +179,36 @@ final class PropertyTests: XCTestCase {
 extension PropertyTests {
     /// `encodesToItself` is what BPE over the token's own bytes says, on a vocabulary where some tokens
     /// cannot be produced (one merge removed).
+    /// The encoder normalizes only the stretch around text NFC may change, cut at line starts: documents of
+    /// mixed lines (decomposed accents, Hangul jamo, marks after spaces, blank and CRLF lines) must encode as
+    /// BPE over the ICU regex's pieces of the NFC of the whole document.
+    func testPartialNormalizationMatchesWholeDocumentNFC() throws {
+        let pattern = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        var error = [CChar](repeating: 0, count: 64)
+        guard let re = vk_regex_open(pattern, &error, 64) else { return XCTFail("ICU: \(String(cString: error))") }
+        defer { vk_regex_close(re) }
+        let lines = ["plain ascii line", "cafe\u{301} au lait", "\u{1100}\u{1161}\u{11A8} jamo", " \u{301}mark after space",
+                     "", "   ", "x\r", "Ångström \u{212B}", "e\u{301}\u{327} reordered", "\u{301}", "tail words here",
+                     "\t\u{0308}umlaut", "数字\u{3099}", "Line2 ok"]
+        var rng = SeededGenerator(seed: 31)
+        for _ in 0..<400 {
+            let count = 1 + Int(rng.next() % 12)
+            let text = (0..<count).map { _ in lines[Int(rng.next() % UInt64(lines.count))] }
+                .joined(separator: rng.next() % 5 == 0 ? "\r\n" : "\n") + (rng.next() % 2 == 0 ? "\n" : "")
+            let normalized = Tokenizer.nfc(Array(text.utf8))
+            var ends = [Int64](repeating: 0, count: normalized.count + 1)
+            let n = normalized.withUnsafeBufferPointer { vk_regex_split_utf8(re, $0.baseAddress, Int64($0.count), &ends, Int64(ends.count)) }
+            XCTAssertGreaterThanOrEqual(n, 0)
+            var expected: [Int] = []
+            var start = 0
+            for k in 0..<max(Int(n), 0) {
+                expected += bundledTokenizer.vocabulary.bytePairEncode(Array(normalized[start..<Int(ends[k])]))
+                start = Int(ends[k])
+            }
+            XCTAssertEqual(bundledTokenizer.encode(text, specialTokens: false), expected, text.debugDescription)
+        }
+    }
+
     func testEncodesToItselfMatchesBPE() throws {
         let v = bundledTokenizer.vocabulary
         let target = v.merges.first { v.bytes(of: Int($0.result)) == Array(" function".utf8) }!
