@@ -11,7 +11,11 @@ by Tests/Scripts/fetch-corpus.sh), measures MB/s (input bytes / seconds, best of
   tiktoken        tiktoken.Encoding with the Qwen ranks, the Qwen split pattern and the 26 added tokens
                   (allowed_special="all"); note it does not NFC-normalize
   bpe-qwen        bpe_qwen.QwenTokenizer (0.1.5) on vocab.json/merges.txt written from the reference
-  gigatoken       gigatoken.Tokenizer(reference): load time, cold first encode, warm encode
+  gigatoken       gigatoken.Tokenizer(reference): load time, cold first encode, warm encode, and steady (a fresh
+                  tokenizer that first encoded the other files of the same kind, then this file once)
+vocabkit's bench reports the same three: cold (empty caches), steady (--warm-up with the other files of the same
+kind: man-en-01.txt for man-en-00.txt) and warm (repeats of this file). Both tools keep caches between calls,
+so "warm" has seen this very text; "steady" is the long-running process on unseen text.
   llama-tokenize  if /tmp/peers/llama.cpp/build/bin/llama-tokenize (or $LLAMA_TOKENIZE) exists: whole
                   process with --no-escape --ids --log-disable -m a vocabulary GGUF
                   (.build-testdata/ggml-vocab-qwen2.gguf from Tests/Fixtures/llama-vocab/fetch.sh --gguf,
@@ -42,6 +46,16 @@ def best(fn, reps):
     for _ in range(reps):
         t = time.perf_counter(); out = fn(); times.append(time.perf_counter() - t)
     return min(times), out
+
+
+def warm_up_files(path):
+    """Other files of the same kind (same directory and name stem, e.g. man-en-01.txt for man-en-00.txt), for
+    the steady-state figure: caches warmed on text of this kind, but not on this text."""
+    d, name = os.path.split(path)
+    stem = name.rsplit("-", 1)[0] + "-" if "-" in name else None
+    if not stem:
+        return []
+    return sorted(f for f in glob.glob(os.path.join(d, stem + "*")) if os.path.abspath(f) != os.path.abspath(path))
 
 
 def default_files(cdir):
@@ -140,7 +154,9 @@ def bench_file(path, peers, builders, a):
             s, out = best(lambda: run_cli([vk, "tokenize", "--file", path, "--count", "--threads", "1"]), a.reps)
             exact = got == want and out.strip() == str(len(want)).encode()
             row("vocabkit", "process", s, exact)
-            for cmd in ([vk, "bench", "tokenize", "--threads", "1", "--json", path],
+            warm_args = [x for w in warm_up_files(path) for x in ("--warm-up", w)]
+            for cmd in ([vk, "bench", "tokenize", "--threads", "1", "--json", path] + warm_args,
+                        [vk, "bench", "tokenize", "--threads", "1", "--json", path],
                         [vk, "bench", "tokenize", "--threads", "1", path]):
                 r = subprocess.run(cmd, capture_output=True, text=True)
                 if r.returncode != 0:
@@ -155,6 +171,9 @@ def bench_file(path, peers, builders, a):
                     note = f"load {j['load_seconds']:.3f} s" if "load_seconds" in j else ""
                     if f0.get("cold_mb_per_s"):
                         row("vocabkit", "cold (bench)", mb / f0["cold_mb_per_s"], exact, note)
+                    if f0.get("steady_mb_per_s"):
+                        row("vocabkit", "steady (bench)", mb / f0["steady_mb_per_s"], exact,
+                            f"after {len(warm_args) // 2} other file(s)")
                     row("vocabkit", "warm (bench)", mb / v, exact)
                     break
         except RuntimeError as e:
@@ -188,6 +207,15 @@ def bench_file(path, peers, builders, a):
             row(name, "cold first encode" if first else "first encode", cold, exact,
                 f"load {peers.load_s[name]:.2f} s" if first else "")
         row(name, "warm", s, exact, note)
+        warm = warm_up_files(path)
+        if name == "gigatoken" and warm:
+            # A fresh tokenizer warmed on the other files of this kind, then this file once.
+            import gigatoken
+            tok = gigatoken.Tokenizer(peers.ref)
+            for w in warm:
+                tok.encode(open(w, encoding="utf-8").read())
+            t = time.perf_counter(); tok.encode(text); steady = time.perf_counter() - t
+            row(name, "steady", steady, exact, f"after {len(warm)} other file(s)")
 
     ll = os.environ.get("LLAMA_TOKENIZE", "/tmp/peers/llama.cpp/build/bin/llama-tokenize")
     gguf = os.environ.get("LLAMA_VOCAB_GGUF", os.path.join(ROOT, ".build-testdata", "ggml-vocab-qwen2.gguf"))
@@ -235,18 +263,20 @@ def main():
     for r in rows:
         vkp = next((x for x in rows if x["file"] == r["file"] and x["tool"] == "vocabkit" and x["mode"] == "process"), None)
         vkw = next((x for x in rows if x["file"] == r["file"] and x["tool"] == "vocabkit" and x["mode"] == "warm (bench)"), None)
-        for key, v in (("vocabkit_process_ratio", vkp), ("vocabkit_warm_ratio", vkw)):
+        vks = next((x for x in rows if x["file"] == r["file"] and x["tool"] == "vocabkit" and x["mode"] == "steady (bench)"), None)
+        for key, v in (("vocabkit_process_ratio", vkp), ("vocabkit_warm_ratio", vkw), ("vocabkit_steady_ratio", vks)):
             r[key] = (v["mb_per_s"] / r["mb_per_s"]) if v and v["mb_per_s"] and r["mb_per_s"] else None
     if a.json:
         print(json.dumps({"cpu": a.cpu, "reps": a.reps, "rows": rows, "skipped": peers.skipped,
                           "load_seconds": peers.load_s, "reference_build_seconds": peers.ref_build_s}, indent=1))
         return
-    print(f"\n{'file':38s} {'tool':15s} {'mode':18s} {'MB/s':>8s} {'exact':>5s} {'vk/peer':>8s} {'vkwarm/peer':>11s}  note")
+    print(f"\n{'file':38s} {'tool':15s} {'mode':18s} {'MB/s':>8s} {'exact':>5s} {'vk/peer':>8s} {'vkwarm/peer':>11s} "
+          f"{'vksteady/peer':>13s}  note")
     fmt = lambda x: f"{x:8.2f}" if isinstance(x, float) else f"{'-':>8s}"
     for r in rows:
         print(f"{r['file'][-38:]:38s} {r['tool']:15s} {r['mode']:18s} {fmt(r['mb_per_s'])} "
               f"{'yes' if r['exact'] else 'NO':>5s} {fmt(r['vocabkit_process_ratio'])} "
-              f"{fmt(r['vocabkit_warm_ratio']):>11s}  {r['note']}")
+              f"{fmt(r['vocabkit_warm_ratio']):>11s} {fmt(r['vocabkit_steady_ratio']):>13s}  {r['note']}")
     if peers.load_s:
         print("load seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in peers.load_s.items()) +
               f", reference build {peers.ref_build_s:.2f}")
