@@ -7,7 +7,7 @@ struct VocabKitCommand: ParsableCommand {
         abstract: "Tokenize like Qwen, count token usage, prune a GGUF's vocabulary, and check the result.",
         subcommands: [
             TokenizeCommand.self, DecodeCommand.self, CountCommand.self, PruneCommand.self, InspectCommand.self,
-            SavingsCommand.self, GenerateCommand.self, EvalCommand.self, CheckCommand.self, BenchCommand.self,
+            SavingsCommand.self, GenerateCommand.self, EvalCommand.self, CheckCommand.self, BenchCommand.self, SynthCommand.self,
         ]
     )
 }

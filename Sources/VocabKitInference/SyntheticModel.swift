@@ -1,0 +1,368 @@
+import Foundation
+import VocabKitGGUF
+import VocabKitTokenizer
+
+/// A small Qwen3- or Qwen2-shaped model with random weights and the real Qwen vocabulary (151,936 embedding
+/// rows, tokenizer metadata as real GGUFs carry it), so that the loader, tokenizer and forward pass can be
+/// compared with llama.cpp on models that run in seconds. The same spec always gives the same file.
+public struct SyntheticModelSpec: Sendable, Equatable {
+    public enum Architecture: String, CaseIterable, Sendable {
+        /// Tied embeddings, per-head RMS norms on Q and K (attn_q_norm/attn_k_norm), no biases.
+        case qwen3
+        /// Q, K and V biases; the output matrix may be separate (`untiedOutput`).
+        case qwen2
+    }
+
+    public var architecture: Architecture
+    /// The type of every matrix, the token embedding included; norms and biases stay F32 as in real GGUFs.
+    public var type: GGMLType
+    public var dim: Int
+    public var layers: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var ffn: Int
+    public var seed: UInt64
+    /// qwen2 only: write a separate `output.weight` instead of sharing `token_embd.weight`.
+    public var untiedOutput: Bool
+    public var contextLength: Int
+
+    public init(architecture: Architecture = .qwen3, type: GGMLType = .f32, dim: Int = 64, layers: Int = 2,
+                heads: Int = 4, kvHeads: Int = 2, ffn: Int = 128, seed: UInt64 = 1, untiedOutput: Bool = false,
+                contextLength: Int = 4096) {
+        self.architecture = architecture
+        self.type = type
+        self.dim = dim
+        self.layers = layers
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.ffn = ffn
+        self.seed = seed
+        self.untiedOutput = untiedOutput
+        self.contextLength = contextLength
+    }
+
+    public var headDim: Int { dim / heads }
+
+    /// Checks the shape: every matrix row must be whole blocks of `type`, heads must split `dim` into even
+    /// head sizes, and K/V heads must divide the query heads. Sizes are capped to keep files small.
+    public func validate() throws {
+        func fail(_ message: String) -> SyntheticModelError { SyntheticModelError(message) }
+        guard isSupportedWeightType(type) else {
+            let names = GGMLType.allCases.filter(isSupportedWeightType).map(\.name).joined(separator: ", ")
+            throw fail("type \(type.name) is not supported; use one of \(names)")
+        }
+        for (name, value, limit) in [("dim", dim, 8192), ("layers", layers, 64), ("heads", heads, 256),
+                                     ("kv-heads", kvHeads, 256), ("ffn", ffn, 32768), ("context", contextLength, 1 << 20)] {
+            guard value >= 1, value <= limit else { throw fail("\(name) must be between 1 and \(limit), not \(value)") }
+        }
+        guard dim % heads == 0 else { throw fail("dim \(dim) is not a multiple of heads \(heads)") }
+        guard headDim % 2 == 0 else { throw fail("head size dim/heads = \(headDim) must be even (rotary embedding)") }
+        guard heads % kvHeads == 0 else { throw fail("heads \(heads) is not a multiple of kv-heads \(kvHeads)") }
+        let block = type.blockElements
+        guard dim % block == 0 else { throw fail("dim \(dim) is not a multiple of \(type.name)'s block size \(block)") }
+        guard ffn % block == 0 else { throw fail("ffn \(ffn) is not a multiple of \(type.name)'s block size \(block)") }
+        guard architecture == .qwen2 || !untiedOutput else { throw fail("qwen3 ties its output to the token embedding") }
+    }
+}
+
+public struct SyntheticModelError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public enum SyntheticModel {
+    /// Rows of a real Qwen3 embedding: 151,669 ids (151,643 BPE tokens and 26 special tokens) padded to a
+    /// multiple of 128.
+    public static let embeddingRows = 151_936
+    /// Names the weight-generation scheme in the file; change it whenever the weights a seed gives change.
+    public static let generator = "vocabkit synth v1"
+
+    /// Writes `spec` with `vocabulary` (normally `Vocabulary.bundled()`) to `path`, through a temporary
+    /// name that is renamed when complete (GGUFWriter).
+    public static func write(_ spec: SyntheticModelSpec, vocabulary: Vocabulary, to path: String) throws {
+        try spec.validate()
+        guard vocabulary.idCount <= embeddingRows else {
+            throw SyntheticModelError("the vocabulary has \(vocabulary.idCount) ids, more than \(embeddingRows) rows")
+        }
+        try GGUFWriter.write(to: path, metadata: metadata(spec, vocabulary: vocabulary), tensors: tensors(spec, vocabulary: vocabulary))
+    }
+
+    // MARK: Metadata
+
+    static func metadata(_ spec: SyntheticModelSpec, vocabulary: Vocabulary) -> [(key: String, value: GGUFOutputValue)] {
+        let arch = spec.architecture.rawValue
+        func u32(_ v: Int) -> GGUFOutputValue { .value(.uint32(UInt32(v))) }
+        var m: [(key: String, value: GGUFOutputValue)] = [
+            ("general.architecture", .value(.string(arch))),
+            ("general.type", .value(.string("model"))),
+            ("general.name", .value(.string("VocabKit synthetic \(arch) \(spec.type.name) seed \(spec.seed)"))),
+            ("\(arch).block_count", u32(spec.layers)),
+            ("\(arch).context_length", u32(spec.contextLength)),
+            ("\(arch).embedding_length", u32(spec.dim)),
+            ("\(arch).feed_forward_length", u32(spec.ffn)),
+            ("\(arch).attention.head_count", u32(spec.heads)),
+            ("\(arch).attention.head_count_kv", u32(spec.kvHeads)),
+            ("\(arch).rope.freq_base", .value(.float32(1_000_000))),
+            ("\(arch).attention.layer_norm_rms_epsilon", .value(.float32(1e-6))),
+        ]
+        if spec.architecture == .qwen3 {
+            m += [("\(arch).attention.key_length", u32(spec.headDim)), ("\(arch).attention.value_length", u32(spec.headDim))]
+        }
+        m.append(("general.file_type", u32(fileType(spec.type))))
+        if spec.type.blockElements > 1 { m.append(("general.quantization_version", u32(2))) }
+        m += tokenizerMetadata(vocabulary, rows: embeddingRows)
+        m += [
+            ("vocabkit.synthetic.generator", .value(.string(generator))),
+            ("vocabkit.synthetic.seed", .value(.uint64(spec.seed))),
+        ]
+        return m
+    }
+
+    /// llama.cpp's `llama_ftype` for a model whose matrices are all `type` (the "_S" mix for K-quants).
+    static func fileType(_ type: GGMLType) -> Int {
+        switch type {
+        case .f32: return 0
+        case .f16: return 1
+        case .q4_0: return 2
+        case .q4_1: return 3
+        case .q8_0: return 7
+        case .q5_0: return 8
+        case .q5_1: return 9
+        case .q2_K: return 10
+        case .q3_K: return 11
+        case .q4_K: return 14
+        case .q5_K: return 16
+        case .q6_K: return 18
+        case .bf16: return 32
+        default: return 0
+        }
+    }
+
+    /// Tokenizer keys as a converted Qwen GGUF has them: byte-level spellings of the BPE tokens (type 1),
+    /// special tokens as text (3 control, 4 user-defined), rows past the vocabulary as `[PAD<id>]` (5, unused),
+    /// merges as "left right" spellings, and `<|endoftext|>` as bos/padding, `<|im_end|>` as eos.
+    public static func tokenizerMetadata(_ vocabulary: Vocabulary, rows: Int) -> [(key: String, value: GGUFOutputValue)] {
+        var spellings = [String](), types = [Int]()
+        spellings.reserveCapacity(rows)
+        types.reserveCapacity(rows)
+        let specials = Dictionary(vocabulary.specialTokens.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for id in 0..<rows {
+            if let special = specials[id] {
+                spellings.append(special.text)
+                types.append(special.isControl ? 3 : 4)
+            } else if vocabulary.isToken(id) {
+                spellings.append(ByteLevel.encode(vocabulary.bytes(of: id)))
+                types.append(1)
+            } else {
+                spellings.append("[PAD\(id)]")
+                types.append(5)
+            }
+        }
+        let merges = vocabulary.merges.map { spellings[Int($0.left)] + " " + spellings[Int($0.right)] }
+        var m: [(key: String, value: GGUFOutputValue)] = [
+            ("tokenizer.ggml.model", .value(.string("gpt2"))),
+            ("tokenizer.ggml.pre", .value(.string("qwen2"))),
+            ("tokenizer.ggml.tokens", .strings(spellings)),
+            ("tokenizer.ggml.token_type", .integers(types, type: .int32)),
+            ("tokenizer.ggml.merges", .strings(merges)),
+        ]
+        func id(_ text: String) -> Int? { vocabulary.specialTokens.first { $0.text == text }?.id }
+        if let eos = id("<|im_end|>") { m.append(("tokenizer.ggml.eos_token_id", .value(.uint32(UInt32(eos))))) }
+        if let end = id("<|endoftext|>") {
+            m.append(("tokenizer.ggml.padding_token_id", .value(.uint32(UInt32(end)))))
+            m.append(("tokenizer.ggml.bos_token_id", .value(.uint32(UInt32(end)))))
+        }
+        m.append(("tokenizer.ggml.add_bos_token", .value(.bool(false))))
+        return m
+    }
+
+    // MARK: Tensors
+
+    /// How one tensor's values are drawn.
+    enum Fill {
+        /// A matrix in the spec's type: row r uniform with standard deviation `std · rowScale(r)`.
+        case matrix(std: Float, rowScale: @Sendable (Int, inout SyntheticRandom) -> Float)
+        /// An F32 vector uniform in center ± spread.
+        case vector(center: Float, spread: Float)
+    }
+
+    static func tensors(_ spec: SyntheticModelSpec, vocabulary: Vocabulary) -> [GGUFOutputTensor] {
+        let dim = spec.dim, qDim = spec.heads * spec.headDim, kvDim = spec.kvHeads * spec.headDim
+        let vocabularyIds = vocabulary.idCount
+        let specialIds = Set(vocabulary.specialTokens.map(\.id))
+        // Output rows: a heavy-tailed (Pareto, α = 4) scale per token, so that the largest logits stand well
+        // apart and greedy choices are not near-ties. Special tokens get a small scale (they would end
+        // generation); padding rows are zero, as they are never produced.
+        let tokenRowScale: @Sendable (Int, inout SyntheticRandom) -> Float = { row, rng in
+            if row >= vocabularyIds { return 0 }
+            if specialIds.contains(row) { return 0.5 }
+            return 1 / rng.unitInterval().squareRoot().squareRoot()
+        }
+        let unit: @Sendable (Int, inout SyntheticRandom) -> Float = { _, _ in 1 }
+        func gain(_ cols: Int) -> Float { 1 / Float(cols).squareRoot() }
+
+        var list: [(String, [Int], Fill)] = [("token_embd.weight", [dim, embeddingRows], .matrix(std: gain(dim), rowScale: tokenRowScale))]
+        if spec.untiedOutput {
+            list.append(("output.weight", [dim, embeddingRows], .matrix(std: gain(dim), rowScale: tokenRowScale)))
+        }
+        list.append(("output_norm.weight", [dim], .vector(center: 1, spread: 0.2)))
+        for l in 0..<spec.layers {
+            let p = "blk.\(l)."
+            list.append((p + "attn_norm.weight", [dim], .vector(center: 1, spread: 0.2)))
+            list.append((p + "attn_q.weight", [dim, qDim], .matrix(std: gain(dim), rowScale: unit)))
+            if spec.architecture == .qwen2 { list.append((p + "attn_q.bias", [qDim], .vector(center: 0, spread: 0.3))) }
+            list.append((p + "attn_k.weight", [dim, kvDim], .matrix(std: gain(dim), rowScale: unit)))
+            if spec.architecture == .qwen2 { list.append((p + "attn_k.bias", [kvDim], .vector(center: 0, spread: 0.3))) }
+            list.append((p + "attn_v.weight", [dim, kvDim], .matrix(std: gain(dim), rowScale: unit)))
+            if spec.architecture == .qwen2 { list.append((p + "attn_v.bias", [kvDim], .vector(center: 0, spread: 0.3))) }
+            list.append((p + "attn_output.weight", [qDim, dim], .matrix(std: 40 * gain(qDim), rowScale: unit)))
+            if spec.architecture == .qwen3 {
+                list.append((p + "attn_q_norm.weight", [spec.headDim], .vector(center: 1, spread: 0.2)))
+                list.append((p + "attn_k_norm.weight", [spec.headDim], .vector(center: 1, spread: 0.2)))
+            }
+            list.append((p + "ffn_norm.weight", [dim], .vector(center: 1, spread: 0.2)))
+            list.append((p + "ffn_gate.weight", [dim, spec.ffn], .matrix(std: gain(dim), rowScale: unit)))
+            list.append((p + "ffn_up.weight", [dim, spec.ffn], .matrix(std: gain(dim), rowScale: unit)))
+            list.append((p + "ffn_down.weight", [spec.ffn, dim], .matrix(std: 40 * gain(spec.ffn), rowScale: unit)))
+        }
+        let type = spec.type, seed = spec.seed
+        let unitRMS = type.blockElements > 1 ? unitBlockRMS(type) : 1
+        return list.enumerated().map { index, entry in
+            let (name, dims, fill) = entry
+            switch fill {
+            case let .vector(center, spread):
+                return GGUFOutputTensor(name: name, dimensions: dims, type: .f32) { sink in
+                    var rng = SyntheticRandom(seed: seed, stream: UInt64(index), row: 0)
+                    let values = (0..<dims[0]).map { _ in center + spread * rng.symmetric() }
+                    try values.withUnsafeBytes { try sink.write($0) }
+                }
+            case let .matrix(std, rowScale):
+                return GGUFOutputTensor(name: name, dimensions: dims, type: type) { sink in
+                    let cols = dims[0], rows = dims[1]
+                    let rowBytes = type.rowByteCount(elements: cols)!
+                    // Rows go out in chunks; each row has its own random stream, so the chunking is invisible.
+                    let chunkRows = max(1, (1 << 20) / rowBytes)
+                    var buffer = [UInt8](repeating: 0, count: chunkRows * rowBytes)
+                    var start = 0
+                    while start < rows {
+                        let count = min(chunkRows, rows - start)
+                        buffer.withUnsafeMutableBytes { out in
+                            for i in 0..<count {
+                                var rng = SyntheticRandom(seed: seed, stream: UInt64(index), row: UInt64(start + i))
+                                let scale = std * rowScale(start + i, &rng)
+                                fillRow(type, out.baseAddress! + i * rowBytes, cols: cols, std: scale, unitRMS: unitRMS, rng: &rng)
+                            }
+                        }
+                        try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<count * rowBytes])) }
+                        start += count
+                    }
+                }
+            }
+        }
+    }
+
+    /// The F16 scale fields of each quantized block: byte offset and the multiple of the block's base scale
+    /// written there. Mins are chosen so that a block's values average about zero.
+    static func scaleFields(_ type: GGMLType) -> [(offset: Int, multiple: Float)] {
+        switch type {
+        case .q4_0, .q5_0, .q8_0: return [(0, 1)]
+        case .q4_1: return [(0, 1), (2, -7.5)]        // q in 0...15
+        case .q5_1: return [(0, 1), (2, -15.5)]       // q in 0...31
+        case .q2_K: return [(80, 1), (82, 1.5)]       // mean sc·q = 7.5·1.5, mean min = 7.5
+        case .q3_K: return [(108, 1)]                 // signed scales and quants
+        case .q4_K: return [(0, 1), (2, 7.5)]         // mean sc·q = 31.5·7.5, mean min = 31.5
+        case .q5_K: return [(0, 1), (2, 15.5)]
+        case .q6_K: return [(208, 1)]
+        default: return []
+        }
+    }
+
+    /// Root mean square of values of random blocks whose base scale is 1, measured with `dequantizeRow` on a
+    /// fixed sample, so that any block layout can be scaled to a wanted deviation.
+    static func unitBlockRMS(_ type: GGMLType) -> Float {
+        let blocks = max(1, 4096 / type.blockElements)
+        let n = blocks * type.blockElements
+        var bytes = [UInt8](repeating: 0, count: blocks * type.blockBytes)
+        var rng = SyntheticRandom(seed: 0x5EED, stream: 0, row: 0)
+        bytes.withUnsafeMutableBytes { raw in
+            for b in 0..<blocks { randomBlock(type, raw.baseAddress! + b * type.blockBytes, baseScale: 1, rng: &rng) }
+        }
+        var values = [Float](repeating: 0, count: n)
+        bytes.withUnsafeBytes { src in values.withUnsafeMutableBufferPointer { dequantizeRow(type, src.baseAddress!, $0.baseAddress!, n) } }
+        let meanSquare = values.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(n)
+        return Float(meanSquare.squareRoot())
+    }
+
+    /// Random quant bytes with the scale fields set from `baseScale`.
+    static func randomBlock(_ type: GGMLType, _ block: UnsafeMutableRawPointer, baseScale: Float, rng: inout SyntheticRandom) {
+        var i = 0
+        while i < type.blockBytes {
+            var word = rng.next()
+            for _ in 0..<8 where i < type.blockBytes {
+                block.storeBytes(of: UInt8(truncatingIfNeeded: word), toByteOffset: i, as: UInt8.self)
+                word >>= 8
+                i += 1
+            }
+        }
+        for field in scaleFields(type) {
+            let bits = Float16(baseScale * field.multiple).bitPattern.littleEndian
+            block.storeBytes(of: bits, toByteOffset: field.offset, as: UInt16.self)
+        }
+    }
+
+    /// One row of `cols` values with standard deviation about `std`, in `type`.
+    static func fillRow(_ type: GGMLType, _ out: UnsafeMutableRawPointer, cols: Int, std: Float, unitRMS: Float,
+                        rng: inout SyntheticRandom) {
+        // Uniform on ±a has deviation a/√3.
+        let a = std * Float(3).squareRoot()
+        switch type {
+        case .f32:
+            for i in 0..<cols { out.storeBytes(of: (a * rng.symmetric()).bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+        case .f16:
+            for i in 0..<cols { out.storeBytes(of: Float16(a * rng.symmetric()).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+        case .bf16:
+            for i in 0..<cols {
+                // Round to nearest even on the upper 16 bits (values are finite).
+                let bits = (a * rng.symmetric()).bitPattern
+                let rounded = UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+                out.storeBytes(of: rounded.littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+            }
+        default:
+            let base = std / unitRMS
+            for b in 0..<cols / type.blockElements {
+                randomBlock(type, out + b * type.blockBytes, baseScale: base, rng: &rng)
+            }
+        }
+    }
+}
+
+/// SplitMix64 keyed by (seed, tensor, row): every row has its own stream, so rows can be generated in any
+/// order. Only integer arithmetic and exactly rounded float operations are used, so the weights do not
+/// depend on the platform's math library.
+struct SyntheticRandom: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64, stream: UInt64, row: UInt64) {
+        state = seed
+        state = mix(state ^ (stream &* 0xD1B5_4A32_D192_ED03))
+        state = mix(state ^ (row &* 0x8CB9_2BA7_2F3D_8DD7))
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        return mix(state)
+    }
+
+    private func mix(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [-1, 1), exactly (24 random bits).
+    mutating func symmetric() -> Float { Float(next() >> 40) * 0x1p-23 - 1 }
+
+    /// Uniform in (0, 1].
+    mutating func unitInterval() -> Float { Float((next() >> 40) + 1) * 0x1p-24 }
+}
