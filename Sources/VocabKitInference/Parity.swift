@@ -246,9 +246,10 @@ public func klDivergence(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPoint
     return max(kl, 0)
 }
 
-/// Splits a text into consecutive windows of whole lines, each tokenizing (with `tokenizer`, special-token text
-/// not matched) to at most `maxTokens` tokens where lines allow (a single longer line is a window of its own),
-/// up to `count` windows from the start. Windows that are only whitespace are skipped.
+/// Splits a text into windows of whole lines, each tokenizing (with `tokenizer`, special-token text not
+/// matched) to at most `maxTokens` tokens where lines allow (a single longer line is a window of its own), and
+/// returns `count` of them spread evenly over the text (all of them when there are fewer). Windows that are
+/// only whitespace are skipped.
 public func parityWindows(_ text: String, tokenizer: Tokenizer, maxTokens: Int, count: Int) -> [String] {
     var windows: [String] = []
     var current = ""
@@ -259,7 +260,7 @@ public func parityWindows(_ text: String, tokenizer: Tokenizer, maxTokens: Int, 
     // Split on the byte: "\r\n" is one Character in Swift and would hide the line feed.
     var lines = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) + "\n" }
     if text.last != "\n", !lines.isEmpty { lines[lines.count - 1].removeLast() }
-    for line in lines where windows.count < count {
+    for line in lines {
         let candidate = current + line
         if current.isEmpty || tokenizer.encode(candidate, specialTokens: false).count <= maxTokens {
             current = candidate
@@ -268,6 +269,7 @@ public func parityWindows(_ text: String, tokenizer: Tokenizer, maxTokens: Int, 
             current = line
         }
     }
-    if windows.count < count { flush() }
-    return Array(windows.prefix(count))
+    flush()
+    guard windows.count > count, count > 0 else { return windows }
+    return (0..<count).map { windows[$0 * windows.count / count] }
 }

@@ -13,9 +13,9 @@ struct CheckCommand: ParsableCommand {
         are matched to the original's by token spelling (tokenizer.ggml.tokens).
 
         --prompts FILE: one prompt per line; in a line, \\n is a line feed, \\t a tab, \\\\ a backslash; empty lines \
-        are skipped; special-token text such as <|im_start|> is matched (as generate does). --file F: consecutive \
-        windows of whole lines from the start of F, each at most CTX − N tokens with the original vocabulary, at most \
-        --windows of them; special-token text is plain text (as eval does).
+        are skipped; special-token text such as <|im_start|> is matched (as generate does). --file F: F cut into \
+        windows of whole lines, each at most CTX − N tokens with the original vocabulary, of which --windows spread \
+        evenly over F are checked; special-token text is plain text (as eval does).
 
         For each text: (a) whether the pruned tokenization, mapped to original ids, equals the original's; (b) the \
         largest |logit difference| over kept tokens at every position whose token prefix is the same in both models \
@@ -83,7 +83,7 @@ struct CheckCommand: ParsableCommand {
         guard let text = String(validating: input, as: UTF8.self) else {
             throw ReportInputError("\(prompts ?? file!): not valid UTF-8")
         }
-        let originalFile = try GGUFFile(path: original), prunedFile = try GGUFFile(path: pruned)
+        let originalFile = try openModel(original), prunedFile = try openModel(pruned)
         let originalTokenizer = Tokenizer(vocabulary: try Vocabulary.load(gguf: originalFile, source: original))
         let prunedTokenizer = Tokenizer(vocabulary: try Vocabulary.load(gguf: prunedFile, source: pruned))
         let map = try VocabularyMap(original: originalFile, pruned: prunedFile)

@@ -67,7 +67,7 @@ struct EvalCommand: ParsableCommand {
         let start = DispatchTime.now().uptimeNanoseconds
         var text = try readText(file)
         if text.last == 0x0A { text.removeLast() }  // as llama.cpp's -f does
-        let gguf = try GGUFFile(path: model)
+        let gguf = try openModel(model)
         let vocabulary = try Vocabulary.load(gguf: gguf, source: model)
         let tokenizer = Tokenizer(vocabulary: vocabulary)
         var tokens = try text.withUnsafeBytes { buf in
@@ -127,4 +127,14 @@ func readText(_ path: String) throws -> [UInt8] {
     guard !isDirectory.boolValue else { throw TokenizerError.unreadable(path: path, reason: "is a directory") }
     guard let data = FileManager.default.contents(atPath: path) else { throw TokenizerError.unreadable(path: path, reason: "permission denied or I/O error") }
     return [UInt8](data)
+}
+
+/// Opens a GGUF model; errors that do not name the file get its path in front (check opens two).
+func openModel(_ path: String) throws -> GGUFFile {
+    do {
+        return try GGUFFile(path: path)
+    } catch let error as GGUFError {
+        if case .cannotOpen = error { throw error }
+        throw ReportInputError("\(path): \(error)")
+    }
 }

@@ -1,0 +1,193 @@
+import Foundation
+import XCTest
+import VocabKitGGUF
+import VocabKitInference
+import VocabKitTokenizer
+
+/// `LanguageModel.perplexity` against llama-perplexity's rule computed independently from TinyModel's Double
+/// reference, and `vocabkit eval` against llama-perplexity itself on the real model.
+final class EvaluationTests: XCTestCase {
+    private func tinyModel(seed: UInt64) throws -> (TinyModel, LanguageModel) {
+        let model = TinyModel(seed: seed, tied: false)
+        let path = evalScratchPath("eval-tiny.gguf")
+        try model.write(to: path)
+        let lm = try LanguageModel(path: path)
+        lm.roundAttentionToHalf = false
+        return (model, lm)
+    }
+
+    /// Per-token NLLs of llama-perplexity's scored positions: chunks of n, logits at n/2 ..< n−1 predicting the
+    /// next token, from the Double reference.
+    private func referenceNLLs(_ model: TinyModel, _ tokens: [Int], n: Int, chunks: Int, bos: Int? = nil) -> [(nll: Double, token: Int)] {
+        var out: [(Double, Int)] = []
+        for c in 0..<chunks {
+            var chunk = Array(tokens[(c * n)..<(c * n + n)])
+            if let bos { chunk[0] = bos }
+            let logits = model.referenceLogits(chunk)
+            for i in (n / 2)..<(n - 1) {
+                let l = logits[i], m = l.max()!
+                let logSumExp = m + log(l.reduce(0) { $0 + exp($1 - m) })
+                out.append((logSumExp - l[chunk[i + 1]], chunk[i + 1]))
+            }
+        }
+        return out
+    }
+
+    private func randomTokens(_ count: Int, seed: UInt64) -> [Int] {
+        var rng = SplitMix(state: seed)
+        return (0..<count).map { _ in Int.random(in: 0..<11, using: &rng) }
+    }
+
+    func testPerplexityIsExpMeanNLLOverTheSecondHalfOfEachChunk() throws {
+        let (model, lm) = try tinyModel(seed: 21)
+        let tokens = randomTokens(45, seed: 5)  // 2 chunks of 16; the last 13 tokens are not evaluated
+        let result = try lm.perplexity(of: tokens, contextLength: 16, byteCount: { $0 + 1 })
+        let expected = referenceNLLs(model, tokens, n: 16, chunks: 2)
+        XCTAssertEqual(result.chunks, 2)
+        XCTAssertEqual(result.totals.count, 14)  // 2 × (16 − 8 − 1)
+        XCTAssertEqual(result.totals.bytes, expected.reduce(0) { $0 + $1.token + 1 })
+        let mean = expected.reduce(0) { $0 + $1.nll } / Double(expected.count)
+        XCTAssertEqual(result.perplexity, exp(mean), accuracy: 1e-4 * exp(mean))
+        let variance = expected.reduce(0) { $0 + $1.nll * $1.nll } / Double(expected.count) - mean * mean
+        let error = (variance / Double(expected.count - 1)).squareRoot() * exp(mean)
+        XCTAssertEqual(try XCTUnwrap(result.perplexityError), error, accuracy: 1e-3 * error)
+        let bits = expected.reduce(0) { $0 + $1.nll } / log(2)
+        XCTAssertEqual(result.bitsPerByte, bits / Double(result.totals.bytes), accuracy: 1e-4)
+    }
+
+    func testChunkLimitBatchSizeAndBOS() throws {
+        let (model, lm) = try tinyModel(seed: 22)
+        let tokens = randomTokens(40, seed: 6)
+        let one = try lm.perplexity(of: tokens, contextLength: 12, chunks: 1, byteCount: { _ in 1 })
+        XCTAssertEqual(one.chunks, 1)
+        let first = referenceNLLs(model, tokens, n: 12, chunks: 1)
+        XCTAssertEqual(one.totals.count, 5)
+        XCTAssertEqual(one.perplexity, exp(first.reduce(0) { $0 + $1.nll } / 5), accuracy: 1e-4 * one.perplexity)
+        // The chunk size sets the answer; how the chunk is fed to `evaluate` must not.
+        let whole = try lm.perplexity(of: tokens, contextLength: 12, byteCount: { _ in 1 })
+        XCTAssertEqual(whole.chunks, 3)
+        for batch in [1, 5, 7, 100] {
+            let r = try lm.perplexity(of: tokens, contextLength: 12, batchSize: batch, byteCount: { _ in 1 })
+            XCTAssertEqual(r.perplexity, whole.perplexity, accuracy: 1e-5 * whole.perplexity, "batch \(batch)")
+        }
+        // A BOS-adding vocabulary: each chunk's first token becomes BOS.
+        let withBOS = try lm.perplexity(of: tokens, contextLength: 12, bos: 7, byteCount: { _ in 1 })
+        let expected = referenceNLLs(model, tokens, n: 12, chunks: 3, bos: 7)
+        XCTAssertEqual(withBOS.perplexity, exp(expected.reduce(0) { $0 + $1.nll } / Double(expected.count)), accuracy: 1e-4 * withBOS.perplexity)
+        XCTAssertNotEqual(withBOS.perplexity, whole.perplexity)
+    }
+
+    func testRefusals() throws {
+        let (_, lm) = try tinyModel(seed: 23)
+        XCTAssertThrowsError(try lm.perplexity(of: randomTokens(31, seed: 1), contextLength: 16, byteCount: { _ in 1 })) {
+            XCTAssertEqual($0 as? EvaluationError, .textTooShort(tokens: 31, contextLength: 16))
+        }
+        XCTAssertThrowsError(try lm.perplexity(of: randomTokens(40, seed: 1), contextLength: 3, byteCount: { _ in 1 })) {
+            XCTAssertEqual($0 as? EvaluationError, .contextTooSmall(3))
+        }
+        XCTAssertThrowsError(try lm.perplexity(of: randomTokens(200, seed: 1), contextLength: 64, byteCount: { _ in 1 })) {
+            XCTAssertEqual($0 as? EvaluationError, .contextTooLarge(requested: 64, available: 32))
+        }
+    }
+
+    func testNegativeLogLikelihoodMatchesDoubleLogSoftmax() {
+        var rng = SplitMix(state: 9)
+        let logits = (0..<5000).map { _ in Float.random(in: -20...20, using: &rng) }
+        let m = Double(logits.max()!)
+        let logSumExp = m + log(logits.reduce(0) { $0 + exp(Double($1) - m) })
+        logits.withUnsafeBufferPointer { buf in
+            for token in [0, 17, 4999] {
+                XCTAssertEqual(negativeLogLikelihood(buf, token: token), logSumExp - Double(logits[token]), accuracy: 1e-4)
+            }
+        }
+    }
+
+    func testLikelihoodTotalsError() {
+        var t = LikelihoodTotals()
+        XCTAssertNil(t.perplexityError)
+        for (v, b) in [(1.0, 2), (2.0, 3), (4.0, 1)] { t.add(v, bytes: b) }
+        XCTAssertEqual(t.perplexity, exp(7.0 / 3), accuracy: 1e-12)
+        // Population variance 14/9, divided by n − 1 = 2.
+        XCTAssertEqual(t.perplexityError!, (14.0 / 9 / 2).squareRoot() * exp(7.0 / 3), accuracy: 1e-9)
+        XCTAssertEqual(t.bitsPerByte, 7 / log(2) / 6, accuracy: 1e-12)
+    }
+
+    /// `vocabkit eval` on a tiny model with a vocabulary: the JSON fields and the library's numbers.
+    func testEvalCommandJSONAndErrors() throws {
+        let model = evalScratchPath("eval-vocab.gguf")
+        try VocabModel.write(to: model, seed: 31)
+        let text = evalScratchPath("eval.txt")
+        let source = String(decoding: try Data(contentsOf: URL(fileURLWithPath: #filePath)), as: UTF8.self)
+        try Data(source.utf8).write(to: URL(fileURLWithPath: text))
+        let r = try VocabKitBinary.run(["eval", model, "--file", text, "--ctx", "32", "--chunks", "2", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, "")  // no progress when stderr is a pipe
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        for key in ["perplexity", "perplexity_error", "bits_per_byte", "tokens", "chunks", "ctx", "seconds"] {
+            XCTAssertNotNil(object[key], key)
+        }
+        XCTAssertEqual(object["chunks"] as? Int, 2)
+        XCTAssertEqual(object["scored_tokens"] as? Int, 2 * 15)
+        // The same through the library: tokenized without special tokens, the final line feed dropped.
+        let vocabulary = try Vocabulary.load(path: model)
+        var bytes = Array(source.utf8)
+        if bytes.last == 0x0A { bytes.removeLast() }
+        let tokens = Tokenizer(vocabulary: vocabulary).encode(String(decoding: bytes, as: UTF8.self), specialTokens: false)
+        XCTAssertEqual(object["tokens"] as? Int, tokens.count)
+        let lm = try LanguageModel(path: model, maxContext: 32)
+        let expected = try lm.perplexity(of: tokens, contextLength: 32, chunks: 2, byteCount: { vocabulary.bytes(of: $0).count })
+        XCTAssertEqual(try XCTUnwrap(object["perplexity"] as? Double), expected.perplexity, accuracy: 1e-9 * expected.perplexity)
+        XCTAssertEqual(try XCTUnwrap(object["bits_per_byte"] as? Double), expected.bitsPerByte, accuracy: 1e-9)
+
+        func expectOneErrorLine(_ args: [String], containing needle: String) throws {
+            let r = try VocabKitBinary.run(args)
+            XCTAssertEqual(r.status, 1, "\(args)")
+            XCTAssertEqual(r.stdout, "")
+            XCTAssertTrue(r.stderr.hasPrefix("error: ") && r.stderr.filter { $0 == "\n" }.count == 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains(needle), "\(r.stderr) should mention \(needle)")
+        }
+        try expectOneErrorLine(["eval", model, "--file", text + ".missing", "--ctx", "32"], containing: "no such file")
+        try expectOneErrorLine(["eval", text, "--file", text, "--ctx", "32"], containing: text)
+        try expectOneErrorLine(["eval", model + ".missing", "--file", text, "--ctx", "32"], containing: "missing")
+        try expectOneErrorLine(["eval", model, "--file", text, "--ctx", "100000"], containing: "needs at least")
+    }
+
+    /// The llama-perplexity golden (Tests/Oracle/make_perplexity_golden.sh): the bar is 1 %.
+    func testPerplexityMatchesLlamaPerplexity() throws {
+        let modelPath = ProcessInfo.processInfo.environment["VOCABKIT_MODEL"] ?? "/tmp/peers/model.gguf"
+        guard FileManager.default.fileExists(atPath: modelPath) else { throw XCTSkip("no model at \(modelPath)") }
+        #if DEBUG
+        guard ProcessInfo.processInfo.environment["VOCABKIT_SLOW_TESTS"] != nil else {
+            throw XCTSkip("a debug build runs the 0.5B model too slowly: swift test -c release -Xswiftc -enable-testing, or set VOCABKIT_SLOW_TESTS=1")
+        }
+        #endif
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("Tests/Fixtures/perplexity-goldens/qwen2.5-coder-0.5b.json"))) as! [String: Any]
+        let textURL = root.appendingPathComponent(golden["text"] as! String)
+        var bytes = [UInt8](try Data(contentsOf: textURL))
+        XCTAssertEqual(try sha256(textURL.path), golden["text_sha256"] as? String, "the golden's text changed: rerun the maker script")
+        if bytes.last == 0x0A { bytes.removeLast() }
+        let ctx = golden["ctx"] as! Int, chunks = golden["chunks"] as! Int
+        let vocabulary = try Vocabulary.load(path: modelPath)
+        let tokens = Tokenizer(vocabulary: vocabulary).encode(String(decoding: bytes, as: UTF8.self), specialTokens: false)
+        let lm = try LanguageModel(path: modelPath, maxContext: ctx)
+        let result = try lm.perplexity(of: tokens, contextLength: ctx, chunks: chunks, byteCount: { vocabulary.bytes(of: $0).count })
+        let expected = golden["perplexity"] as! Double
+        print("perplexity \(result.perplexity) vs llama-perplexity \(expected): \(100 * (result.perplexity / expected - 1)) %")
+        XCTAssertEqual(result.chunks, chunks)
+        XCTAssertEqual(result.perplexity, expected, accuracy: 0.01 * expected)
+        XCTAssertEqual(try XCTUnwrap(result.perplexityError), golden["perplexity_error"] as! Double, accuracy: 0.02 * (golden["perplexity_error"] as! Double))
+    }
+
+    private func sha256(_ path: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        p.arguments = [path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(String(decoding: data, as: UTF8.self).prefix(64))
+    }
+}
