@@ -244,8 +244,9 @@ public func dequantizeRow(_ type: GGMLType, _ src: UnsafeRawPointer, _ dst: Unsa
 /// How an activation vector is prepared before a dot product with a row of a given weight type. Like ggml's
 /// CPU backend, quantized weights meet a quantized activation (Q8_0 blocks of 32, Q8_1 blocks of 32 that
 /// also carry d·Σq for the weights' min term, or Q8_K blocks of 256) and the products are summed in
-/// integers, which keeps results close to llama.cpp's.
-enum ActivationFormat { case f32, q8_0, q8_1, q8_K }
+/// integers, which keeps results close to llama.cpp's. F16 and BF16 weights meet the activation rounded to
+/// their own type (`rounded`), as ggml converts it before its F16/BF16 dot products.
+enum ActivationFormat { case f32, f16, bf16, q8_0, q8_1, q8_K }
 
 extension GGMLType {
     /// The pairing of ggml-cpu's type traits (`vec_dot_type`).
@@ -254,6 +255,8 @@ extension GGMLType {
         case .q8_0, .q4_0, .q5_0: return .q8_0
         case .q4_1, .q5_1: return .q8_1
         case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return .q8_K
+        case .f16: return .f16
+        case .bf16: return .bf16
         default: return .f32
         }
     }
@@ -268,6 +271,7 @@ final class QuantizedActivation: @unchecked Sendable {
     /// [capacity / 32]: per Q8_1 block, d·Σq rounded through F16 (computed with d before its F16 rounding,
     /// as ggml's x86 quantizer does).
     let blockSums: UnsafeMutablePointer<Float>
+    let rounded: UnsafeMutablePointer<Float>  // [capacity]: F16/BF16 formats, the values after rounding
     var format: ActivationFormat = .f32
     var count = 0
 
@@ -277,6 +281,7 @@ final class QuantizedActivation: @unchecked Sendable {
         scales = .allocate(capacity: capacity / 32 + 1)
         sums = .allocate(capacity: capacity / 16 + 1)
         blockSums = .allocate(capacity: capacity / 32 + 1)
+        rounded = .allocate(capacity: capacity)
     }
 
     deinit {
@@ -284,6 +289,7 @@ final class QuantizedActivation: @unchecked Sendable {
         scales.deallocate()
         sums.deallocate()
         blockSums.deallocate()
+        rounded.deallocate()
     }
 
     /// Quantizes `x[0..<n]` (n a multiple of the block size) into `format`.
@@ -293,6 +299,14 @@ final class QuantizedActivation: @unchecked Sendable {
         switch format {
         case .f32:
             break
+        case .f16:
+            for i in 0..<n { rounded[i] = floatToHalfRounded(x[i]) }
+        case .bf16:
+            // Round to nearest even on the upper 16 bits, as ggml_compute_fp32_to_bf16 (NaN stays NaN).
+            for i in 0..<n {
+                let bits = x[i].bitPattern
+                rounded[i] = x[i].isNaN ? x[i] : Float(bitPattern: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000)
+            }
         case .q8_0, .q8_1:
             for b in 0..<n / 32 {
                 var amax: Float = 0
@@ -346,7 +360,7 @@ public func rowDot(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: UnsafePointer
 }
 
 /// Dot product of one weight row (`n` elements of `type` at `row`) with an activation: the F32 vector `x`
-/// for float types, else its quantized form `a` (already in `type.activationFormat`).
+/// for F32 weights, else its prepared form `a` (already in `type.activationFormat`).
 @inline(__always)
 func dotRow(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
     switch type {
@@ -366,11 +380,13 @@ func dotRow(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>
         return s
     case .f16:
         var s: Float = 0
-        for i in 0..<n { s += halfToFloat(u16(row, 2 * i)) * x[i] }
+        let y = a.rounded
+        for i in 0..<n { s += halfToFloat(u16(row, 2 * i)) * y[i] }
         return s
     case .bf16:
         var s: Float = 0
-        for i in 0..<n { s += bf16ToFloat(u16(row, 2 * i)) * x[i] }
+        let y = a.rounded
+        for i in 0..<n { s += bf16ToFloat(u16(row, 2 * i)) * y[i] }
         return s
     default:
         return 0  // unreachable: weight types are checked when the model loads
