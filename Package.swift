@@ -34,7 +34,9 @@ let package = Package(
         // Token usage counting, kept-set selection and GGUF vocabulary rewriting.
         .target(name: "VocabKitPrune", dependencies: ["VocabKitTokenizer", "VocabKitGGUF"]),
         // A CPU forward pass for Qwen2/Qwen3 over GGUF weights, used to check pruned models.
-        .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitTokenizer"]),
+        // AVX2/FMA/F16C kernels for it, chosen at run time (each function carries its own target attribute).
+        .target(name: "CKernels"),
+        .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitTokenizer", "CKernels"]),
         .executableTarget(
             name: "vocabkit",
             dependencies: [

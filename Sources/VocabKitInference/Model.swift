@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 import VocabKitGGUF
@@ -158,26 +159,36 @@ struct ModelWeights {
     }
 }
 
-/// Activation buffers and the KV cache, allocated once.
+/// Activation buffers for a batch of up to `maxBatch` tokens (token i's vector at i · width) and the KV
+/// cache, allocated once.
 final class RunState {
-    let x: UnsafeMutablePointer<Float>        // [dim] residual stream
-    let xb: UnsafeMutablePointer<Float>       // [max(dim, qDim)] normed input / attention output
-    let xb2: UnsafeMutablePointer<Float>      // [dim]
-    let q: UnsafeMutablePointer<Float>        // [qDim]
-    let k: UnsafeMutablePointer<Float>        // [kvDim]
-    let v: UnsafeMutablePointer<Float>        // [kvDim]
-    let hb: UnsafeMutablePointer<Float>       // [hiddenDim] gate
-    let hb2: UnsafeMutablePointer<Float>      // [hiddenDim] up
-    let att: UnsafeMutablePointer<Float>      // [headCount, maxContext] scores
+    let x: UnsafeMutablePointer<Float>        // [maxBatch, dim] residual stream
+    let xb: UnsafeMutablePointer<Float>       // [maxBatch, max(dim, qDim)] normed input / attention output
+    let xb2: UnsafeMutablePointer<Float>      // [maxBatch, dim]
+    let q: UnsafeMutablePointer<Float>        // [maxBatch, qDim]
+    let k: UnsafeMutablePointer<Float>        // [maxBatch, kvDim]
+    let v: UnsafeMutablePointer<Float>        // [maxBatch, kvDim]
+    let hb: UnsafeMutablePointer<Float>       // [maxBatch, hiddenDim] gate
+    let hb2: UnsafeMutablePointer<Float>      // [maxBatch, hiddenDim] up
+    let att: UnsafeMutablePointer<Float>      // [headCount, maxContext] scores (F32 attention)
     let logits: UnsafeMutablePointer<Float>   // [vocab]
     let keyCache: UnsafeMutablePointer<Float>   // [layers, maxContext, kvDim]
     let valueCache: UnsafeMutablePointer<Float> // [layers, maxContext, kvDim]
+    /// One vector quantized for the portable kernels.
     let activation: QuantizedActivation
+    /// A whole batch quantized for the SIMD kernels.
+    let batchActivation: QuantizedActivation
     let maxContext: Int
+    let maxBatch: Int
+    let vocabularySize: Int
+    /// [maxBatch, vocab], allocated when more than one token's logits are wanted at once.
+    private(set) var batchLogits: UnsafeMutablePointer<Float>?
     private var all: [UnsafeMutablePointer<Float>] = []
 
-    init(_ c: ModelConfig, maxContext: Int) {
+    init(_ c: ModelConfig, maxContext: Int, maxBatch: Int) {
         self.maxContext = maxContext
+        self.maxBatch = maxBatch
+        vocabularySize = c.vocabularySize
         var all: [UnsafeMutablePointer<Float>] = []
         func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
@@ -185,14 +196,27 @@ final class RunState {
             all.append(p)
             return p
         }
-        x = buffer(c.dim); xb = buffer(max(c.dim, c.qDim)); xb2 = buffer(c.dim)
-        q = buffer(c.qDim); k = buffer(c.kvDim); v = buffer(c.kvDim)
-        hb = buffer(c.hiddenDim); hb2 = buffer(c.hiddenDim)
+        let b = maxBatch
+        x = buffer(b * c.dim); xb = buffer(b * max(c.dim, c.qDim)); xb2 = buffer(b * c.dim)
+        q = buffer(b * c.qDim); k = buffer(b * c.kvDim); v = buffer(b * c.kvDim)
+        hb = buffer(b * c.hiddenDim); hb2 = buffer(b * c.hiddenDim)
         att = buffer(c.headCount * maxContext); logits = buffer(c.vocabularySize)
         keyCache = buffer(c.layerCount * maxContext * c.kvDim)
         valueCache = buffer(c.layerCount * maxContext * c.kvDim)
-        activation = QuantizedActivation(capacity: max(c.dim, c.qDim, c.hiddenDim) + 256)
+        let widest = max(c.dim, c.qDim, c.hiddenDim)
+        activation = QuantizedActivation(capacity: widest + 256)
+        batchActivation = QuantizedActivation(capacity: b * widest + 256)
         self.all = all
+    }
+
+    /// Room for `n` tokens' logits.
+    func logitsBuffer(_ n: Int) -> UnsafeMutablePointer<Float> {
+        if n <= 1 { return logits }
+        if let p = batchLogits { return p }
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: maxBatch * vocabularySize)
+        all.append(p)
+        batchLogits = p
+        return p
     }
 
     deinit { for p in all { p.deallocate() } }
@@ -243,21 +267,6 @@ public func ropeNeoX(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int,
 
 @inline(__always) func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
 
-private struct UnsafeSendable<T>: @unchecked Sendable { let value: T }
-
-/// out[r] = W[r] · x for every row, spread over the cores in chunks of rows.
-func matvec(_ m: Matrix, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ act: QuantizedActivation) {
-    act.quantize(x, m.cols, as: m.type.activationFormat)
-    let chunkRows = 32
-    let chunks = (m.rows + chunkRows - 1) / chunkRows
-    let shared = UnsafeSendable(value: (m, x, out, act))
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
-        let (m, x, out, act) = shared.value
-        let end = min(m.rows, (c + 1) * chunkRows)
-        for r in c * chunkRows..<end { out[r] = dotRow(m.type, m.row(r), x, act, m.cols) }
-    }
-}
-
 // MARK: Model
 
 /// A loaded model with its run state; not thread-safe (one sequence at a time).
@@ -271,6 +280,12 @@ public final class LanguageModel {
     /// Round K, V and Q through F16 as llama.cpp's default F16 KV cache does (closer agreement with it).
     public var roundAttentionToHalf = true
 
+    /// Whether this model uses the AVX2 kernels (where the CPU has them); false selects the portable path.
+    public var useSIMDKernels = simdKernelsEnabled
+
+    /// Tokens evaluated together by `evaluate`: each weight row is then read once per batch.
+    public static let maxBatch = 64
+
     public convenience init(path: String, maxContext: Int = 4096) throws {
         try self.init(file: try GGUFFile(path: path), maxContext: maxContext)
     }
@@ -278,7 +293,8 @@ public final class LanguageModel {
     public init(file: GGUFFile, maxContext: Int = 4096) throws {
         config = try ModelConfig(file: file)
         weights = try ModelWeights(file: file, config: config)
-        state = RunState(config, maxContext: max(1, min(maxContext, config.contextLength)))
+        let context = max(1, min(maxContext, config.contextLength))
+        state = RunState(config, maxContext: context, maxBatch: min(Self.maxBatch, context))
     }
 
     public var vocabularySize: Int { config.vocabularySize }
@@ -299,119 +315,172 @@ public final class LanguageModel {
 
     /// Evaluates `tokens` at the next positions (a prompt, or a window of text) and hands logits to `body`
     /// as (index into `tokens`, logits) for every token (`.all`) or the last one (`.last`). The buffer is only
-    /// valid during the call.
+    /// valid during the call. Tokens go through the layers in batches of up to `maxBatch`, so that every
+    /// weight row is read once per batch rather than once per token; each token's arithmetic is the same as
+    /// in `forward(token:)`.
     public func evaluate(_ tokens: [Int], logits: LogitOutput = .last,
                          _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void = { _, _ in }) throws {
-        for (i, t) in tokens.enumerated() {
-            let wanted = logits == .all || (logits == .last && i == tokens.count - 1)
-            let out = try forward(token: t, computeLogits: wanted)
-            if wanted { try body(i, out) }
+        var start = 0
+        while start < tokens.count {
+            let room = state.maxContext - position
+            guard room > 0 else { throw InferenceError.contextFull(contextLength: state.maxContext) }
+            let end = min(tokens.count, start + state.maxBatch, start + room)
+            for t in tokens[start..<end] { try checkToken(t) }
+            var rows: [Int] = []
+            switch logits {
+            case .none: break
+            case .last: if end == tokens.count { rows = [end - 1 - start] }
+            case .all: rows = Array(0..<end - start)
+            }
+            let out = tokens.withUnsafeBufferPointer { step(UnsafeBufferPointer(rebasing: $0[start..<end]), logitRows: rows) }
+            for (j, r) in rows.enumerated() {
+                try body(start + r, UnsafeBufferPointer(start: out + j * config.vocabularySize, count: config.vocabularySize))
+            }
+            start = end
         }
     }
 
     /// One step; without `computeLogits` the LM head is skipped and the returned buffer is stale.
     func forward(token: Int, computeLogits: Bool) throws -> UnsafeBufferPointer<Float> {
-        let c = config, s = state, w = weights
-        guard token >= 0, token < c.vocabularySize else {
-            throw InferenceError.tokenOutOfRange(token: token, vocabularySize: c.vocabularySize)
+        try checkToken(token)
+        guard position < state.maxContext else { throw InferenceError.contextFull(contextLength: state.maxContext) }
+        let out = withUnsafePointer(to: token) { step(UnsafeBufferPointer(start: $0, count: 1), logitRows: computeLogits ? [0] : []) }
+        return UnsafeBufferPointer(start: out, count: config.vocabularySize)
+    }
+
+    private func checkToken(_ token: Int) throws {
+        guard token >= 0, token < config.vocabularySize else {
+            throw InferenceError.tokenOutOfRange(token: token, vocabularySize: config.vocabularySize)
         }
-        let pos = position
-        guard pos < s.maxContext else { throw InferenceError.contextFull(contextLength: s.maxContext) }
-        let dim = c.dim, kvDim = c.kvDim, headDim = c.headDim
+    }
+
+    /// y[i] = W x[i] for the batch's vectors (x and y contiguous, `m.cols` and `m.rows` apart).
+    private func mm(_ m: Matrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>) {
+        matmul(m, x, nvec: n, y, outStride: m.rows, batch: state.batchActivation, single: state.activation,
+               simd: useSIMDKernels)
+    }
+
+    /// Runs `tokens` (already checked, fitting the context and the batch) at the next positions and returns
+    /// the logits of the tokens at `logitRows`, one after the other.
+    private func step(_ tokens: UnsafeBufferPointer<Int>, logitRows: [Int]) -> UnsafeMutablePointer<Float> {
+        let c = config, s = state, w = weights
+        let n = tokens.count, p0 = position
+        let dim = c.dim, qDim = c.qDim, kvDim = c.kvDim, headDim = c.headDim, hidden = c.hiddenDim
         let groupSize = c.headCount / c.kvHeadCount
 
-        dequantizeRow(w.tokenEmbedding.type, w.tokenEmbedding.row(token), s.x, dim)
+        for i in 0..<n { dequantizeRow(w.tokenEmbedding.type, w.tokenEmbedding.row(tokens[i]), s.x + i * dim, dim) }
 
         for (l, layer) in w.layers.enumerated() {
-            layer.attnNorm.withUnsafeBufferPointer { rmsNorm(s.xb, s.x, $0.baseAddress!, dim, c.rmsEpsilon) }
-
-            matvec(layer.wq, s.xb, s.q, s.activation)
-            matvec(layer.wk, s.xb, s.k, s.activation)
-            matvec(layer.wv, s.xb, s.v, s.activation)
-            if let b = layer.bq { for i in 0..<c.qDim { s.q[i] += b[i] } }
-            if let b = layer.bk { for i in 0..<kvDim { s.k[i] += b[i] } }
-            if let b = layer.bv { for i in 0..<kvDim { s.v[i] += b[i] } }
-            if let n = layer.qNorm {
-                n.withUnsafeBufferPointer { wn in
-                    for h in 0..<c.headCount { rmsNorm(s.q + h * headDim, s.q + h * headDim, wn.baseAddress!, headDim, c.rmsEpsilon) }
-                }
+            layer.attnNorm.withUnsafeBufferPointer { wn in
+                for i in 0..<n { rmsNorm(s.xb + i * dim, s.x + i * dim, wn.baseAddress!, dim, c.rmsEpsilon) }
             }
-            if let n = layer.kNorm {
-                n.withUnsafeBufferPointer { wn in
-                    for h in 0..<c.kvHeadCount { rmsNorm(s.k + h * headDim, s.k + h * headDim, wn.baseAddress!, headDim, c.rmsEpsilon) }
-                }
-            }
-            ropeNeoX(s.q, heads: c.headCount, headDim: headDim, pos: pos, base: c.ropeBase)
-            ropeNeoX(s.k, heads: c.kvHeadCount, headDim: headDim, pos: pos, base: c.ropeBase)
+            mm(layer.wq, s.xb, n, s.q)
+            mm(layer.wk, s.xb, n, s.k)
+            mm(layer.wv, s.xb, n, s.v)
 
             let layerCache = l * s.maxContext * kvDim
-            let kRow = s.keyCache + layerCache + pos * kvDim
-            let vRow = s.valueCache + layerCache + pos * kvDim
-            if roundAttentionToHalf {
-                for i in 0..<kvDim { kRow[i] = floatToHalfRounded(s.k[i]); vRow[i] = floatToHalfRounded(s.v[i]) }
-                for i in 0..<c.qDim { s.q[i] = floatToHalfRounded(s.q[i]) }
-            } else {
-                kRow.update(from: s.k, count: kvDim)
-                vRow.update(from: s.v, count: kvDim)
-            }
-
-            // Causal grouped-query attention over positions 0...pos.
-            let scale = 1 / Float(headDim).squareRoot()
-            for h in 0..<c.headCount {
-                let qh = s.q + h * headDim
-                let kvOffset = (h / groupSize) * headDim
-                let out = s.xb + h * headDim
+            for i in 0..<n {
+                let q = s.q + i * qDim, k = s.k + i * kvDim, v = s.v + i * kvDim, pos = p0 + i
+                if let b = layer.bq { for j in 0..<qDim { q[j] += b[j] } }
+                if let b = layer.bk { for j in 0..<kvDim { k[j] += b[j] } }
+                if let b = layer.bv { for j in 0..<kvDim { v[j] += b[j] } }
+                if let nw = layer.qNorm {
+                    nw.withUnsafeBufferPointer { wn in
+                        for h in 0..<c.headCount { rmsNorm(q + h * headDim, q + h * headDim, wn.baseAddress!, headDim, c.rmsEpsilon) }
+                    }
+                }
+                if let nw = layer.kNorm {
+                    nw.withUnsafeBufferPointer { wn in
+                        for h in 0..<c.kvHeadCount { rmsNorm(k + h * headDim, k + h * headDim, wn.baseAddress!, headDim, c.rmsEpsilon) }
+                    }
+                }
+                ropeNeoX(q, heads: c.headCount, headDim: headDim, pos: pos, base: c.ropeBase)
+                ropeNeoX(k, heads: c.kvHeadCount, headDim: headDim, pos: pos, base: c.ropeBase)
+                let kRow = s.keyCache + layerCache + pos * kvDim
+                let vRow = s.valueCache + layerCache + pos * kvDim
                 if roundAttentionToHalf {
-                    halfPrecisionAttention(qh, out, cache: layerCache, kvOffset: kvOffset, positions: pos + 1, scale: scale)
-                    continue
-                }
-                let att = s.att + h * s.maxContext
-                for t in 0...pos {
-                    let kt = s.keyCache + layerCache + t * kvDim + kvOffset
-                    var score: Float = 0
-                    for i in 0..<headDim { score += qh[i] * kt[i] }
-                    att[t] = score * scale
-                }
-                softmax(att, pos + 1)
-                out.update(repeating: 0, count: headDim)
-                for t in 0...pos {
-                    let vt = s.valueCache + layerCache + t * kvDim + kvOffset
-                    let a = att[t]
-                    for i in 0..<headDim { out[i] += a * vt[i] }
+                    for j in 0..<kvDim { kRow[j] = floatToHalfRounded(k[j]); vRow[j] = floatToHalfRounded(v[j]) }
+                    for j in 0..<qDim { q[j] = floatToHalfRounded(q[j]) }
+                } else {
+                    kRow.update(from: k, count: kvDim)
+                    vRow.update(from: v, count: kvDim)
                 }
             }
-            matvec(layer.wo, s.xb, s.xb2, s.activation)
-            for i in 0..<dim { s.x[i] += s.xb2[i] }
 
-            layer.ffnNorm.withUnsafeBufferPointer { rmsNorm(s.xb, s.x, $0.baseAddress!, dim, c.rmsEpsilon) }
-            matvec(layer.gate, s.xb, s.hb, s.activation)
-            matvec(layer.up, s.xb, s.hb2, s.activation)
-            for i in 0..<c.hiddenDim { s.hb[i] = silu(s.hb[i]) * s.hb2[i] }
-            matvec(layer.down, s.hb, s.xb2, s.activation)
-            for i in 0..<dim { s.x[i] += s.xb2[i] }
+            // Causal grouped-query attention: token i sees positions 0...p0 + i. Its output goes to xb[i].
+            let scale = 1 / Float(headDim).squareRoot()
+            if roundAttentionToHalf {
+                let heads = c.headCount
+                parallelFor(n * heads) { job in
+                    let i = job / heads, h = job % heads
+                    self.halfPrecisionAttention(s.q + i * qDim + h * headDim, s.xb + i * qDim + h * headDim, cache: layerCache,
+                                                kvOffset: (h / groupSize) * headDim, positions: p0 + i + 1, scale: scale)
+                }
+            } else {
+                for i in 0..<n {
+                    let pos = p0 + i
+                    for h in 0..<c.headCount {
+                        let qh = s.q + i * qDim + h * headDim
+                        let kvOffset = (h / groupSize) * headDim
+                        let out = s.xb + i * qDim + h * headDim
+                        let att = s.att + h * s.maxContext
+                        for t in 0...pos {
+                            let kt = s.keyCache + layerCache + t * kvDim + kvOffset
+                            var score: Float = 0
+                            for j in 0..<headDim { score += qh[j] * kt[j] }
+                            att[t] = score * scale
+                        }
+                        softmax(att, pos + 1)
+                        out.update(repeating: 0, count: headDim)
+                        for t in 0...pos {
+                            let vt = s.valueCache + layerCache + t * kvDim + kvOffset
+                            let a = att[t]
+                            for j in 0..<headDim { out[j] += a * vt[j] }
+                        }
+                    }
+                }
+            }
+            mm(layer.wo, s.xb, n, s.xb2)
+            for j in 0..<n * dim { s.x[j] += s.xb2[j] }
+
+            layer.ffnNorm.withUnsafeBufferPointer { wn in
+                for i in 0..<n { rmsNorm(s.xb + i * dim, s.x + i * dim, wn.baseAddress!, dim, c.rmsEpsilon) }
+            }
+            mm(layer.gate, s.xb, n, s.hb)
+            mm(layer.up, s.xb, n, s.hb2)
+            for i in 0..<n { swiglu(s.hb + i * hidden, s.hb2 + i * hidden, s.hb + i * hidden, hidden, simd: useSIMDKernels) }
+            mm(layer.down, s.hb, n, s.xb2)
+            for j in 0..<n * dim { s.x[j] += s.xb2[j] }
         }
 
-        position += 1
-        guard computeLogits else { return UnsafeBufferPointer(start: s.logits, count: c.vocabularySize) }
-        w.outputNorm.withUnsafeBufferPointer { rmsNorm(s.x, s.x, $0.baseAddress!, dim, c.rmsEpsilon) }
-        matvec(w.output, s.x, s.logits, s.activation)
-        return UnsafeBufferPointer(start: s.logits, count: c.vocabularySize)
+        position += n
+        let out = s.logitsBuffer(logitRows.count)
+        guard !logitRows.isEmpty else { return out }
+        w.outputNorm.withUnsafeBufferPointer { wn in
+            for (j, r) in logitRows.enumerated() { rmsNorm(s.xb + j * dim, s.x + r * dim, wn.baseAddress!, dim, c.rmsEpsilon) }
+        }
+        mm(w.output, s.xb, logitRows.count, out)
+        return out
     }
 }
 
 extension LanguageModel {
     /// One head's attention the way ggml's CPU flash-attention kernel computes it for one query with an F16
-    /// KV cache: scores in F32 from F16 inputs, an online softmax, and the weighted sum of V kept in F16
-    /// (rounded after every update), divided by the softmax sum at the end.
+    /// KV cache: scores in F32 from F16 inputs (summed in ggml's order on the SIMD path), an online softmax,
+    /// and the weighted sum of V kept in F16 (rounded after every update), divided by the softmax sum at the end.
     func halfPrecisionAttention(_ q: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, cache: Int, kvOffset: Int,
                                 positions: Int, scale: Float) {
-        let s = state, headDim = config.headDim, kvDim = config.kvDim
+        let s = state, headDim = config.headDim, kvDim = config.kvDim, simd = useSIMDKernels
         var maxScore = -Float.infinity, sum: Float = 0
         out.update(repeating: 0, count: headDim)
         for t in 0..<positions {
             let kt = s.keyCache + cache + t * kvDim + kvOffset
             var score: Float = 0
-            for i in 0..<headDim { score += q[i] * kt[i] }
+            if simd {
+                score = vk_dot_f16_values(q, kt, Int32(headDim))
+            } else {
+                for i in 0..<headDim { score += q[i] * kt[i] }
+            }
             score *= scale
             var ms: Float = 1, vs: Float = 1
             if score > maxScore {

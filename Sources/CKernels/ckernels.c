@@ -1,0 +1,250 @@
+// AVX2/FMA/F16C kernels, compiled for that target per function and only called after vk_cpu_has_avx2().
+// See include/ckernels.h for what each computes and why the accumulation order is what it is.
+#include "ckernels.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#define VK_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+int vk_cpu_has_avx2(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    }
+    return cached;
+}
+
+// MARK: helpers
+
+VK_AVX2 static inline float vk_half(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+/// Sum of 8 float lanes: (l0+l4, l1+l5, l2+l6, l3+l7), then the pairs (0,2) and (1,3), then those two.
+VK_AVX2 static inline float vk_hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+VK_AVX2 static inline int32_t vk_hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/// Products of 32 signed bytes summed in fours: lane i = sum of x[j]*y[j] for j in 4i..<4i+4, as float.
+/// maddubs needs an unsigned operand, so x's sign moves onto y; no pair sum can saturate (|x|, |y| <= 128,
+/// and y is never -128 here).
+VK_AVX2 static inline __m256 vk_dot32(__m256i x, __m256i y) {
+    const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+/// A Q5_0 block's 32 values (-16...15) as signed bytes.
+VK_AVX2 static inline __m256i vk_unpack_q5_0(const uint8_t *blk) {
+    const __m128i qs = _mm_loadu_si128((const __m128i *)(blk + 6));
+    const __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0F));
+    uint32_t qh;
+    memcpy(&qh, blk + 2, 4);
+    // Byte j gets qh's byte j / 8, then keeps bit j % 8.
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    return _mm256_sub_epi8(nibbles, _mm256_andnot_si256(set, _mm256_set1_epi8(16)));
+}
+
+// MARK: Q8_0 and Q5_0 (32-element blocks, Q8_0 activations)
+
+/// One weight row against up to 4 activation vectors at a time; `unpack` turns block b into 32 signed bytes.
+#define VK_GEMM_Q0(NAME, BLOCK_BYTES, UNPACK)                                                                    \
+VK_AVX2 void NAME(const void *w, size_t row_bytes, int rows, int nb,                                            \
+                  const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,                        \
+                  int nvec, float *out, size_t out_stride) {                                                    \
+    for (int v0 = 0; v0 < nvec; v0 += 4) {                                                                      \
+        const int nv = nvec - v0 < 4 ? nvec - v0 : 4;                                                           \
+        for (int r = 0; r < rows; r++) {                                                                        \
+            const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;                                    \
+            __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() }; \
+            for (int b = 0; b < nb; b++) {                                                                      \
+                const uint8_t *blk = row + (size_t)b * (BLOCK_BYTES);                                           \
+                const float dw = vk_half(blk);                                                                  \
+                const __m256i qx = UNPACK;                                                                      \
+                for (int v = 0; v < nv; v++) {                                                                  \
+                    const size_t vi = (size_t)(v0 + v);                                                         \
+                    const __m256i qy = _mm256_loadu_si256((const __m256i *)(aq + vi * aq_stride + 32 * (size_t)b)); \
+                    const __m256 d = _mm256_set1_ps(dw * ad[vi * ad_stride + b]);                               \
+                    acc[v] = _mm256_fmadd_ps(d, vk_dot32(qx, qy), acc[v]);                                      \
+                }                                                                                               \
+            }                                                                                                   \
+            for (int v = 0; v < nv; v++) out[(size_t)(v0 + v) * out_stride + r] = vk_hsum8(acc[v]);            \
+        }                                                                                                       \
+    }                                                                                                           \
+}
+
+VK_GEMM_Q0(vk_gemm_q8_0, 34, _mm256_loadu_si256((const __m256i *)(blk + 2)))
+VK_GEMM_Q0(vk_gemm_q5_0, 22, vk_unpack_q5_0(blk))
+
+// MARK: Q6_K (256-element super-blocks, Q8_K activations)
+
+/// One super-block: 8 int32 lanes, lane i holding the scaled products of bytes 4i..<4i+4 of every 32-element
+/// run (unsigned 6-bit values) minus 32 · (sc[2i]·bsum[2i] + sc[2i+1]·bsum[2i+1]), which removes the offset.
+VK_AVX2 static inline __m256i vk_q6_K_lanes(const uint8_t *blk, const int8_t *y, const int32_t *bsums) {
+    const int8_t *sc = (const int8_t *)(blk + 192);
+    __m256i sumi = _mm256_setzero_si256();
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x03)), 4));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C)), 2));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, _mm256_set1_epi8(0x30)));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                               _mm256_srli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8((char)0xC0)), 2));
+        for (int run = 0; run < 4; run++) {
+            const __m256i yv = _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * run));
+            const int s = 8 * h + 2 * run;  // elements 0..<16 of the run use sc[s], 16..<32 use sc[s + 1]
+            const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[s + 1]), _mm_set1_epi16(sc[s]));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[run], yv), scale));
+        }
+    }
+    int32_t off[8];
+    for (int i = 0; i < 8; i++) off[i] = 32 * (sc[2 * i] * bsums[2 * i] + sc[2 * i + 1] * bsums[2 * i + 1]);
+    return _mm256_sub_epi32(sumi, _mm256_loadu_si256((const __m256i *)off));
+}
+
+VK_AVX2 void vk_gemm_q6_K(const void *w, size_t row_bytes, int rows, int nb,
+                          const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,
+                          const int32_t *as, size_t as_stride,
+                          int nvec, float *out, size_t out_stride) {
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        for (int v = 0; v < nvec; v++) {
+            const int8_t *y = aq + (size_t)v * aq_stride;
+            const float *dy = ad + (size_t)v * ad_stride;
+            const int32_t *sums = as + (size_t)v * as_stride;
+            __m256 acc = _mm256_setzero_ps();
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *blk = row + (size_t)b * 210;
+                const __m256i lanes = vk_q6_K_lanes(blk, y + 256 * (size_t)b, sums + 16 * (size_t)b);
+                const float d = dy[b] * vk_half(blk + 208);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(lanes), acc);
+            }
+            out[(size_t)v * out_stride + r] = vk_hsum8(acc);
+        }
+    }
+}
+
+// MARK: Q4_K (256-element super-blocks, Q8_K activations)
+
+VK_AVX2 void vk_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb,
+                          const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,
+                          const int32_t *as, size_t as_stride,
+                          int nvec, float *out, size_t out_stride) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        for (int v = 0; v < nvec; v++) {
+            const int8_t *y = aq + (size_t)v * aq_stride;
+            const float *dy = ad + (size_t)v * ad_stride;
+            const int32_t *sums = as + (size_t)v * as_stride;
+            float acc = 0, acc_min = 0;
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *blk = row + (size_t)b * 144;
+                const uint8_t *s = blk + 4, *qs = blk + 16;
+                const int8_t *yb = y + 256 * (size_t)b;
+                const int32_t *bs = sums + 16 * (size_t)b;
+                uint8_t scale[8], min[8];
+                for (int j = 0; j < 4; j++) {
+                    scale[j] = s[j] & 63;
+                    min[j] = s[j + 4] & 63;
+                    scale[j + 4] = (s[j + 8] & 0x0F) | ((s[j] >> 6) << 4);
+                    min[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
+                }
+                __m256i sumi = _mm256_setzero_si256();
+                int32_t summ = 0;
+                for (int c = 0; c < 4; c++) {
+                    const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+                    const __m256i lo = _mm256_and_si256(q, m4);
+                    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                    const __m256i ylo = _mm256_loadu_si256((const __m256i *)(yb + 64 * c));
+                    const __m256i yhi = _mm256_loadu_si256((const __m256i *)(yb + 64 * c + 32));
+                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), _mm256_set1_epi16(scale[2 * c])));
+                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), _mm256_set1_epi16(scale[2 * c + 1])));
+                    summ += min[2 * c] * (bs[4 * c] + bs[4 * c + 1]) + min[2 * c + 1] * (bs[4 * c + 2] + bs[4 * c + 3]);
+                }
+                // The super-block's integer sums meet the scale products once each, in two running sums.
+                acc = fmaf((float)vk_hsum_i32(sumi), vk_half(blk) * dy[b], acc);
+                acc_min = fmaf((float)summ, vk_half(blk + 2) * dy[b], acc_min);
+            }
+            out[(size_t)v * out_stride + r] = acc - acc_min;
+        }
+    }
+}
+
+// MARK: attention and feed-forward helpers
+
+VK_AVX2 float vk_dot_f16_values(const float *x, const float *y, int n) {
+    const int np = n & ~31;
+    __m256 sum[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    for (int i = 0; i < np; i += 32) {
+        for (int j = 0; j < 4; j++) {
+            sum[j] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * j), _mm256_loadu_ps(y + i + 8 * j), sum[j]);
+        }
+    }
+    // (0 + 2) + (1 + 3), then the two 128-bit halves, then two horizontal adds.
+    const __m256 s = _mm256_add_ps(_mm256_add_ps(sum[0], sum[2]), _mm256_add_ps(sum[1], sum[3]));
+    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    const __m128 t1 = _mm_hadd_ps(t0, t0);
+    double total = _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+    for (int i = np; i < n; i++) total += (double)(x[i] * y[i]);
+    return (float)total;
+}
+
+static inline float vk_bits_to_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static inline uint32_t vk_float_to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+/// exp(x) as 2^n · p(b): n = x·log2(e) rounded (by adding and removing 1.5·2^23), b = x − n·ln2 in two
+/// fused steps, p a degree-5 polynomial; the scale 2^n is built in the exponent bits, split in two factors
+/// when |n| > 126 so that large and tiny results still over- or underflow correctly.
+VK_AVX2 float vk_expf_approx(float x) {
+    const float shifter = 0x1.8p23f;
+    const float z = fmaf(x, 0x1.715476p+0f, shifter);
+    const float n = z - shifter;
+    const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    const uint32_t e = vk_float_to_bits(z) << 23;
+    const float k = vk_bits_to_float(e + vk_float_to_bits(1.0f));
+    const float u = b * b;
+    const float p = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                         u, 0x1.ffffecp-1f * b);
+    const float an = fabsf(n);
+    if (!(an > 126)) return fmaf(k, p, k);
+    const uint32_t g = n <= 0 ? 0x82000000u : 0;
+    const float s1 = vk_bits_to_float(g + 0x7f000000u);
+    const float s2 = vk_bits_to_float(e - g);
+    if (an > 192) return s1 * s1;
+    return fmaf(s2, p, s2) * s1;
+}
+
+VK_AVX2 void vk_swiglu(const float *gate, const float *up, float *out, int n) {
+    const int nv = n & ~7;
+    for (int i = 0; i < nv; i++) {
+        const float x = gate[i];
+        out[i] = x / (1.0f + vk_expf_approx(0.0f - x)) * up[i];
+    }
+    for (int i = nv; i < n; i++) {
+        const float x = gate[i];
+        out[i] = x / (1.0f + expf(-x)) * up[i];
+    }
+}

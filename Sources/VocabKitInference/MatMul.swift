@@ -1,0 +1,134 @@
+import CKernels
+import Dispatch
+import Foundation
+import VocabKitGGUF
+
+// Matrix products for the forward pass: the AVX2 kernels of CKernels where the CPU has them and the weight
+// type has one, else the portable per-row `dotRow`. Both take the same quantized activations.
+
+/// Whether the CKernels AVX2 path is in use: the CPU has AVX2, FMA and F16C, and VOCABKIT_NO_SIMD is unset
+/// (set it to compare against the portable path).
+public let simdKernelsEnabled: Bool = vk_cpu_has_avx2() != 0 && ProcessInfo.processInfo.environment["VOCABKIT_NO_SIMD"] == nil
+
+/// Threads the forward pass spreads matrix rows over (VOCABKIT_THREADS, else all cores).
+let inferenceThreads: Int = {
+    if let s = ProcessInfo.processInfo.environment["VOCABKIT_THREADS"], let n = Int(s), n > 0 { return n }
+    return max(1, ProcessInfo.processInfo.activeProcessorCount)
+}()
+
+extension GGMLType {
+    /// Types with an AVX2 kernel in CKernels.
+    var hasSIMDKernel: Bool {
+        switch self {
+        case .q8_0, .q5_0, .q4_K, .q6_K: return true
+        default: return false
+        }
+    }
+}
+
+struct UnsafeSendable<T>: @unchecked Sendable { let value: T }
+
+/// Calls `body(chunk)` for chunk in 0..<count on the inference threads (inline when count is 1).
+@inline(__always)
+func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    if count == 1 || inferenceThreads == 1 {
+        for i in 0..<count { body(i) }
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        let shared = UnsafeSendable(value: body)
+        DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
+    }
+}
+
+/// Rows per chunk of work: enough chunks to balance the threads (4 each), at least 16 rows so that a chunk
+/// is worth a dispatch, a multiple of 8.
+func rowChunk(_ rows: Int) -> Int {
+    let target = (rows + inferenceThreads * 4 - 1) / (inferenceThreads * 4)
+    return max(16, (target + 7) / 8 * 8)
+}
+
+/// Activations quantized for the SIMD kernels (`nvec` vectors back to back, `cols` each): the strides of
+/// the quants, block scales and Q8_K sums.
+struct ActivationLayout {
+    let quantStride: Int
+    let scaleStride: Int
+    let sumStride: Int
+
+    init(cols: Int, format: ActivationFormat) {
+        quantStride = cols
+        scaleStride = format == .q8_K ? cols / 256 : cols / 32
+        sumStride = cols / 16
+    }
+}
+
+/// out[v·outStride + r] = W[r] · x[v·cols ..< (v+1)·cols] for rows r0..<r1 of `m` and vectors 0..<nvec,
+/// with `a` holding all vectors quantized in `m.type.activationFormat`. SIMD types only.
+func simdRows(_ m: Matrix, _ r0: Int, _ r1: Int, _ a: QuantizedActivation, nvec: Int,
+              _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+    let layout = ActivationLayout(cols: m.cols, format: m.type.activationFormat)
+    let rows = Int32(r1 - r0), w = m.row(r0), o = out + r0
+    // Vectors in groups that stay in L1/L2 while a chunk of rows meets them.
+    let group = 16
+    var v0 = 0
+    while v0 < nvec {
+        let nv = Int32(min(group, nvec - v0))
+        let aq = a.qs + v0 * layout.quantStride
+        let ad = a.scales + v0 * layout.scaleStride
+        let asums = a.sums + v0 * layout.sumStride
+        let ov = o + v0 * outStride
+        switch m.type {
+        case .q8_0:
+            vk_gemm_q8_0(w, m.rowBytes, rows, Int32(m.cols / 32), aq, layout.quantStride, ad, layout.scaleStride, nv, ov, outStride)
+        case .q5_0:
+            vk_gemm_q5_0(w, m.rowBytes, rows, Int32(m.cols / 32), aq, layout.quantStride, ad, layout.scaleStride, nv, ov, outStride)
+        case .q6_K:
+            vk_gemm_q6_K(w, m.rowBytes, rows, Int32(m.cols / 256), aq, layout.quantStride, ad, layout.scaleStride,
+                         asums, layout.sumStride, nv, ov, outStride)
+        case .q4_K:
+            vk_gemm_q4_K(w, m.rowBytes, rows, Int32(m.cols / 256), aq, layout.quantStride, ad, layout.scaleStride,
+                         asums, layout.sumStride, nv, ov, outStride)
+        default:
+            preconditionFailure("no SIMD kernel for \(m.type.name)")
+        }
+        v0 += group
+    }
+}
+
+/// out[v·outStride + r] = W[r] · x[v·cols ..< (v+1)·cols] for every row of `m` and the `nvec` vectors at
+/// `x` (contiguous, `m.cols` apart). With a SIMD kernel, each weight row is read once for all vectors (the
+/// activations are quantized together into `batch`); otherwise one portable matrix-vector product per
+/// vector through `single`.
+func matmul(_ m: Matrix, _ x: UnsafePointer<Float>, nvec: Int, _ out: UnsafeMutablePointer<Float>, outStride: Int,
+            batch: QuantizedActivation, single: QuantizedActivation, simd: Bool = simdKernelsEnabled) {
+    if simd && m.type.hasSIMDKernel {
+        batch.quantize(x, m.cols * nvec, as: m.type.activationFormat)
+        let chunk = rowChunk(m.rows)
+        let chunks = (m.rows + chunk - 1) / chunk
+        parallelFor(chunks) { c in
+            simdRows(m, c * chunk, min(m.rows, (c + 1) * chunk), batch, nvec: nvec, out, outStride: outStride)
+        }
+        return
+    }
+    for v in 0..<nvec { matvec(m, x + v * m.cols, out + v * outStride, single) }
+}
+
+/// out[r] = W[r] · x for every row with the portable kernels, spread over the cores in chunks of rows.
+func matvec(_ m: Matrix, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ act: QuantizedActivation) {
+    act.quantize(x, m.cols, as: m.type.activationFormat)
+    let chunk = rowChunk(m.rows)
+    let chunks = (m.rows + chunk - 1) / chunk
+    parallelFor(chunks) { c in
+        for r in c * chunk..<min(m.rows, (c + 1) * chunk) { out[r] = dotRow(m.type, m.row(r), x, act, m.cols) }
+    }
+}
+
+/// out[i] = silu(gate[i]) · up[i]; with the SIMD kernels, exp is evaluated as ggml's AVX2 code does.
+func swiglu(_ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
+            simd: Bool = simdKernelsEnabled) {
+    if simd {
+        vk_swiglu(gate, up, out, Int32(n))
+    } else {
+        for i in 0..<n { out[i] = silu(gate[i]) * up[i] }
+    }
+}
