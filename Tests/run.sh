@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # VocabKit's test command: unit and CLI tests, then differential tests against the reference tokenizer
-# (Hugging Face tokenizers configured as Qwen) on ~25 MB of real text in six scripts, and llama.cpp's vectors.
+# (Hugging Face tokenizers configured as Qwen) on ~25 MB of real text in six scripts, llama.cpp's vectors, and
+# the README's main job end to end.
 # Fetches what it needs first (idempotent); fails on the first failing step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,3 +33,8 @@ VOCABKIT=.build/release/vocabkit "$PY" Tests/Oracle/check_llama_vectors.py --voc
 
 step "differential: corpus and Unicode sweep against the reference"
 VOCABKIT=.build/release/vocabkit "$PY" Tests/Oracle/differential.py --all
+
+step "the README's main job (Scripts/main-job.sh), end to end"
+OUT=.build-testdata/main-job bash Scripts/main-job.sh > .build-testdata/main-job.log 2>&1 \
+    || { tail -n 30 .build-testdata/main-job.log; echo "the main job failed; full log: .build-testdata/main-job.log"; exit 1; }
+grep -E "kept in total|max \|logit difference\||parity holds" .build-testdata/main-job.log
