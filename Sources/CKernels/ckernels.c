@@ -127,10 +127,23 @@ VK_AVX2 static inline __m256i vk_q6_K_lanes(const uint8_t *blk, const int8_t *y,
 VK_AVX2 void vk_gemm_q6_K(const void *w, size_t row_bytes, int rows, int nb,
                           const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,
                           const int32_t *as, size_t as_stride,
-                          int nvec, float *out, size_t out_stride) {
+                          int nvec, int tiled, float *out, size_t out_stride) {
     for (int r = 0; r < rows; r++) {
         const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
         for (int v = 0; v < nvec; v++) {
+            if (tiled) {
+                // ggml's tiled K-quant matmul (batches of 8 or more): the super-block's whole integer sum,
+                // scaled by the weight's d, meets the activation's d in one running FMA.
+                float acc = 0;
+                for (int b = 0; b < nb; b++) {
+                    const uint8_t *blk = row + (size_t)b * 210;
+                    const int32_t s1 = vk_hsum_i32(vk_q6_K_lanes(blk, aq + (size_t)v * aq_stride + 256 * (size_t)b,
+                                                                 as + (size_t)v * as_stride + 16 * (size_t)b));
+                    acc = fmaf(vk_half(blk + 208) * (float)s1, ad[(size_t)v * ad_stride + b], acc);
+                }
+                out[(size_t)v * out_stride + r] = acc;
+                continue;
+            }
             const int8_t *y = aq + (size_t)v * aq_stride;
             const float *dy = ad + (size_t)v * ad_stride;
             const int32_t *sums = as + (size_t)v * as_stride;
@@ -151,7 +164,7 @@ VK_AVX2 void vk_gemm_q6_K(const void *w, size_t row_bytes, int rows, int nb,
 VK_AVX2 void vk_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb,
                           const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,
                           const int32_t *as, size_t as_stride,
-                          int nvec, float *out, size_t out_stride) {
+                          int nvec, int grouped, float *out, size_t out_stride) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int r = 0; r < rows; r++) {
         const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
@@ -159,6 +172,9 @@ VK_AVX2 void vk_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb,
             const int8_t *y = aq + (size_t)v * aq_stride;
             const float *dy = ad + (size_t)v * ad_stride;
             const int32_t *sums = as + (size_t)v * as_stride;
+            // ggml's gemm (four activation rows at once) adds each 64-element chunk's sums to the running
+            // sums; its gemv (the rows left over) adds whole super-blocks.
+            const int per_chunk = v < grouped;
             float acc = 0, acc_min = 0;
             for (int b = 0; b < nb; b++) {
                 const uint8_t *blk = row + (size_t)b * 144;
@@ -172,6 +188,7 @@ VK_AVX2 void vk_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb,
                     scale[j + 4] = (s[j + 8] & 0x0F) | ((s[j] >> 6) << 4);
                     min[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
                 }
+                const float dd = vk_half(blk) * dy[b], dm = vk_half(blk + 2) * dy[b];
                 __m256i sumi = _mm256_setzero_si256();
                 int32_t summ = 0;
                 for (int c = 0; c < 4; c++) {
@@ -183,10 +200,18 @@ VK_AVX2 void vk_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb,
                     sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), _mm256_set1_epi16(scale[2 * c])));
                     sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), _mm256_set1_epi16(scale[2 * c + 1])));
                     summ += min[2 * c] * (bs[4 * c] + bs[4 * c + 1]) + min[2 * c + 1] * (bs[4 * c + 2] + bs[4 * c + 3]);
+                    if (per_chunk) {
+                        acc = fmaf((float)vk_hsum_i32(sumi), dd, acc);
+                        acc_min = fmaf((float)summ, dm, acc_min);
+                        sumi = _mm256_setzero_si256();
+                        summ = 0;
+                    }
                 }
-                // The super-block's integer sums meet the scale products once each, in two running sums.
-                acc = fmaf((float)vk_hsum_i32(sumi), vk_half(blk) * dy[b], acc);
-                acc_min = fmaf((float)summ, vk_half(blk + 2) * dy[b], acc_min);
+                if (!per_chunk) {
+                    // The super-block's integer sums meet the scale products once each, in two running sums.
+                    acc = fmaf((float)vk_hsum_i32(sumi), dd, acc);
+                    acc_min = fmaf((float)summ, dm, acc_min);
+                }
             }
             out[(size_t)v * out_stride + r] = acc - acc_min;
         }

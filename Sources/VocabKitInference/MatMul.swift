@@ -83,11 +83,14 @@ func simdRows(_ m: Matrix, _ r0: Int, _ r1: Int, _ a: QuantizedActivation, nvec:
         case .q5_0:
             vk_gemm_q5_0(w, m.rowBytes, rows, Int32(m.cols / 32), aq, layout.quantStride, ad, layout.scaleStride, nv, ov, outStride)
         case .q6_K:
+            // ggml switches to its tiled K-quant matmul for batches of 8 or more.
             vk_gemm_q6_K(w, m.rowBytes, rows, Int32(m.cols / 256), aq, layout.quantStride, ad, layout.scaleStride,
-                         asums, layout.sumStride, nv, ov, outStride)
+                         asums, layout.sumStride, nv, nvec >= 8 ? 1 : 0, ov, outStride)
         case .q4_K:
+            // ggml takes a batch's vectors in fours (its gemm) and the rest one by one (its gemv).
+            let grouped = Int32(max(0, min(Int(nv), nvec - nvec % 4 - v0)))
             vk_gemm_q4_K(w, m.rowBytes, rows, Int32(m.cols / 256), aq, layout.quantStride, ad, layout.scaleStride,
-                         asums, layout.sumStride, nv, ov, outStride)
+                         asums, layout.sumStride, nv, grouped, ov, outStride)
         default:
             preconditionFailure("no SIMD kernel for \(m.type.name)")
         }

@@ -248,7 +248,7 @@ public func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
 
 /// NeoX-style rotary embedding (llama.cpp rope type 2) of `heads` heads of `headDim` values at `pos`:
 /// element i pairs with i + headDim/2, rotated by pos · base^(-2i/headDim). The angle is built by repeated
-/// multiplication in Float, as ggml does.
+/// multiplication in Float, as ggml does, and the rotation is fused the way llama.cpp's build computes it.
 public func ropeNeoX(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, base: Float) {
     let half = headDim / 2
     let thetaScale = powf(base, -2 / Float(headDim))
@@ -258,8 +258,9 @@ public func ropeNeoX(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int,
         for h in 0..<heads {
             let p = x + h * headDim
             let x0 = p[i], x1 = p[i + half]
-            p[i] = x0 * c - x1 * s
-            p[i + half] = x0 * s + x1 * c
+            // Fused as GCC contracts ggml's `x0*cos - x1*sin` and `x0*sin + x1*cos` (-O3 -march=native).
+            p[i] = (-(x1 * s)).addingProduct(x0, c)
+            p[i + half] = (x1 * c).addingProduct(x0, s)
         }
         theta *= thetaScale
     }
@@ -493,7 +494,7 @@ extension LanguageModel {
             }
             let vt = s.valueCache + cache + t * kvDim + kvOffset
             for i in 0..<headDim { out[i] = floatToHalfRounded(out[i].addingProduct(vt[i], vs)) }
-            sum = sum * ms + vs
+            sum = vs.addingProduct(sum, ms)  // ggml's `S = S*ms + vs`, contracted to one FMA by its compiler
         }
         let inv: Float = sum == 0 ? 0 : 1 / sum
         for i in 0..<headDim { out[i] *= inv }

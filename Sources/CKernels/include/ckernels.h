@@ -26,17 +26,20 @@ void vk_gemm_q8_0(const void *w, size_t row_bytes, int rows, int nb,
 void vk_gemm_q5_0(const void *w, size_t row_bytes, int rows, int nb,
                   const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,
                   int nvec, float *out, size_t out_stride);
-/// Q6_K weights with Q8_K activations (ggml's vec_dot_q6_K_q8_K lane structure).
+/// Q6_K weights with Q8_K activations: ggml's vec_dot_q6_K_q8_K lane structure, or with `tiled` set the
+/// accumulation of ggml's tiled K-quant matmul, which it uses for batches of 8 or more tokens.
 void vk_gemm_q6_K(const void *w, size_t row_bytes, int rows, int nb,
                   const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,
                   const int32_t *as, size_t as_stride,
-                  int nvec, float *out, size_t out_stride);
-/// Q4_K weights with Q8_K activations, accumulated per row and super-block as ggml's repacked Q4_K x8
-/// kernels do on AVX2 (which it uses whenever the row count is a multiple of 8).
+                  int nvec, int tiled, float *out, size_t out_stride);
+/// Q4_K weights with Q8_K activations, accumulated as ggml's repacked Q4_K x8 kernels do on AVX2 (which it
+/// uses whenever the row count is a multiple of 8): the first `grouped` vectors as its gemm (a batch's
+/// activations in fours) adds every 64-element chunk to the running sums, the others as its gemv does, once
+/// per super-block.
 void vk_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb,
                   const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,
                   const int32_t *as, size_t as_stride,
-                  int nvec, float *out, size_t out_stride);
+                  int nvec, int grouped, float *out, size_t out_stride);
 
 /// Dot product of two F32 vectors whose values are F16-representable, summed as ggml_vec_dot_f16 does on
 /// AVX (four 8-lane FMA accumulators over steps of 32, then a fixed reduction; a tail in double).
