@@ -200,6 +200,10 @@ public enum SyntheticModel {
         }
         let unit: @Sendable (Int, inout SyntheticRandom) -> Float = { _, _ in 1 }
         func gain(_ cols: Int) -> Float { 1 / Float(cols).squareRoot() }
+        // The blocks' outputs (attn_output, ffn_down) are made large against the token embedding in the residual
+        // stream: with tied embeddings, an input embedding that survives to the output makes every token
+        // predict itself, and the continuations collapse into one repeated token.
+        let residualGain: Float = 40
 
         var list: [(String, [Int], Fill)] = [("token_embd.weight", [dim, embeddingRows], .matrix(std: gain(dim), rowScale: tokenRowScale))]
         if spec.untiedOutput {
@@ -215,7 +219,7 @@ public enum SyntheticModel {
             if spec.architecture == .qwen2 { list.append((p + "attn_k.bias", [kvDim], .vector(center: 0, spread: 0.3))) }
             list.append((p + "attn_v.weight", [dim, kvDim], .matrix(std: gain(dim), rowScale: unit)))
             if spec.architecture == .qwen2 { list.append((p + "attn_v.bias", [kvDim], .vector(center: 0, spread: 0.3))) }
-            list.append((p + "attn_output.weight", [qDim, dim], .matrix(std: 40 * gain(qDim), rowScale: unit)))
+            list.append((p + "attn_output.weight", [qDim, dim], .matrix(std: residualGain * gain(qDim), rowScale: unit)))
             if spec.architecture == .qwen3 {
                 list.append((p + "attn_q_norm.weight", [spec.headDim], .vector(center: 1, spread: 0.2)))
                 list.append((p + "attn_k_norm.weight", [spec.headDim], .vector(center: 1, spread: 0.2)))
@@ -223,7 +227,7 @@ public enum SyntheticModel {
             list.append((p + "ffn_norm.weight", [dim], .vector(center: 1, spread: 0.2)))
             list.append((p + "ffn_gate.weight", [dim, spec.ffn], .matrix(std: gain(dim), rowScale: unit)))
             list.append((p + "ffn_up.weight", [dim, spec.ffn], .matrix(std: gain(dim), rowScale: unit)))
-            list.append((p + "ffn_down.weight", [spec.ffn, dim], .matrix(std: 40 * gain(spec.ffn), rowScale: unit)))
+            list.append((p + "ffn_down.weight", [spec.ffn, dim], .matrix(std: residualGain * gain(spec.ffn), rowScale: unit)))
         }
         let type = spec.type, seed = spec.seed
         let unitRMS = type.blockElements > 1 ? unitBlockRMS(type) : 1

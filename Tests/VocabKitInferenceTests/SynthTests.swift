@@ -172,6 +172,25 @@ final class SynthTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: a + ".tmp"), "written through a temporary name")
     }
 
+    /// `vocabkit synth`: a model on success; one `error:` line and status 1 for a bad option, with no file left.
+    func testCommand() throws {
+        let path = temporaryPath("cli")
+        let ok = try VocabKitBinary.run(["synth", "--arch", "qwen2", "--type", "Q5_0", "--dim", "32", "--ffn", "32",
+                                         "--layers", "1", "--heads", "2", "--kv-heads", "1", "--seed", "3", "-o", path])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(ok.stdout.hasPrefix("wrote \(path): qwen2 Q5_0, dim 32, 1 layers"), ok.stdout)
+        XCTAssertEqual(try GGUFFile(path: path).tensor(named: "blk.0.ffn_up.weight")?.type, .q5_0)
+        for (args, message) in [(["--type", "Q4_K", "--dim", "64"], "error: dim 64 is not a multiple of Q4_K's block size 256\n"),
+                                (["--arch", "llama"], "error: --arch must be qwen3 or qwen2, not 'llama'\n"),
+                                (["--type", "Q9"], "error: unknown --type 'Q9'\n")] {
+            let bad = temporaryPath("cli-bad")
+            let r = try VocabKitBinary.run(["synth", "-o", bad] + args)
+            XCTAssertEqual(r.status, 1, "\(args)")
+            XCTAssertEqual(r.stderr, message)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: bad))
+        }
+    }
+
     /// Bad shapes are refused with one clear sentence, before anything is written.
     func testValidation() throws {
         func message(_ spec: SyntheticModelSpec) -> String? {
