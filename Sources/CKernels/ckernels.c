@@ -273,3 +273,39 @@ VK_AVX2 void vk_swiglu(const float *gate, const float *up, float *out, int n) {
         out[i] = x / (1.0f + expf(-x)) * up[i];
     }
 }
+
+VK_AVX2 static inline float vk_round_half(float x) { return _cvtsh_ss(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT)); }
+
+VK_AVX2 void vk_attention_f16(const float *q, const float *k, const float *v, size_t stride, int positions,
+                              int head_dim, float scale, float *out) {
+    const int nv = head_dim & ~7;
+    float m = -INFINITY, sum = 0;
+    for (int i = 0; i < head_dim; i++) out[i] = 0;
+    for (int t = 0; t < positions; t++) {
+        const float *kt = k + (size_t)t * stride, *vt = v + (size_t)t * stride;
+        const float score = vk_dot_f16_values(q, kt, head_dim) * scale;
+        float ms = 1, vs = 1;
+        if (score > m) {
+            const float old = m;
+            m = score;
+            ms = expf(old - m);
+            const __m256 f = _mm256_set1_ps(ms);
+            for (int i = 0; i < nv; i += 8) {
+                const __m256 x = _mm256_mul_ps(_mm256_loadu_ps(out + i), f);
+                _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT)));
+            }
+            for (int i = nv; i < head_dim; i++) out[i] = vk_round_half(out[i] * ms);
+        } else {
+            vs = expf(score - m);
+        }
+        const __m256 f = _mm256_set1_ps(vs);
+        for (int i = 0; i < nv; i += 8) {
+            const __m256 x = _mm256_fmadd_ps(_mm256_loadu_ps(vt + i), f, _mm256_loadu_ps(out + i));
+            _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT)));
+        }
+        for (int i = nv; i < head_dim; i++) out[i] = vk_round_half(fmaf(vt[i], vs, out[i]));
+        sum = fmaf(sum, ms, vs);
+    }
+    const float inv = sum == 0 ? 0 : 1 / sum;
+    for (int i = 0; i < head_dim; i++) out[i] *= inv;
+}

@@ -467,21 +467,23 @@ public final class LanguageModel {
 
 extension LanguageModel {
     /// One head's attention the way ggml's CPU flash-attention kernel computes it for one query with an F16
-    /// KV cache: scores in F32 from F16 inputs (summed in ggml's order on the SIMD path), an online softmax,
-    /// and the weighted sum of V kept in F16 (rounded after every update), divided by the softmax sum at the end.
+    /// KV cache: scores in F32 from F16 inputs, an online softmax, and the weighted sum of V kept in F16
+    /// (rounded after every update), divided by the softmax sum at the end. The SIMD path does it all in C
+    /// (vk_attention_f16, scores summed in ggml's order; F16C makes the roundings cheap).
     func halfPrecisionAttention(_ q: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, cache: Int, kvOffset: Int,
                                 positions: Int, scale: Float) {
         let s = state, headDim = config.headDim, kvDim = config.kvDim, simd = useSIMDKernels
+        if simd {
+            vk_attention_f16(q, s.keyCache + cache + kvOffset, s.valueCache + cache + kvOffset, kvDim, Int32(positions),
+                             Int32(headDim), scale, out)
+            return
+        }
         var maxScore = -Float.infinity, sum: Float = 0
         out.update(repeating: 0, count: headDim)
         for t in 0..<positions {
             let kt = s.keyCache + cache + t * kvDim + kvOffset
             var score: Float = 0
-            if simd {
-                score = vk_dot_f16_values(q, kt, Int32(headDim))
-            } else {
-                for i in 0..<headDim { score += q[i] * kt[i] }
-            }
+            for i in 0..<headDim { score += q[i] * kt[i] }
             score *= scale
             var ms: Float = 1, vs: Float = 1
             if score > maxScore {

@@ -45,6 +45,12 @@ void vk_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb,
 /// AVX (four 8-lane FMA accumulators over steps of 32, then a fixed reduction; a tail in double).
 float vk_dot_f16_values(const float *x, const float *y, int n);
 
+/// One query's attention over `positions` cached keys and values (`stride` floats apart, all F16 values) as
+/// ggml's CPU flash attention computes it with an F16 KV cache: scores by vk_dot_f16_values times `scale`,
+/// an online softmax, the weighted sum of V rounded to F16 after every update, divided by the sum at the end.
+void vk_attention_f16(const float *q, const float *k, const float *v, size_t stride, int positions,
+                      int head_dim, float scale, float *out);
+
 /// out[i] = silu(gate[i]) * up[i], with silu(x) = x / (1 + exp(-x)) and exp evaluated like ggml's AVX2
 /// ggml_v_expf (a degree-5 polynomial after range reduction) for whole groups of 8, libm expf for the rest.
 void vk_swiglu(const float *gate, const float *up, float *out, int n);
