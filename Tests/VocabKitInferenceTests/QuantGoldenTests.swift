@@ -69,6 +69,11 @@ struct TestActivation {
 final class QuantGoldenTests: XCTestCase {
     static let weightTypes: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
+    /// The forward pass reads exactly these types; others (IQ*, TQ*, MXFP4, ...) are refused when a model loads.
+    func testSupportedTypes() {
+        XCTAssertEqual(Set(GGMLType.allCases.filter(isSupportedWeightType)), Set(Self.weightTypes))
+    }
+
     /// dequantizeRow equals gguf-py's numpy dequantization bit for bit on random blocks of every supported type.
     /// Both compute each value as the same F32 products in the same order (scale·sub-scale first, then
     /// ·quant, then ± min), and IEEE F32 multiplication and addition are exactly rounded, so no tolerance.

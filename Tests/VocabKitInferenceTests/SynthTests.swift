@@ -66,6 +66,7 @@ final class SynthTests: XCTestCase {
             architectures.insert(spec.architecture.rawValue)
             let path = temporaryPath(name)
             try SyntheticModel.write(spec, vocabulary: try Self.vocabulary(), to: path)
+            defer { try? FileManager.default.removeItem(atPath: path) }  // one model on disk at a time
             let (bytes, sum) = try Self.checksum(path)
             XCTAssertEqual(bytes, c["file_bytes"] as? Int, "\(name): size differs from the model llama.cpp ran")
             XCTAssertEqual(String(sum), c["file_checksum"] as? String, "\(name): bytes differ from the model llama.cpp ran")
