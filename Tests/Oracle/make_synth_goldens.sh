@@ -3,15 +3,15 @@
 # weights, the real Qwen vocabulary): the oracle for SynthTests.swift, which regenerates each model from the
 # same parameters through the library and compares VocabKitInference's greedy continuations with these.
 # Usage: Tests/Oracle/make_synth_goldens.sh [LLAMA_BIN_DIR]
-# Builds the release vocabkit (scratch path .build-h2 unless VOCABKIT_SCRATCH is set; VOCABKIT_SKIP_BUILD=1
-# uses the one there), writes the models to
-# a temporary directory, and writes Tests/Fixtures/llama-goldens/synthetic.json with, per model, the synth
+# Builds the release vocabkit (scratch path .build unless VOCABKIT_SCRATCH is set; VOCABKIT_SKIP_BUILD=1
+# uses the one there), writes the models to a temporary directory, and writes
+# Tests/Fixtures/llama-goldens/synthetic.json with, per model, the synth
 # parameters, the file's size and word checksum (so the test can tell a different model from a different
 # forward pass), and per prompt the continuation llama-simple prints (-n 32; its trailing newline dropped).
 set -euo pipefail
 BIN=${1:-/tmp/peers/llama.cpp/build/bin}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-SCRATCH=${VOCABKIT_SCRATCH:-$ROOT/.build-h2}
+SCRATCH=${VOCABKIT_SCRATCH:-$ROOT/.build}
 OUT="$ROOT/Tests/Fixtures/llama-goldens/synthetic.json"
 [ -n "${VOCABKIT_SKIP_BUILD:-}" ] || (cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --product vocabkit >&2)
 VOCABKIT="$SCRATCH/release/vocabkit"
