@@ -64,28 +64,58 @@ VK_AVX2 static inline __m256i vk_unpack_q5_0(const uint8_t *blk) {
 
 // MARK: Q8_0 and Q5_0 (32-element blocks, Q8_0 activations)
 
-/// One weight row against up to 4 activation vectors at a time; `unpack` turns block b into 32 signed bytes.
+/// Micro-kernel: NR weight rows against NV activation vectors (constants after inlining, so that the
+/// accumulators stay in registers); each unpacked weight block and each loaded activation block serve several
+/// products. `UNPACK` turns block `blk` into 32 signed bytes.
 #define VK_GEMM_Q0(NAME, BLOCK_BYTES, UNPACK)                                                                    \
+__attribute__((always_inline)) VK_AVX2 static inline void NAME##_tile(                                          \
+        const int NR, const int NV, const uint8_t *w, size_t row_bytes, int nb,                                 \
+        const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride, float *out, size_t out_stride) { \
+    __m256 acc[2][4];                                                                                           \
+    for (int i = 0; i < NR; i++) for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();                 \
+    for (int b = 0; b < nb; b++) {                                                                              \
+        __m256i qx[2], ax[2];                                                                                   \
+        float dw[2];                                                                                            \
+        for (int i = 0; i < NR; i++) {                                                                          \
+            const uint8_t *blk = w + (size_t)i * row_bytes + (size_t)b * (BLOCK_BYTES);                         \
+            dw[i] = vk_half(blk);                                                                               \
+            qx[i] = UNPACK;                                                                                     \
+            ax[i] = _mm256_sign_epi8(qx[i], qx[i]);                                                             \
+        }                                                                                                       \
+        for (int v = 0; v < NV; v++) {                                                                          \
+            const __m256i qy = _mm256_loadu_si256((const __m256i *)(aq + (size_t)v * aq_stride + 32 * (size_t)b)); \
+            const float dy = ad[(size_t)v * ad_stride + b];                                                     \
+            for (int i = 0; i < NR; i++) {                                                                      \
+                const __m256i p16 = _mm256_maddubs_epi16(ax[i], _mm256_sign_epi8(qy, qx[i]));                   \
+                const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));              \
+                acc[i][v] = _mm256_fmadd_ps(_mm256_set1_ps(dw[i] * dy), p, acc[i][v]);                          \
+            }                                                                                                   \
+        }                                                                                                       \
+    }                                                                                                           \
+    for (int v = 0; v < NV; v++)                                                                                \
+        for (int i = 0; i < NR; i++) out[(size_t)v * out_stride + i] = vk_hsum8(acc[i][v]);                    \
+}                                                                                                               \
 VK_AVX2 void NAME(const void *w, size_t row_bytes, int rows, int nb,                                            \
                   const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,                        \
                   int nvec, float *out, size_t out_stride) {                                                    \
     for (int v0 = 0; v0 < nvec; v0 += 4) {                                                                      \
         const int nv = nvec - v0 < 4 ? nvec - v0 : 4;                                                           \
-        for (int r = 0; r < rows; r++) {                                                                        \
-            const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;                                    \
-            __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() }; \
-            for (int b = 0; b < nb; b++) {                                                                      \
-                const uint8_t *blk = row + (size_t)b * (BLOCK_BYTES);                                           \
-                const float dw = vk_half(blk);                                                                  \
-                const __m256i qx = UNPACK;                                                                      \
-                for (int v = 0; v < nv; v++) {                                                                  \
-                    const size_t vi = (size_t)(v0 + v);                                                         \
-                    const __m256i qy = _mm256_loadu_si256((const __m256i *)(aq + vi * aq_stride + 32 * (size_t)b)); \
-                    const __m256 d = _mm256_set1_ps(dw * ad[vi * ad_stride + b]);                               \
-                    acc[v] = _mm256_fmadd_ps(d, vk_dot32(qx, qy), acc[v]);                                      \
-                }                                                                                               \
+        const int8_t *q = aq + (size_t)v0 * aq_stride;                                                          \
+        const float *d = ad + (size_t)v0 * ad_stride;                                                           \
+        float *o = out + (size_t)v0 * out_stride;                                                               \
+        for (int r0 = 0; r0 < rows; r0 += 2) {                                                                  \
+            const uint8_t *wr = (const uint8_t *)w + (size_t)r0 * row_bytes;                                   \
+            const int nr = rows - r0 < 2 ? rows - r0 : 2;                                                       \
+            switch (nr * 8 + nv) {                                                                              \
+            case 2 * 8 + 4: NAME##_tile(2, 4, wr, row_bytes, nb, q, aq_stride, d, ad_stride, o + r0, out_stride); break; \
+            case 2 * 8 + 3: NAME##_tile(2, 3, wr, row_bytes, nb, q, aq_stride, d, ad_stride, o + r0, out_stride); break; \
+            case 2 * 8 + 2: NAME##_tile(2, 2, wr, row_bytes, nb, q, aq_stride, d, ad_stride, o + r0, out_stride); break; \
+            case 2 * 8 + 1: NAME##_tile(2, 1, wr, row_bytes, nb, q, aq_stride, d, ad_stride, o + r0, out_stride); break; \
+            case 1 * 8 + 4: NAME##_tile(1, 4, wr, row_bytes, nb, q, aq_stride, d, ad_stride, o + r0, out_stride); break; \
+            case 1 * 8 + 3: NAME##_tile(1, 3, wr, row_bytes, nb, q, aq_stride, d, ad_stride, o + r0, out_stride); break; \
+            case 1 * 8 + 2: NAME##_tile(1, 2, wr, row_bytes, nb, q, aq_stride, d, ad_stride, o + r0, out_stride); break; \
+            default:        NAME##_tile(1, 1, wr, row_bytes, nb, q, aq_stride, d, ad_stride, o + r0, out_stride); break; \
             }                                                                                                   \
-            for (int v = 0; v < nv; v++) out[(size_t)(v0 + v) * out_stride + r] = vk_hsum8(acc[v]);            \
         }                                                                                                       \
     }                                                                                                           \
 }
