@@ -125,29 +125,34 @@ VK_GEMM_Q0(vk_gemm_q5_0, 22, vk_unpack_q5_0(blk))
 
 // MARK: Q6_K (256-element super-blocks, Q8_K activations)
 
-/// One super-block: 8 int32 lanes, lane i holding the scaled products of bytes 4i..<4i+4 of every 32-element
-/// run (unsigned 6-bit values) minus 32 · (sc[2i]·bsum[2i] + sc[2i+1]·bsum[2i+1]), which removes the offset.
-VK_AVX2 static inline __m256i vk_q6_K_lanes(const uint8_t *blk, const int8_t *y, const int32_t *bsums) {
+/// A Q6_K super-block's 256 unsigned 6-bit values as 8 runs of 32 bytes (run 4h + j holds elements
+/// 128h + 32j ..< 128h + 32j + 32), and each run's scales as 16-bit lanes (sc[2k] for its first 16 elements,
+/// sc[2k + 1] for the rest, k = 4h + j).
+VK_AVX2 static inline void vk_q6_K_unpack(const uint8_t *blk, __m256i q[8], __m256i scale[8]) {
     const int8_t *sc = (const int8_t *)(blk + 192);
-    __m256i sumi = _mm256_setzero_si256();
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int h = 0; h < 2; h++) {
         const uint8_t *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
         const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
         const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
         const __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
-        __m256i q[4];
-        q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x03)), 4));
-        q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C)), 2));
-        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, _mm256_set1_epi8(0x30)));
-        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                               _mm256_srli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8((char)0xC0)), 2));
-        for (int run = 0; run < 4; run++) {
-            const __m256i yv = _mm256_loadu_si256((const __m256i *)(y + 128 * h + 32 * run));
-            const int s = 8 * h + 2 * run;  // elements 0..<16 of the run use sc[s], 16..<32 use sc[s + 1]
-            const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[s + 1]), _mm_set1_epi16(sc[s]));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[run], yv), scale));
-        }
+        q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x03)), 4));
+        q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C)), 2));
+        q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, _mm256_set1_epi8(0x30)));
+        q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                       _mm256_srli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8((char)0xC0)), 2));
+    }
+    for (int k = 0; k < 8; k++) scale[k] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+}
+
+/// One super-block against one activation: 8 int32 lanes, lane i holding the scaled products of bytes
+/// 4i..<4i+4 of every run minus 32 · (sc[2i]·bsum[2i] + sc[2i+1]·bsum[2i+1]), which removes the offset of 32.
+VK_AVX2 static inline __m256i vk_q6_K_lanes(const __m256i q[8], const __m256i scale[8], const int8_t *sc,
+                                            const int8_t *y, const int32_t *bsums) {
+    __m256i sumi = _mm256_setzero_si256();
+    for (int k = 0; k < 8; k++) {
+        const __m256i yv = _mm256_loadu_si256((const __m256i *)(y + 32 * k));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], yv), scale[k]));
     }
     int32_t off[8];
     for (int i = 0; i < 8; i++) off[i] = 32 * (sc[2 * i] * bsums[2 * i] + sc[2 * i + 1] * bsums[2 * i + 1]);
@@ -158,33 +163,35 @@ VK_AVX2 void vk_gemm_q6_K(const void *w, size_t row_bytes, int rows, int nb,
                           const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,
                           const int32_t *as, size_t as_stride,
                           int nvec, int tiled, float *out, size_t out_stride) {
-    for (int r = 0; r < rows; r++) {
-        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-        for (int v = 0; v < nvec; v++) {
-            if (tiled) {
-                // ggml's tiled K-quant matmul (batches of 8 or more): the super-block's whole integer sum,
-                // scaled by the weight's d, meets the activation's d in one running FMA.
-                float acc = 0;
-                for (int b = 0; b < nb; b++) {
-                    const uint8_t *blk = row + (size_t)b * 210;
-                    const int32_t s1 = vk_hsum_i32(vk_q6_K_lanes(blk, aq + (size_t)v * aq_stride + 256 * (size_t)b,
-                                                                 as + (size_t)v * as_stride + 16 * (size_t)b));
-                    acc = fmaf(vk_half(blk + 208) * (float)s1, ad[(size_t)v * ad_stride + b], acc);
-                }
-                out[(size_t)v * out_stride + r] = acc;
-                continue;
-            }
-            const int8_t *y = aq + (size_t)v * aq_stride;
-            const float *dy = ad + (size_t)v * ad_stride;
-            const int32_t *sums = as + (size_t)v * as_stride;
-            __m256 acc = _mm256_setzero_ps();
+    enum { G = 16 };
+    for (int v0 = 0; v0 < nvec; v0 += G) {
+        const int nv = nvec - v0 < G ? nvec - v0 : G;
+        for (int r = 0; r < rows; r++) {
+            const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+            __m256 acc[G];
+            float acc_tiled[G];
+            for (int v = 0; v < nv; v++) { acc[v] = _mm256_setzero_ps(); acc_tiled[v] = 0; }
             for (int b = 0; b < nb; b++) {
                 const uint8_t *blk = row + (size_t)b * 210;
-                const __m256i lanes = vk_q6_K_lanes(blk, y + 256 * (size_t)b, sums + 16 * (size_t)b);
-                const float d = dy[b] * vk_half(blk + 208);
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(lanes), acc);
+                const int8_t *sc = (const int8_t *)(blk + 192);
+                const float dw = vk_half(blk + 208);
+                __m256i q[8], scale[8];
+                vk_q6_K_unpack(blk, q, scale);
+                for (int v = 0; v < nv; v++) {
+                    const size_t vi = (size_t)(v0 + v);
+                    const __m256i lanes = vk_q6_K_lanes(q, scale, sc, aq + vi * aq_stride + 256 * (size_t)b,
+                                                        as + vi * as_stride + 16 * (size_t)b);
+                    const float dy = ad[vi * ad_stride + b];
+                    if (tiled) {
+                        // ggml's tiled K-quant matmul (batches of 8 or more): the super-block's whole integer
+                        // sum, scaled by the weight's d, meets the activation's d in one running FMA.
+                        acc_tiled[v] = fmaf(dw * (float)vk_hsum_i32(lanes), dy, acc_tiled[v]);
+                    } else {
+                        acc[v] = _mm256_fmadd_ps(_mm256_set1_ps(dy * dw), _mm256_cvtepi32_ps(lanes), acc[v]);
+                    }
+                }
             }
-            out[(size_t)v * out_stride + r] = vk_hsum8(acc);
+            for (int v = 0; v < nv; v++) out[(size_t)(v0 + v) * out_stride + r] = tiled ? acc_tiled[v] : vk_hsum8(acc[v]);
         }
     }
 }
@@ -195,22 +202,18 @@ VK_AVX2 void vk_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb,
                           const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,
                           const int32_t *as, size_t as_stride,
                           int nvec, int grouped, float *out, size_t out_stride) {
+    enum { G = 16 };
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    for (int r = 0; r < rows; r++) {
-        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-        for (int v = 0; v < nvec; v++) {
-            const int8_t *y = aq + (size_t)v * aq_stride;
-            const float *dy = ad + (size_t)v * ad_stride;
-            const int32_t *sums = as + (size_t)v * as_stride;
-            // ggml's gemm (four activation rows at once) adds each 64-element chunk's sums to the running
-            // sums; its gemv (the rows left over) adds whole super-blocks.
-            const int per_chunk = v < grouped;
-            float acc = 0, acc_min = 0;
+    for (int v0 = 0; v0 < nvec; v0 += G) {
+        const int nv = nvec - v0 < G ? nvec - v0 : G;
+        for (int r = 0; r < rows; r++) {
+            const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+            float acc[G], acc_min[G];
+            for (int v = 0; v < nv; v++) acc[v] = acc_min[v] = 0;
             for (int b = 0; b < nb; b++) {
                 const uint8_t *blk = row + (size_t)b * 144;
                 const uint8_t *s = blk + 4, *qs = blk + 16;
-                const int8_t *yb = y + 256 * (size_t)b;
-                const int32_t *bs = sums + 16 * (size_t)b;
+                const float dw = vk_half(blk), dminw = vk_half(blk + 2);
                 uint8_t scale[8], min[8];
                 for (int j = 0; j < 4; j++) {
                     scale[j] = s[j] & 63;
@@ -218,32 +221,43 @@ VK_AVX2 void vk_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb,
                     scale[j + 4] = (s[j + 8] & 0x0F) | ((s[j] >> 6) << 4);
                     min[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
                 }
-                const float dd = vk_half(blk) * dy[b], dm = vk_half(blk + 2) * dy[b];
-                __m256i sumi = _mm256_setzero_si256();
-                int32_t summ = 0;
+                __m256i q[8], sc[8];  // sub-block j: elements 32j ..< 32j + 32
                 for (int c = 0; c < 4; c++) {
-                    const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-                    const __m256i lo = _mm256_and_si256(q, m4);
-                    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-                    const __m256i ylo = _mm256_loadu_si256((const __m256i *)(yb + 64 * c));
-                    const __m256i yhi = _mm256_loadu_si256((const __m256i *)(yb + 64 * c + 32));
-                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), _mm256_set1_epi16(scale[2 * c])));
-                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), _mm256_set1_epi16(scale[2 * c + 1])));
-                    summ += min[2 * c] * (bs[4 * c] + bs[4 * c + 1]) + min[2 * c + 1] * (bs[4 * c + 2] + bs[4 * c + 3]);
-                    if (per_chunk) {
-                        acc = fmaf((float)vk_hsum_i32(sumi), dd, acc);
-                        acc_min = fmaf((float)summ, dm, acc_min);
-                        sumi = _mm256_setzero_si256();
-                        summ = 0;
+                    const __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+                    q[2 * c] = _mm256_and_si256(raw, m4);
+                    q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                }
+                for (int j = 0; j < 8; j++) sc[j] = _mm256_set1_epi16(scale[j]);
+                for (int v = 0; v < nv; v++) {
+                    const size_t vi = (size_t)(v0 + v);
+                    const int8_t *yb = aq + vi * aq_stride + 256 * (size_t)b;
+                    const int32_t *bs = as + vi * as_stride + 16 * (size_t)b;
+                    const float dd = dw * ad[vi * ad_stride + b], dm = dminw * ad[vi * ad_stride + b];
+                    // ggml's gemm (four activation rows at once) adds each 64-element chunk's sums to the
+                    // running sums; its gemv (the rows left over) adds whole super-blocks.
+                    const int per_chunk = v0 + v < grouped;
+                    __m256i sumi = _mm256_setzero_si256();
+                    int32_t summ = 0;
+                    for (int c = 0; c < 4; c++) {
+                        const __m256i ylo = _mm256_loadu_si256((const __m256i *)(yb + 64 * c));
+                        const __m256i yhi = _mm256_loadu_si256((const __m256i *)(yb + 64 * c + 32));
+                        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * c], ylo), sc[2 * c]));
+                        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * c + 1], yhi), sc[2 * c + 1]));
+                        summ += min[2 * c] * (bs[4 * c] + bs[4 * c + 1]) + min[2 * c + 1] * (bs[4 * c + 2] + bs[4 * c + 3]);
+                        if (per_chunk) {
+                            acc[v] = fmaf((float)vk_hsum_i32(sumi), dd, acc[v]);
+                            acc_min[v] = fmaf((float)summ, dm, acc_min[v]);
+                            sumi = _mm256_setzero_si256();
+                            summ = 0;
+                        }
+                    }
+                    if (!per_chunk) {
+                        acc[v] = fmaf((float)vk_hsum_i32(sumi), dd, acc[v]);
+                        acc_min[v] = fmaf((float)summ, dm, acc_min[v]);
                     }
                 }
-                if (!per_chunk) {
-                    // The super-block's integer sums meet the scale products once each, in two running sums.
-                    acc = fmaf((float)vk_hsum_i32(sumi), dd, acc);
-                    acc_min = fmaf((float)summ, dm, acc_min);
-                }
             }
-            out[(size_t)v * out_stride + r] = acc - acc_min;
+            for (int v = 0; v < nv; v++) out[(size_t)(v0 + v) * out_stride + r] = acc[v] - acc_min[v];
         }
     }
 }

@@ -63,9 +63,12 @@ struct ActivationLayout {
 }
 
 /// out[v·outStride + r] = W[r] · x[v·cols ..< (v+1)·cols] for rows r0..<r1 of `m` and vectors 0..<nvec,
-/// with `a` holding all vectors quantized in `m.type.activationFormat`. SIMD types only.
+/// with `a` holding all vectors quantized in `m.type.activationFormat`. SIMD types only. Some of ggml's
+/// kernels depend on the batch a vector is part of: by default these vectors are the whole batch; `batchSize`
+/// and `batchIndex` (the position of vector 0 in it) say otherwise.
 func simdRows(_ m: Matrix, _ r0: Int, _ r1: Int, _ a: QuantizedActivation, nvec: Int,
-              _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+              _ out: UnsafeMutablePointer<Float>, outStride: Int, batchSize: Int? = nil, batchIndex: Int = 0) {
+    let batch = batchSize ?? nvec
     let layout = ActivationLayout(cols: m.cols, format: m.type.activationFormat)
     let rows = Int32(r1 - r0), w = m.row(r0), o = out + r0
     // Vectors in groups that stay in L1/L2 while a chunk of rows meets them.
@@ -85,10 +88,10 @@ func simdRows(_ m: Matrix, _ r0: Int, _ r1: Int, _ a: QuantizedActivation, nvec:
         case .q6_K:
             // ggml switches to its tiled K-quant matmul for batches of 8 or more.
             vk_gemm_q6_K(w, m.rowBytes, rows, Int32(m.cols / 256), aq, layout.quantStride, ad, layout.scaleStride,
-                         asums, layout.sumStride, nv, nvec >= 8 ? 1 : 0, ov, outStride)
+                         asums, layout.sumStride, nv, batch >= 8 ? 1 : 0, ov, outStride)
         case .q4_K:
             // ggml takes a batch's vectors in fours (its gemm) and the rest one by one (its gemv).
-            let grouped = Int32(max(0, min(Int(nv), nvec - nvec % 4 - v0)))
+            let grouped = Int32(max(0, min(Int(nv), batch - batch % 4 - (batchIndex + v0))))
             vk_gemm_q4_K(w, m.rowBytes, rows, Int32(m.cols / 256), aq, layout.quantStride, ad, layout.scaleStride,
                          asums, layout.sumStride, nv, grouped, ov, outStride)
         default:
@@ -134,4 +137,17 @@ func swiglu(_ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ out: Uns
     } else {
         for i in 0..<n { out[i] = silu(gate[i]) * up[i] }
     }
+}
+
+// Entry points for tests of the C kernels (the test target reaches C through this module).
+
+func simdExpApprox(_ x: Float) -> Float { vk_expf_approx(x) }
+
+func simdDotHalfValues(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
+    vk_dot_f16_values(x, y, Int32(n))
+}
+
+func simdAttention(_ q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
+                   positions: Int, headDim: Int, scale: Float, _ out: UnsafeMutablePointer<Float>) {
+    vk_attention_f16(q, keys, values, stride, Int32(positions), Int32(headDim), scale, out)
 }
