@@ -225,6 +225,12 @@ final class LlamaGoldenTests: XCTestCase {
             print("prompt \(prompt.debugDescription): leaves llama.cpp's text at token \(first); closest decision before it: margin \(closest)")
         }
         print("llama.cpp goldens: \(identical)/\(cases.count) identical")
-        XCTAssertGreaterThanOrEqual(identical, cases.count * 2 / 3, "most continuations should be identical to llama.cpp's")
+        if lm.useSIMDKernels {
+            // The AVX2 kernels mirror ggml's x86 arithmetic (accumulation order, FMA contractions, batch paths):
+            // 12/12 were identical when written; at least 10 is the bar (issue 5).
+            XCTAssertGreaterThanOrEqual(identical, 10, "continuations identical to llama.cpp's")
+        } else {
+            XCTAssertGreaterThanOrEqual(identical, cases.count * 2 / 3, "most continuations should be identical to llama.cpp's")
+        }
     }
 }
