@@ -75,20 +75,20 @@ __attribute__((always_inline)) VK_AVX2 static inline void NAME##_tile(          
     for (int i = 0; i < NR; i++) for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();                 \
     for (int b = 0; b < nb; b++) {                                                                              \
         __m256i qx[2], ax[2];                                                                                   \
-        float dw[2];                                                                                            \
+        __m256 dw[2];                                                                                           \
         for (int i = 0; i < NR; i++) {                                                                          \
             const uint8_t *blk = w + (size_t)i * row_bytes + (size_t)b * (BLOCK_BYTES);                         \
-            dw[i] = vk_half(blk);                                                                               \
+            dw[i] = _mm256_set1_ps(vk_half(blk));                                                               \
             qx[i] = UNPACK;                                                                                     \
             ax[i] = _mm256_sign_epi8(qx[i], qx[i]);                                                             \
         }                                                                                                       \
         for (int v = 0; v < NV; v++) {                                                                          \
             const __m256i qy = _mm256_loadu_si256((const __m256i *)(aq + (size_t)v * aq_stride + 32 * (size_t)b)); \
-            const float dy = ad[(size_t)v * ad_stride + b];                                                     \
+            const __m256 dy = _mm256_broadcast_ss(ad + (size_t)v * ad_stride + b);                              \
             for (int i = 0; i < NR; i++) {                                                                      \
                 const __m256i p16 = _mm256_maddubs_epi16(ax[i], _mm256_sign_epi8(qy, qx[i]));                   \
                 const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));              \
-                acc[i][v] = _mm256_fmadd_ps(_mm256_set1_ps(dw[i] * dy), p, acc[i][v]);                          \
+                acc[i][v] = _mm256_fmadd_ps(_mm256_mul_ps(dw[i], dy), p, acc[i][v]);                            \
             }                                                                                                   \
         }                                                                                                       \
     }                                                                                                           \
@@ -236,24 +236,27 @@ VK_AVX2 void vk_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb,
                     // ggml's gemm (four activation rows at once) adds each 64-element chunk's sums to the
                     // running sums; its gemv (the rows left over) adds whole super-blocks.
                     const int per_chunk = v0 + v < grouped;
-                    __m256i sumi = _mm256_setzero_si256();
-                    int32_t summ = 0;
+                    __m256i part[4];
+                    int32_t mins[4];
                     for (int c = 0; c < 4; c++) {
                         const __m256i ylo = _mm256_loadu_si256((const __m256i *)(yb + 64 * c));
                         const __m256i yhi = _mm256_loadu_si256((const __m256i *)(yb + 64 * c + 32));
-                        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * c], ylo), sc[2 * c]));
-                        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * c + 1], yhi), sc[2 * c + 1]));
-                        summ += min[2 * c] * (bs[4 * c] + bs[4 * c + 1]) + min[2 * c + 1] * (bs[4 * c + 2] + bs[4 * c + 3]);
-                        if (per_chunk) {
-                            acc[v] = fmaf((float)vk_hsum_i32(sumi), dd, acc[v]);
-                            acc_min[v] = fmaf((float)summ, dm, acc_min[v]);
-                            sumi = _mm256_setzero_si256();
-                            summ = 0;
-                        }
+                        part[c] = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * c], ylo), sc[2 * c]),
+                                                   _mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * c + 1], yhi), sc[2 * c + 1]));
+                        mins[c] = min[2 * c] * (bs[4 * c] + bs[4 * c + 1]) + min[2 * c + 1] * (bs[4 * c + 2] + bs[4 * c + 3]);
                     }
-                    if (!per_chunk) {
-                        acc[v] = fmaf((float)vk_hsum_i32(sumi), dd, acc[v]);
-                        acc_min[v] = fmaf((float)summ, dm, acc_min[v]);
+                    // The four chunks' integer sums at once (exact, so any order of additions will do).
+                    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(part[0], part[1]), _mm256_hadd_epi32(part[2], part[3]));
+                    int32_t chunk[4];
+                    _mm_storeu_si128((__m128i *)chunk, _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+                    if (per_chunk) {
+                        for (int c = 0; c < 4; c++) {
+                            acc[v] = fmaf((float)chunk[c], dd, acc[v]);
+                            acc_min[v] = fmaf((float)mins[c], dm, acc_min[v]);
+                        }
+                    } else {
+                        acc[v] = fmaf((float)(chunk[0] + chunk[1] + chunk[2] + chunk[3]), dd, acc[v]);
+                        acc_min[v] = fmaf((float)(mins[0] + mins[1] + mins[2] + mins[3]), dm, acc_min[v]);
                     }
                 }
             }
