@@ -28,16 +28,24 @@ extension GGMLType {
 
 struct UnsafeSendable<T>: @unchecked Sendable { let value: T }
 
-/// Calls `body(chunk)` for chunk in 0..<count on the inference threads (inline when count is 1).
+/// Calls `body(chunk)` for chunk in 0..<count on the inference threads (inline when count is 1). With fewer
+/// threads than cores, each thread takes every threads-th chunk.
 @inline(__always)
 func parallelFor(_ count: Int, _ body: (Int) -> Void) {
     if count == 1 || inferenceThreads == 1 {
         for i in 0..<count { body(i) }
         return
     }
+    let threads = inferenceThreads
     withoutActuallyEscaping(body) { body in
         let shared = UnsafeSendable(value: body)
-        DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
+        if threads >= ProcessInfo.processInfo.activeProcessorCount {
+            DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: min(threads, count)) { t in
+                for i in stride(from: t, to: count, by: threads) { shared.value(i) }
+            }
+        }
     }
 }
 
