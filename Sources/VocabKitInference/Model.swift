@@ -449,7 +449,8 @@ public final class LanguageModel {
             }
             mm(layer.gate, s.xb, n, s.hb)
             mm(layer.up, s.xb, n, s.hb2)
-            for i in 0..<n { swiglu(s.hb + i * hidden, s.hb2 + i * hidden, s.hb + i * hidden, hidden, simd: useSIMDKernels) }
+            let simd = useSIMDKernels
+            parallelFor(n) { i in swiglu(s.hb + i * hidden, s.hb2 + i * hidden, s.hb + i * hidden, hidden, simd: simd) }
             mm(layer.down, s.hb, n, s.xb2)
             for j in 0..<n * dim { s.x[j] += s.xb2[j] }
         }
