@@ -175,7 +175,7 @@ public final class ParityChecker {
         var originalTop1 = [Int](repeating: 0, count: o.count)
         var keptLogits = [Float](repeating: 0, count: common * keptCount)
         original.reset()
-        try original.evaluate(o, logits: .all) { i, logits in
+        try evaluateInParts(original, o, common: common) { i, logits in
             let top = argmax(logits)
             originalTop1[i] = top
             if !map.kept[top] { r.originalTop1Pruned += 1 }
@@ -192,7 +192,7 @@ public final class ParityChecker {
 
         var prunedLast = 0
         pruned.reset()
-        try pruned.evaluate(p, logits: .all) { i, logits in
+        try evaluateInParts(pruned, p, common: common) { i, logits in
             let top = argmax(logits)
             if i == p.count - 1 { prunedLast = top }
             if i + 1 < p.count { r.prunedTotals.add(negativeLogLikelihood(logits, token: p[i + 1]), bytes: prunedVocabulary.bytes(of: p[i + 1]).count) }
@@ -215,6 +215,17 @@ public final class ParityChecker {
             r.greedyDivergedOnPrunedToken = !map.kept[r.greedyOriginal[r.greedyPruned.count]]
         }
         return r
+    }
+
+    /// Evaluates `tokens` with logits everywhere, the shared prefix `0..<common` in a call of its own: batched
+    /// kernels may sum in a different order for a different batch size, and the prefix must be computed the same
+    /// way in both models for its logits to be comparable bit for bit (seen: 0.3 logits apart otherwise).
+    private func evaluateInParts(_ lm: LanguageModel, _ tokens: [Int], common: Int,
+                                 _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void) throws {
+        let parts = common > 0 && common < tokens.count ? [0..<common, common..<tokens.count] : [0..<tokens.count]
+        for part in parts {
+            try lm.evaluate(Array(tokens[part]), logits: .all) { j, logits in try body(part.lowerBound + j, logits) }
+        }
     }
 
     /// Greedy steps after an evaluated text whose last logits chose `first`; the model's ids, stop token excluded.

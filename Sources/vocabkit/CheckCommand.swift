@@ -127,7 +127,7 @@ struct CheckCommand: ParsableCommand {
         out.write("tokenization unchanged      \(unchanged)/\(r.texts.count) texts; \(r.originalTokensPruned) original tokens were pruned\n")
         out.write("compared positions          \(r.comparedPositions) (same token prefix in both)\n")
         out.write("max |logit difference|      \(r.maxLogitDifference)\n")
-        out.write("greedy -n \(n) identical      \(r.greedyAgreementsUnchanged)/\(unchanged) unchanged texts")
+        out.write("greedy (-n \(n)) identical".padding(toLength: 28, withPad: " ", startingAt: 0) + "\(r.greedyAgreementsUnchanged)/\(unchanged) unchanged texts")
         out.write(r.greedyDivergedOnPrunedToken > 0 ? " (+\(r.greedyDivergedOnPrunedToken) parted where the original chose a pruned token)" : "")
         out.write("; \(r.greedyAgreements)/\(r.texts.count) of all texts\n")
         out.write(String(format: "top-1 agreement             %.4f%%\n", 100 * r.top1Agreement))

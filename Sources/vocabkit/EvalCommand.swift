@@ -33,7 +33,7 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Tokens per chunk (llama-perplexity's -c).")
     var ctx: Int = 512
 
-    @Option(name: .long, help: "Tokens per evaluate call (default: the chunk size); the result does not depend on it.")
+    @Option(name: .long, help: "Tokens per evaluate call (default: the chunk size); batched kernels may round differently per batch size, nothing else changes.")
     var batch: Int?
 
     @Option(name: .long, help: "Evaluate at most this many chunks (llama-perplexity's --chunks).")
