@@ -114,13 +114,15 @@ func simdRows(_ m: Matrix, _ r0: Int, _ r1: Int, _ a: QuantizedActivation, nvec:
 /// activations are quantized together into `batch`); otherwise one portable matrix-vector product per
 /// vector through `single`.
 func matmul(_ m: Matrix, _ x: UnsafePointer<Float>, nvec: Int, _ out: UnsafeMutablePointer<Float>, outStride: Int,
-            batch: QuantizedActivation, single: QuantizedActivation, simd: Bool = simdKernelsEnabled) {
+            batch: QuantizedActivation, single: QuantizedActivation, simd: Bool = simdKernelsEnabled,
+            batchSize: Int? = nil, batchIndex: Int = 0) {
     if simd && m.type.hasSIMDKernel {
         batch.quantize(x, m.cols * nvec, as: m.type.activationFormat)
         let chunk = rowChunk(m.rows)
         let chunks = (m.rows + chunk - 1) / chunk
         parallelFor(chunks) { c in
-            simdRows(m, c * chunk, min(m.rows, (c + 1) * chunk), batch, nvec: nvec, out, outStride: outStride)
+            simdRows(m, c * chunk, min(m.rows, (c + 1) * chunk), batch, nvec: nvec, out, outStride: outStride,
+                     batchSize: batchSize, batchIndex: batchIndex)
         }
         return
     }

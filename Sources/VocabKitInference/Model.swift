@@ -287,6 +287,9 @@ public final class LanguageModel {
     /// Tokens evaluated together by `evaluate`: each weight row is then read once per batch.
     public static let maxBatch = 64
 
+    /// llama.cpp's default micro-batch (n_ubatch); a multiple of `maxBatch`.
+    static let llamaMicroBatch = 512
+
     public convenience init(path: String, maxContext: Int = 4096) throws {
         try self.init(file: try GGUFFile(path: path), maxContext: maxContext)
     }
@@ -333,7 +336,13 @@ public final class LanguageModel {
             case .last: if end == tokens.count { rows = [end - 1 - start] }
             case .all: rows = Array(0..<end - start)
             }
-            let out = tokens.withUnsafeBufferPointer { step(UnsafeBufferPointer(rebasing: $0[start..<end]), logitRows: rows) }
+            // llama.cpp evaluates a prompt in micro-batches of up to 512 tokens, and some of ggml's kernels
+            // depend on the micro-batch's size (our batches of 64 never straddle one).
+            let ubatchStart = start / Self.llamaMicroBatch * Self.llamaMicroBatch
+            let ubatch = (size: min(Self.llamaMicroBatch, tokens.count - ubatchStart), index: start - ubatchStart)
+            let out = tokens.withUnsafeBufferPointer {
+                step(UnsafeBufferPointer(rebasing: $0[start..<end]), logitRows: rows, ubatch: ubatch)
+            }
             for (j, r) in rows.enumerated() {
                 try body(start + r, UnsafeBufferPointer(start: out + j * config.vocabularySize, count: config.vocabularySize))
             }
@@ -356,14 +365,17 @@ public final class LanguageModel {
     }
 
     /// y[i] = W x[i] for the batch's vectors (x and y contiguous, `m.cols` and `m.rows` apart).
-    private func mm(_ m: Matrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>) {
+    private func mm(_ m: Matrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>,
+                    ubatch: (size: Int, index: Int)? = nil) {
         matmul(m, x, nvec: n, y, outStride: m.rows, batch: state.batchActivation, single: state.activation,
-               simd: useSIMDKernels)
+               simd: useSIMDKernels, batchSize: ubatch?.size, batchIndex: ubatch?.index ?? 0)
     }
 
     /// Runs `tokens` (already checked, fitting the context and the batch) at the next positions and returns
-    /// the logits of the tokens at `logitRows`, one after the other.
-    private func step(_ tokens: UnsafeBufferPointer<Int>, logitRows: [Int]) -> UnsafeMutablePointer<Float> {
+    /// the logits of the tokens at `logitRows`, one after the other. `ubatch` places them in llama.cpp's
+    /// micro-batch (its size and their offset in it; by default they are the whole micro-batch).
+    private func step(_ tokens: UnsafeBufferPointer<Int>, logitRows: [Int],
+                      ubatch: (size: Int, index: Int)? = nil) -> UnsafeMutablePointer<Float> {
         let c = config, s = state, w = weights
         let n = tokens.count, p0 = position
         let dim = c.dim, qDim = c.qDim, kvDim = c.kvDim, headDim = c.headDim, hidden = c.hiddenDim
@@ -375,9 +387,9 @@ public final class LanguageModel {
             layer.attnNorm.withUnsafeBufferPointer { wn in
                 for i in 0..<n { rmsNorm(s.xb + i * dim, s.x + i * dim, wn.baseAddress!, dim, c.rmsEpsilon) }
             }
-            mm(layer.wq, s.xb, n, s.q)
-            mm(layer.wk, s.xb, n, s.k)
-            mm(layer.wv, s.xb, n, s.v)
+            mm(layer.wq, s.xb, n, s.q, ubatch: ubatch)
+            mm(layer.wk, s.xb, n, s.k, ubatch: ubatch)
+            mm(layer.wv, s.xb, n, s.v, ubatch: ubatch)
 
             let layerCache = l * s.maxContext * kvDim
             for i in 0..<n {
@@ -441,17 +453,17 @@ public final class LanguageModel {
                     }
                 }
             }
-            mm(layer.wo, s.xb, n, s.xb2)
+            mm(layer.wo, s.xb, n, s.xb2, ubatch: ubatch)
             for j in 0..<n * dim { s.x[j] += s.xb2[j] }
 
             layer.ffnNorm.withUnsafeBufferPointer { wn in
                 for i in 0..<n { rmsNorm(s.xb + i * dim, s.x + i * dim, wn.baseAddress!, dim, c.rmsEpsilon) }
             }
-            mm(layer.gate, s.xb, n, s.hb)
-            mm(layer.up, s.xb, n, s.hb2)
+            mm(layer.gate, s.xb, n, s.hb, ubatch: ubatch)
+            mm(layer.up, s.xb, n, s.hb2, ubatch: ubatch)
             let simd = useSIMDKernels
             parallelFor(n) { i in swiglu(s.hb + i * hidden, s.hb2 + i * hidden, s.hb + i * hidden, hidden, simd: simd) }
-            mm(layer.down, s.hb, n, s.xb2)
+            mm(layer.down, s.hb, n, s.xb2, ubatch: ubatch)
             for j in 0..<n * dim { s.x[j] += s.xb2[j] }
         }
 
