@@ -78,9 +78,14 @@ public struct PerplexityResult: Sendable, Equatable {
     /// Tokens in the whole text (a BOS included when the vocabulary adds one).
     public var textTokens: Int
 
+    /// Every token predicted inside the chunks (positions 1 … n−1 of each chunk, each from the logits one position
+    /// earlier): the whole evaluated text, not only the scored halves, for bits per byte.
+    public var wholeText: LikelihoodTotals
+
     public var perplexity: Double { totals.perplexity }
     public var perplexityError: Double? { totals.perplexityError }
-    public var bitsPerByte: Double { totals.bitsPerByte }
+    /// Bits per byte over the whole evaluated text (`wholeText`).
+    public var bitsPerByte: Double { wholeText.bitsPerByte }
 }
 
 /// llama-perplexity's scoring plan (tools/perplexity, the default non-strided mode): the token sequence is
@@ -128,25 +133,30 @@ extension LanguageModel {
         let batch = min(batchSize ?? n, n)
         guard batch >= 1 else { throw EvaluationError.invalidArgument("--batch must be at least 1") }
         let first = PerplexityPlan.firstScoredLogit(contextLength: n)
-        var totals = LikelihoodTotals()
+        var totals = LikelihoodTotals(), whole = LikelihoodTotals()
         for c in 0..<chunkCount {
             var chunk = Array(tokens[(c * n)..<(c * n + n)])
             if let bos { chunk[0] = bos }
             reset()
-            // Positions before `first` only fill the cache; the last position's logits would predict a token
-            // outside the chunk, so it is not evaluated at all.
+            // Positions before `first` count for bits per byte only; the last position's logits would predict a
+            // token outside the chunk, so it is not evaluated at all.
             for s in stride(from: 0, to: first, by: batch) {
-                try evaluate(Array(chunk[s..<min(s + batch, first)]), logits: .none)
+                try evaluate(Array(chunk[s..<min(s + batch, first)]), logits: .all) { i, logits in
+                    let target = chunk[s + i + 1]
+                    whole.add(negativeLogLikelihood(logits, token: target), bytes: byteCount(target))
+                }
             }
             for s in stride(from: first, to: n - 1, by: batch) {
                 let slice = Array(chunk[s..<min(s + batch, n - 1)])
                 try evaluate(slice, logits: .all) { i, logits in
                     let target = chunk[s + i + 1]
-                    totals.add(negativeLogLikelihood(logits, token: target), bytes: byteCount(target))
+                    let nll = negativeLogLikelihood(logits, token: target)
+                    totals.add(nll, bytes: byteCount(target))
+                    whole.add(nll, bytes: byteCount(target))
                 }
             }
             progress(c + 1, chunkCount, totals)
         }
-        return PerplexityResult(totals: totals, chunks: chunkCount, contextLength: n, textTokens: tokens.count)
+        return PerplexityResult(totals: totals, chunks: chunkCount, contextLength: n, textTokens: tokens.count, wholeText: whole)
     }
 }

@@ -17,8 +17,10 @@ struct EvalCommand: ParsableCommand {
         positions CTX/2+1 … CTX−1 are scored from the logits one position earlier, so each has at least CTX/2 tokens \
         of context. Perplexity = exp(mean NLL); its ± is the standard error of the mean NLL times the perplexity.
 
-        Bits per byte = (sum of the scored tokens' NLL in bits) / (UTF-8 bytes of the scored tokens): the same tokens \
-        as the perplexity, measured per byte of text so that models with different vocabularies compare.
+        Bits per byte covers the whole evaluated text: (sum of the NLL in bits of every token predicted inside the \
+        chunks, positions 1 … CTX−1 of each, from the same evaluations) / (UTF-8 bytes of those tokens), so that \
+        models with different vocabularies compare. Only each chunk's first token and the tail after the last \
+        chunk are left out.
 
         Progress (chunk i/K and the running perplexity) goes to stderr when it is a terminal.
         """
@@ -42,7 +44,7 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .customLong("f32-attention"), help: "Keep attention in F32 instead of rounding through F16 as llama.cpp's default does.")
     var f32Attention = false
 
-    @Flag(help: "Print a JSON object: perplexity, perplexity_error, bits_per_byte, nll, tokens, scored_tokens, scored_bytes, chunks, ctx, seconds.")
+    @Flag(help: "Print a JSON object: perplexity, perplexity_error, bits_per_byte, nll, tokens, scored_tokens, scored_bytes, bpb_tokens, bpb_bytes, chunks, ctx, seconds.")
     var json = false
 
     func validate() throws {
@@ -101,6 +103,8 @@ struct EvalCommand: ParsableCommand {
                 "tokens": result.textTokens,
                 "scored_tokens": result.totals.count,
                 "scored_bytes": result.totals.bytes,
+                "bpb_tokens": result.wholeText.count,
+                "bpb_bytes": result.wholeText.bytes,
                 "chunks": result.chunks,
                 "ctx": ctx,
                 "seconds": seconds,
@@ -113,7 +117,8 @@ struct EvalCommand: ParsableCommand {
             let error = result.perplexityError.map { String(format: " +/- %.5f", $0) } ?? ""
             out.write(String(format: "perplexity %.4f", result.perplexity) + error
                       + " over \(result.textTokens) tokens (\(result.chunks) chunks of \(ctx), \(result.totals.count) scored)\n")
-            out.write(String(format: "bits per byte %.4f (%d bytes scored)\n", result.bitsPerByte, result.totals.bytes))
+            out.write(String(format: "bits per byte %.4f over %d bytes (every token after each chunk's first)\n",
+                             result.bitsPerByte, result.wholeText.bytes))
             out.write(String(format: "%.2f s\n", seconds))
         }
         out.flush()

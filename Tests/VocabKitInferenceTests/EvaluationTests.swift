@@ -18,13 +18,14 @@ final class EvaluationTests: XCTestCase {
 
     /// Per-token NLLs of llama-perplexity's scored positions: chunks of n, logits at n/2 ..< n−1 predicting the
     /// next token, from the Double reference.
-    private func referenceNLLs(_ model: TinyModel, _ tokens: [Int], n: Int, chunks: Int, bos: Int? = nil) -> [(nll: Double, token: Int)] {
+    private func referenceNLLs(_ model: TinyModel, _ tokens: [Int], n: Int, chunks: Int, bos: Int? = nil,
+                               from: Int? = nil) -> [(nll: Double, token: Int)] {
         var out: [(Double, Int)] = []
         for c in 0..<chunks {
             var chunk = Array(tokens[(c * n)..<(c * n + n)])
             if let bos { chunk[0] = bos }
             let logits = model.referenceLogits(chunk)
-            for i in (n / 2)..<(n - 1) {
+            for i in (from ?? n / 2)..<(n - 1) {
                 let l = logits[i], m = l.max()!
                 let logSumExp = m + log(l.reduce(0) { $0 + exp($1 - m) })
                 out.append((logSumExp - l[chunk[i + 1]], chunk[i + 1]))
@@ -46,13 +47,17 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(result.chunks, 2)
         XCTAssertEqual(result.totals.count, 14)  // 2 × (16 − 8 − 1)
         XCTAssertEqual(result.totals.bytes, expected.reduce(0) { $0 + $1.token + 1 })
+        // Bits per byte covers every token predicted inside the chunks, not only the scored halves.
+        let everyToken = referenceNLLs(model, tokens, n: 16, chunks: 2, from: 0)
+        XCTAssertEqual(result.wholeText.count, 30)  // 2 × (16 − 1)
+        XCTAssertEqual(result.wholeText.bytes, everyToken.reduce(0) { $0 + $1.token + 1 })
         let mean = expected.reduce(0) { $0 + $1.nll } / Double(expected.count)
         XCTAssertEqual(result.perplexity, exp(mean), accuracy: 1e-4 * exp(mean))
         let variance = expected.reduce(0) { $0 + $1.nll * $1.nll } / Double(expected.count) - mean * mean
         let error = (variance / Double(expected.count - 1)).squareRoot() * exp(mean)
         XCTAssertEqual(try XCTUnwrap(result.perplexityError), error, accuracy: 1e-3 * error)
-        let bits = expected.reduce(0) { $0 + $1.nll } / log(2)
-        XCTAssertEqual(result.bitsPerByte, bits / Double(result.totals.bytes), accuracy: 1e-4)
+        let bits = everyToken.reduce(0) { $0 + $1.nll } / log(2)
+        XCTAssertEqual(result.bitsPerByte, bits / Double(result.wholeText.bytes), accuracy: 1e-4)
     }
 
     func testChunkLimitBatchSizeAndBOS() throws {
