@@ -123,6 +123,11 @@ final class SynthTests: XCTestCase {
         XCTAssertEqual(tokens[151_643], "<|endoftext|>")
         XCTAssertEqual(types[151_643], 3)
         XCTAssertEqual(types[151_657], 4)                // <tool_call>: an added, not a control, token
+        // End of generation as llama.cpp decides it: eos and Qwen's end-of-turn specials, and also the plain-text
+        // "</s>" token, which llama.cpp counts whatever its type.
+        let stop = try LanguageModel(path: q3, maxContext: 8).stopTokens()
+        let closeS = try XCTUnwrap(tokens.firstIndex(of: "</s>"))
+        XCTAssertEqual(stop, Set([151_643, 151_645, 151_662, 151_663, 151_664, closeS]))
         XCTAssertEqual(tokens[151_669], "[PAD151669]")
         XCTAssertEqual(types[151_669], 5)
         XCTAssertEqual(tokens[151_935], "[PAD151935]")
