@@ -34,4 +34,11 @@ public struct TokenBuffer: ~Copyable {
     }
 
     public subscript(i: Int) -> UInt32 { base[i] }
+
+    /// Hands the ids' memory (count ids; the caller deallocates it) over without copying.
+    consuming func takeStorage() -> (ids: UnsafeMutablePointer<UInt32>, count: Int) {
+        let result = (base, count)
+        discard self
+        return result
+    }
 }

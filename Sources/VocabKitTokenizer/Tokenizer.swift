@@ -50,33 +50,41 @@ public final class Tokenizer: Sendable {
     public func encode(utf8 bytes: UnsafeRawBufferPointer, specialTokens: Bool = true, threads: Int = 1,
                        sink: (UnsafeBufferPointer<UInt32>) throws -> Void) throws {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else { return }
-        if let bad = UTF8Validation.firstInvalidOffset(base, bytes.count) {
-            throw TokenizerError.invalidUTF8(offset: bad, path: nil)
-        }
         let chunks = threads > 1 ? chunkBounds(base, bytes.count, pieces: threads * 4) : [0, bytes.count]
         if chunks.count <= 2 {
+            if let bad = UTF8Validation.firstInvalidOffset(base, bytes.count) {
+                throw TokenizerError.invalidUTF8(offset: bad, path: nil)
+            }
             var out = TokenBuffer(capacity: bytes.count / 3 + 16)
             withEncoder { $0.encode(base, bytes.count, specialTokens: specialTokens, into: &out) }
             try sink(UnsafeBufferPointer(start: out.base, count: out.count))
             return
         }
+        // Chunks start at ASCII bytes, so the text is valid UTF-8 exactly when every chunk is: each worker
+        // validates its own chunks (no serial pass over the whole input) and claims the next free chunk when
+        // done, so a slow chunk does not hold back a fixed share of the others.
         let chunkCount = chunks.count - 1
-        let results = ResultSlots(count: chunkCount)
-        let workers = min(threads, chunkCount)
+        let results = ChunkResults(count: chunkCount)
+        let next = Atomic<Int>(0)
         nonisolated(unsafe) let start = base
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        DispatchQueue.concurrentPerform(iterations: min(threads, chunkCount)) { _ in
             withEncoder { encoder in
-                var c = w
-                while c < chunkCount {
-                    let chunkStart = chunks[c], chunkEnd = chunks[c + 1]
-                    var out = TokenBuffer(capacity: (chunkEnd - chunkStart) / 3 + 16)
-                    encoder.encode(start + chunkStart, chunkEnd - chunkStart, specialTokens: specialTokens, into: &out)
-                    results.store(c, Array(UnsafeBufferPointer(start: out.base, count: out.count)))
-                    c += workers
+                while true {
+                    let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    guard c < chunkCount else { break }
+                    let chunkStart = chunks[c], count = chunks[c + 1] - chunks[c]
+                    if let bad = UTF8Validation.firstInvalidOffset(start + chunkStart, count) {
+                        results.fail(c, at: chunkStart + bad)
+                        continue
+                    }
+                    var out = TokenBuffer(capacity: count / 3 + 16)
+                    encoder.encode(start + chunkStart, count, specialTokens: specialTokens, into: &out)
+                    results.store(c, out)
                 }
             }
         }
-        for c in 0..<chunkCount { try results.values[c].withUnsafeBufferPointer { try sink($0) } }
+        if let bad = results.firstInvalidOffset { throw TokenizerError.invalidUTF8(offset: bad, path: nil) }
+        for c in 0..<chunkCount { try results.withIDs(c) { try sink($0) } }
     }
 
     /// The first split point in `from..<limit` (limit < n) where pre-tokenization is known to break whatever
@@ -166,11 +174,35 @@ public final class ReusableEncoder {
     }
 }
 
-/// Per-chunk results written by concurrent workers, each slot by exactly one worker.
-final class ResultSlots: @unchecked Sendable {
-    var values: [[UInt32]]
-    init(count: Int) { values = Array(repeating: [], count: count) }
-    func store(_ i: Int, _ v: [UInt32]) { values.withUnsafeMutableBufferPointer { $0[i] = v } }
+/// Per-chunk results written by concurrent workers, each slot by exactly one worker; the ids stay in the
+/// worker's buffer (handed over, not copied) until the sink reads them in order.
+final class ChunkResults: @unchecked Sendable {
+    private var ids: [UnsafeMutablePointer<UInt32>?]
+    private var counts: [Int]
+    private var invalid: [Int?]
+
+    init(count: Int) {
+        ids = Array(repeating: nil, count: count)
+        counts = Array(repeating: 0, count: count)
+        invalid = Array(repeating: nil, count: count)
+    }
+
+    deinit { for p in ids { p?.deallocate() } }
+
+    func store(_ i: Int, _ buffer: consuming TokenBuffer) {
+        let (storage, n) = buffer.takeStorage()
+        ids.withUnsafeMutableBufferPointer { $0[i] = storage }
+        counts.withUnsafeMutableBufferPointer { $0[i] = n }
+    }
+
+    func fail(_ i: Int, at offset: Int) { invalid.withUnsafeMutableBufferPointer { $0[i] = offset } }
+
+    /// The first bad byte in the text: chunks are in text order.
+    var firstInvalidOffset: Int? { invalid.lazy.compactMap { $0 }.first }
+
+    func withIDs(_ i: Int, _ body: (UnsafeBufferPointer<UInt32>) throws -> Void) rethrows {
+        try body(UnsafeBufferPointer(start: ids[i], count: counts[i]))
+    }
 }
 
 /// An encoder in a box, so the pool can hold it.

@@ -107,6 +107,15 @@ final class PropertyTests: XCTestCase {
         XCTAssertThrowsError(try bytes.withUnsafeBytes { try bundledTokenizer.encode(utf8: $0) }) { error in
             XCTAssertEqual(error as? TokenizerError, .invalidUTF8(offset: 13, path: nil))
         }
+        // With threads, chunks validate themselves: the first bad byte of the whole text is still the one named,
+        // wherever the chunks fall and however many are bad.
+        var big = Array(String(repeating: "line of text with words\n", count: 40_000).utf8)
+        for (k, at) in [700_000, 300_001, 900_000].enumerated() { big[at] = k == 1 ? 0xC3 : 0xFF }
+        for threads in [1, 2, 4] {
+            XCTAssertThrowsError(try big.withUnsafeBytes { try bundledTokenizer.encode(utf8: $0, threads: threads) }) { error in
+                XCTAssertEqual(error as? TokenizerError, .invalidUTF8(offset: 300_001, path: nil), "\(threads) threads")
+            }
+        }
     }
 
     /// Parallel encoding splits the input into chunks; the result must not depend on where.
