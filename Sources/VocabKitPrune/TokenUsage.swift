@@ -133,8 +133,9 @@ public struct TokenUsage: Equatable, Sendable {
     /// The file's text; pieces come from `vocabulary` when given, else from `pieces`.
     public func tsv(vocabulary: Vocabulary? = nil) -> String { String(decoding: tsvBytes(vocabulary: vocabulary), as: UTF8.self) }
 
-    /// The file's bytes, built without intermediate strings (a usage table can have 150k rows).
-    public func tsvBytes(vocabulary: Vocabulary? = nil) -> [UInt8] {
+    /// The file's bytes, built without intermediate strings (a usage table can have 150k rows); `ranked` is
+    /// `rankedIds` when the caller already has it.
+    public func tsvBytes(vocabulary: Vocabulary? = nil, ranked: [Int]? = nil) -> [UInt8] {
         var out = Array("# vocabkit token usage\n# files \(files)\n# bytes \(bytes)\n# tokens \(tokens)\n".utf8)
         out += "# vocabulary \(vocabularySource)\n# id\tcount\tpiece\n".utf8
         out.reserveCapacity(out.count + counts.count * 24)
@@ -146,7 +147,7 @@ public struct TokenUsage: Equatable, Sendable {
                 out.append(contentsOf: buffer[i...])
             }
         }
-        for id in rankedIds {
+        for id in ranked ?? rankedIds {
             appendDecimal(UInt64(id))
             out.append(UInt8(ascii: "\t"))
             appendDecimal(counts[id])
@@ -161,9 +162,9 @@ public struct TokenUsage: Equatable, Sendable {
         return out
     }
 
-    public func write(to path: String, vocabulary: Vocabulary? = nil) throws {
+    public func write(to path: String, vocabulary: Vocabulary? = nil, ranked: [Int]? = nil) throws {
         do {
-            try Data(tsvBytes(vocabulary: vocabulary)).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try Data(tsvBytes(vocabulary: vocabulary, ranked: ranked)).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
             throw PruneError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")
         }

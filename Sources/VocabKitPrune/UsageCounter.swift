@@ -112,6 +112,9 @@ public struct UsageCounter {
     public var skipInvalid: Bool
     /// Bytes per unit of work; files are cut at the tokenizer's safe split points near multiples of it.
     public var sliceBytes: Int = 1 << 18
+    /// Whether the result spells each used token (`TokenUsage.pieces`); a caller that writes the table with the
+    /// vocabulary at hand can skip building tens of thousands of strings.
+    public var recordPieces = true
 
     public init(tokenizer: Tokenizer, threads: Int = ProcessInfo.processInfo.activeProcessorCount, skipInvalid: Bool = false) {
         self.tokenizer = tokenizer
@@ -209,8 +212,10 @@ public struct UsageCounter {
             throw PruneError.emptyCorpus(reason: "\(files.count) file(s) with \(countedBytes) bytes of text gave no tokens"
                                              + (skipped.isEmpty ? "" : " (\(skipped.count) skipped as invalid UTF-8)"))
         }
-        for (id, count) in total.enumerated() where count > 0 {
-            usage.pieces[id] = ByteLevel.encode(tokenizer.vocabulary.bytes(of: id))
+        if recordPieces {
+            for (id, count) in total.enumerated() where count > 0 {
+                usage.pieces[id] = ByteLevel.encode(tokenizer.vocabulary.bytes(of: id))
+            }
         }
         return usage
     }

@@ -58,11 +58,13 @@ struct CountCommand: ParsableCommand {
                 let tokenizer = try vocabulary.tokenizer()
                 tokenizerVocabulary = tokenizer.vocabulary
                 let files = try CorpusFiles(paths: paths, includes: include, excludes: exclude).resolve()
-                let counter = UsageCounter(tokenizer: tokenizer, threads: threads, skipInvalid: skipInvalid)
+                var counter = UsageCounter(tokenizer: tokenizer, threads: threads, skipInvalid: skipInvalid)
+                counter.recordPieces = false  // the table is written with the vocabulary itself
                 usage = try counter.count(files: files, progress: stderrIsTerminal ? terminalProgress("counting") : nil)
                 if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             }
-            if let output { try usage.write(to: output, vocabulary: tokenizerVocabulary) }
+            let ranked = usage.rankedIds  // once, for the table and the summary
+            if let output { try usage.write(to: output, vocabulary: tokenizerVocabulary, ranked: ranked) }
             if let svg {
                 do {
                     try usage.coverageSVG().write(toFile: svg, atomically: true, encoding: .utf8)
@@ -70,13 +72,14 @@ struct CountCommand: ParsableCommand {
                     throw PruneError.unreadable(path: svg, reason: "cannot write: \(error.localizedDescription)")
                 }
             }
-            printSummary(usage)
+            printSummary(usage, ranked: ranked)
         }
     }
 
-    func printSummary(_ usage: TokenUsage) {
-        let points = Array(zip(TokenUsage.coverageKeyPoints.map(TokenUsage.percent), usage.tokensCovering(TokenUsage.coverageKeyPoints)))
-        let used = usage.counts.reduce(0) { $0 + ($1 > 0 ? 1 : 0) }
+    func printSummary(_ usage: TokenUsage, ranked: [Int]) {
+        let points = Array(zip(TokenUsage.coverageKeyPoints.map(TokenUsage.percent),
+                               usage.tokensCovering(TokenUsage.coverageKeyPoints, ranked: ranked)))
+        let used = ranked.count
         if json {
             var fields = ["\"files\":\(usage.files)", "\"bytes\":\(usage.bytes)", "\"tokens\":\(usage.tokens)",
                           "\"distinct_tokens\":\(used)", "\"vocabulary\":\(jsonString(usage.vocabularySource))"]
