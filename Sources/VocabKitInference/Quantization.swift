@@ -417,21 +417,24 @@ nonisolated(unsafe) private let q5HighBits: UnsafeMutablePointer<UInt64> = {
     return table
 }()
 
-private func dotQ5_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
-    var sum: Float = 0
+/// The 32 five-bit values (0...31) of a Q5_0/Q5_1 block, assembled eight at a time with 64-bit operations
+/// from the 16 nibble bytes at `qs` and the 32 high bits at `qh` (byte offsets into the block).
+@inline(__always)
+private func q5Values(_ block: UnsafeRawPointer, qh qhOffset: Int, qs qsOffset: Int) -> (UInt64, UInt64, UInt64, UInt64) {
     let high = q5HighBits
     let mask: UInt64 = 0x0F0F_0F0F_0F0F_0F0F
-    // The 32 five-bit values (0...31) of one block, assembled eight at a time with 64-bit operations.
-    var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    let qh = u32(block, qhOffset)
+    let qs0 = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: qsOffset, as: UInt64.self))
+    let qs1 = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: qsOffset + 8, as: UInt64.self))
+    return ((qs0 & mask) | high[Int(qh & 0xFF)], (qs1 & mask) | high[Int((qh >> 8) & 0xFF)],
+            ((qs0 >> 4) & mask) | high[Int((qh >> 16) & 0xFF)], ((qs1 >> 4) & mask) | high[Int(qh >> 24)])
+}
+
+private func dotQ5_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var sum: Float = 0
     for b in 0..<n / 32 {
         let block = row + 22 * b
-        let qh = u32(block, 2)
-        let qs0 = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: 6, as: UInt64.self))
-        let qs1 = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: 14, as: UInt64.self))
-        w.0 = (qs0 & mask) | high[Int(qh & 0xFF)]
-        w.1 = (qs1 & mask) | high[Int((qh >> 8) & 0xFF)]
-        w.2 = ((qs0 >> 4) & mask) | high[Int((qh >> 16) & 0xFF)]
-        w.3 = ((qs1 >> 4) & mask) | high[Int(qh >> 24)]
+        var w = q5Values(block, qh: 2, qs: 6)
         let y = a.qs + 32 * b
         var s: Int32 = 0, ysum: Int32 = 0
         withUnsafeBytes(of: &w) { wb in
@@ -538,18 +541,9 @@ private func dotQ4_1(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int
 
 private func dotQ5_1(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
     var sum: Float = 0
-    let high = q5HighBits
-    let mask: UInt64 = 0x0F0F_0F0F_0F0F_0F0F
-    var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     for b in 0..<n / 32 {
         let block = row + 24 * b
-        let qh = u32(block, 4)
-        let qs0 = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        let qs1 = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
-        w.0 = (qs0 & mask) | high[Int(qh & 0xFF)]
-        w.1 = (qs1 & mask) | high[Int((qh >> 8) & 0xFF)]
-        w.2 = ((qs0 >> 4) & mask) | high[Int((qh >> 16) & 0xFF)]
-        w.3 = ((qs1 >> 4) & mask) | high[Int(qh >> 24)]
+        var w = q5Values(block, qh: 4, qs: 8)
         let y = a.qs + 32 * b
         var s: Int32 = 0
         withUnsafeBytes(of: &w) { wb in

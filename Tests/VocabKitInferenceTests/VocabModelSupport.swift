@@ -30,21 +30,6 @@ enum VocabModel {
             return t
         }
         let vocabulary = try Vocabulary.bundled()
-        var spellings: [String] = [], types: [Int] = []
-        for id in 0..<rows {
-            if id < vocabulary.idCount, vocabulary.isToken(id) {
-                spellings.append(ByteLevel.encode(vocabulary.bytes(of: id))); types.append(1)
-            } else if id < vocabulary.idCount, let special = vocabulary.specialTokens.first(where: { $0.id == id }) {
-                spellings.append(special.text); types.append(special.isControl ? 3 : 4)
-            } else {
-                spellings.append("[PAD\(id)]"); types.append(5)
-            }
-        }
-        let merges = vocabulary.merges.map {
-            ByteLevel.encode(vocabulary.bytes(of: Int($0.left))) + " " + ByteLevel.encode(vocabulary.bytes(of: Int($0.right)))
-        }
-        let endOfText = vocabulary.specialTokens.first { $0.text == "<|endoftext|>" }!.id
-        let imEnd = vocabulary.specialTokens.first { $0.text == "<|im_end|>" }!.id
         let metadata: [(key: String, value: GGUFOutputValue)] = [
             ("general.architecture", .value(.string("qwen2"))),
             ("qwen2.embedding_length", .value(.uint32(UInt32(model.dim)))),
@@ -55,15 +40,7 @@ enum VocabModel {
             ("qwen2.context_length", .value(.uint32(UInt32(context)))),
             ("qwen2.rope.freq_base", .value(.float32(Float(model.base)))),
             ("qwen2.attention.layer_norm_rms_epsilon", .value(.float32(Float(model.eps)))),
-            ("tokenizer.ggml.model", .value(.string("gpt2"))),
-            ("tokenizer.ggml.pre", .value(.string("qwen2"))),
-            ("tokenizer.ggml.tokens", .strings(spellings)),
-            ("tokenizer.ggml.token_type", .integers(types, type: .int32)),
-            ("tokenizer.ggml.merges", .strings(merges)),
-            ("tokenizer.ggml.eos_token_id", .value(.uint32(UInt32(imEnd)))),
-            ("tokenizer.ggml.bos_token_id", .value(.uint32(UInt32(endOfText)))),
-            ("tokenizer.ggml.add_bos_token", .value(.bool(false))),
-        ]
+        ] + SyntheticModel.tokenizerMetadata(vocabulary, rows: rows)  // as real Qwen GGUFs carry it
         let tensors = model.tensors.map { t in
             GGUFOutputTensor(name: t.name, dimensions: t.dims, type: .f32) { sink in try t.data.withUnsafeBytes { try sink.write($0) } }
         }
