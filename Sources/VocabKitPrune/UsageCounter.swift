@@ -138,7 +138,7 @@ public struct UsageCounter {
         let order = files.indices.sorted { sizes[$0] != sizes[$1] ? sizes[$0] > sizes[$1] : $0 < $1 }
         let grid = SliceGrid(order: order, sizes: sizes, sliceBytes: sliceBytes)
         let workers = min(threads, grid.itemCount)
-        let next = Atomic<Int>(0)
+        let dispatcher = SliceDispatcher(order: order, slicesPerFile: grid.sliceCount)
         let bytesDone = Atomic<Int>(0)
         let results = WorkerResults(workers: workers, slicesPerFile: grid.sliceCount)
         let tokenizer = self.tokenizer, skipInvalid = self.skipInvalid
@@ -146,10 +146,8 @@ public struct UsageCounter {
             var counts = [UInt64](repeating: 0, count: idCount)
             let encoder = ReusableEncoder(tokenizer)
             var mapped: (index: Int, file: MappedFile)? = nil
-            while true {
-                let item = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard item < grid.itemCount, !results.stopped else { break }
-                let (fileIndex, slice) = grid.locate(item)
+            var current: Int? = nil
+            while !results.stopped, let (fileIndex, slice) = dispatcher.claim(continuing: &current) {
                 guard !results.hasProblem(file: fileIndex) else { results.record(file: fileIndex, sliceDone: nil); continue }
                 do {
                     if mapped?.index != fileIndex { mapped = (fileIndex, try MappedFile(path: files[fileIndex])) }
@@ -227,28 +225,12 @@ public struct UsageCounter {
 struct SliceGrid: Sendable {
     let sliceBytes: Int
     let sliceCount: [Int]      // by file index (at least 1, so empty files are counted too)
-    let fileOfItem: [Int]      // by item: file index
-    let firstItem: [Int]       // by file index: its first item
-    var itemCount: Int { fileOfItem.count }
+    let itemCount: Int
 
     init(order: [Int], sizes: [Int], sliceBytes: Int) {
         self.sliceBytes = sliceBytes
-        var sliceCount = [Int](repeating: 1, count: sizes.count)
-        var firstItem = [Int](repeating: 0, count: sizes.count)
-        var fileOfItem: [Int] = []
-        for f in order {
-            sliceCount[f] = max(1, (sizes[f] + sliceBytes - 1) / sliceBytes)
-            firstItem[f] = fileOfItem.count
-            fileOfItem.append(contentsOf: repeatElement(f, count: sliceCount[f]))
-        }
-        self.sliceCount = sliceCount
-        self.firstItem = firstItem
-        self.fileOfItem = fileOfItem
-    }
-
-    func locate(_ item: Int) -> (file: Int, slice: Int) {
-        let f = fileOfItem[item]
-        return (f, item - firstItem[f])
+        sliceCount = sizes.map { max(1, ($0 + sliceBytes - 1) / sliceBytes) }
+        itemCount = sliceCount.reduce(0, +)
     }
 
     /// Byte range of slice `k` of `bytes` (empty when another slice took its bytes). The file's size as mapped
@@ -272,6 +254,46 @@ struct SliceGrid: Sendable {
             j += 1
         }
         return start..<n
+    }
+}
+
+/// Hands out slices. A thread keeps to one file at a time (the next unclaimed one, largest first), taking its
+/// slices in order, and only when every file has been claimed helps with the file that has the most slices
+/// left. Threads thus mostly see different text, so their piece caches warm up on different pieces instead of
+/// all of them learning the same file; a big file at the end is still shared.
+final class SliceDispatcher: @unchecked Sendable {
+    private let order: [Int]
+    private let slicesPerFile: [Int]
+    private var nextSlice: [Int]      // by position in `order`
+    private var nextFile = 0
+    private let lock = Mutex<Void>(())
+
+    init(order: [Int], slicesPerFile: [Int]) {
+        self.order = order
+        self.slicesPerFile = slicesPerFile
+        nextSlice = Array(repeating: 0, count: order.count)
+    }
+
+    /// The next (file index, slice) for a thread whose current file (a position in `order`) is `current`.
+    func claim(continuing current: inout Int?) -> (Int, Int)? {
+        lock.withLock { _ in
+            func take(_ position: Int) -> (Int, Int) {
+                let slice = nextSlice[position]
+                nextSlice[position] += 1
+                current = position
+                return (order[position], slice)
+            }
+            func left(_ position: Int) -> Int { slicesPerFile[order[position]] - nextSlice[position] }
+            if let c = current, left(c) > 0 { return take(c) }
+            while nextFile < order.count {
+                let position = nextFile
+                nextFile += 1
+                if left(position) > 0 { return take(position) }
+            }
+            var best: Int? = nil
+            for position in order.indices where left(position) > 0 && left(position) > (best.map(left) ?? 0) { best = position }
+            return best.map(take)
+        }
     }
 }
 
@@ -302,8 +324,8 @@ final class WorkerResults: @unchecked Sendable {
     /// Slices not yet handed out are not started; the first problem in file order is reported.
     func stop() { failed.store(true, ordering: .relaxed) }
 
-    /// Slices are handed out in order, so once one is bad every earlier slice of its file is already under
-    /// way: skipping the later ones still finds the file's first invalid byte.
+    /// A file's slices are handed out in order, so once one is bad every earlier slice of that file is already
+    /// under way: skipping the later ones still finds the file's first invalid byte.
     func hasProblem(file: Int) -> Bool { lock.withLock { _ in invalidAt[file] != nil || errors[file] != nil } }
 
     func record(file: Int, sliceDone range: Range<Int>?) {
