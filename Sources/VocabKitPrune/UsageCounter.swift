@@ -8,7 +8,7 @@ import Glibc
 
 /// Which files a corpus is made of: files, folders (recursive, hidden entries skipped) and glob patterns,
 /// filtered by `--include` / `--exclude` globs matched against the whole path and the file name.
-public struct CorpusFiles {
+public struct CorpusFiles: Sendable {
     public var paths: [String]
     public var includes: [String]
     public var excludes: [String]
@@ -36,7 +36,9 @@ public struct CorpusFiles {
                     throw PruneError.unreadable(path: path, reason: "no such file or folder")
                 }
                 if isDirectory.boolValue {
-                    for file in try regularFiles(under: path) { add(file) }
+                    for file in try regularFiles(under: path, accepting: true) where seen.insert(file).inserted {
+                        result.append(file)
+                    }
                 } else {
                     add(path)
                 }
@@ -60,45 +62,88 @@ public struct CorpusFiles {
     }
 
     /// Regular files below `folder` (symlinks followed for files, not for folders), hidden entries skipped,
-    /// sorted. Folders that an `--exclude` glob ending in `*` already covers are not entered at all.
-    func regularFiles(under folder: String) throws -> [String] {
-        var files: [String] = []
-        var pending = [folder.hasSuffix("/") ? String(folder.dropLast()) : folder]
-        var first = true
-        while let directory = pending.popLast() {
-            guard let stream = opendir(directory) else {
-                if first { throw PruneError.unreadable(path: folder, reason: String(cString: strerror(errno))) }
-                continue  // an unreadable subfolder is skipped, as `find` would report and go on
-            }
-            first = false
-            defer { closedir(stream) }
-            while let entry = readdir(stream) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-                }
-                if name.hasPrefix(".") { continue }
-                let path = directory + "/" + name
-                var kind = Int32(entry.pointee.d_type)
-                if kind == Int32(DT_UNKNOWN) || kind == Int32(DT_LNK) {
-                    var status = stat()
-                    guard stat(path, &status) == 0 else { continue }
-                    let format = status.st_mode & S_IFMT
-                    kind = format == S_IFDIR ? (entry.pointee.d_type == UInt8(DT_LNK) ? -1 : Int32(DT_DIR))
-                        : format == S_IFREG ? Int32(DT_REG) : -1
-                }
-                if kind == Int32(DT_DIR) {
-                    if !excludesWholeFolder(path) { pending.append(path) }
-                } else if kind == Int32(DT_REG) {
-                    files.append(path)
-                }
-            }
+    /// sorted; with `accepting`, only those it accepts. Folders that an `--exclude` glob ending in `*` already
+    /// covers are not entered at all. Folders are read by several threads at once (a tree of thousands of
+    /// folders is mostly system calls, which would otherwise leave the counting threads waiting).
+    func regularFiles(under folder: String, accepting: Bool = false) throws -> [String] {
+        let root = folder.hasSuffix("/") ? String(folder.dropLast()) : folder
+        guard let stream = opendir(root) else {
+            throw PruneError.unreadable(path: folder, reason: String(cString: strerror(errno)))
         }
-        return files.sorted()
+        closedir(stream)
+        let walk = FolderWalk(root: root)
+        let threads = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
+        DispatchQueue.concurrentPerform(iterations: threads) { worker in
+            var found: [String] = []
+            while let directory = walk.nextFolder() {
+                var subfolders: [String] = []
+                if let stream = opendir(directory) {  // an unreadable subfolder is skipped, as `find` would go on
+                    while let entry = readdir(stream) {
+                        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                            String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+                        }
+                        if name.hasPrefix(".") { continue }
+                        let path = directory + "/" + name
+                        var kind = Int32(entry.pointee.d_type)
+                        if kind == Int32(DT_UNKNOWN) || kind == Int32(DT_LNK) {
+                            var status = stat()
+                            guard stat(path, &status) == 0 else { continue }
+                            let format = status.st_mode & S_IFMT
+                            kind = format == S_IFDIR ? (entry.pointee.d_type == UInt8(DT_LNK) ? -1 : Int32(DT_DIR))
+                                : format == S_IFREG ? Int32(DT_REG) : -1
+                        }
+                        if kind == Int32(DT_DIR) {
+                            if !excludesWholeFolder(path) { subfolders.append(path) }
+                        } else if kind == Int32(DT_REG), !accepting || accepts(path) {
+                            found.append(path)
+                        }
+                    }
+                    closedir(stream)
+                }
+                walk.finished(adding: subfolders)
+            }
+            walk.collect(found)
+        }
+        return walk.files.sorted()
     }
 
     /// True when an exclude glob ending in `*` matches "folder/": it then matches every path inside too.
     func excludesWholeFolder(_ folder: String) -> Bool {
         excludes.contains { $0.hasSuffix("*") && fnmatch($0, folder + "/", 0) == 0 }
+    }
+}
+
+/// The folders still to read and the files found, shared by the threads of a walk. A thread waits while the
+/// queue is empty but others are still reading (they may add folders); the walk ends when nobody is.
+final class FolderWalk: @unchecked Sendable {
+    private var pending: [String]
+    private var reading = 0
+    private(set) var files: [String] = []
+    private let condition = NSCondition()
+
+    init(root: String) { pending = [root] }
+
+    func nextFolder() -> String? {
+        condition.lock()
+        defer { condition.unlock() }
+        while pending.isEmpty && reading > 0 { condition.wait() }
+        guard let folder = pending.popLast() else { return nil }
+        reading += 1
+        return folder
+    }
+
+    func finished(adding subfolders: [String]) {
+        condition.lock()
+        pending += subfolders
+        reading -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func collect(_ found: [String]) {
+        condition.lock()
+        files += found
+        condition.unlock()
     }
 }
 
@@ -126,12 +171,20 @@ public struct UsageCounter {
     public func count(files: [String], progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> TokenUsage {
         guard !files.isEmpty else { throw PruneError.emptyCorpus(reason: "no input files (check the paths and --include/--exclude)") }
         let idCount = tokenizer.vocabulary.idCount
-        var sizes = [Int](repeating: 0, count: files.count)
-        for (index, path) in files.enumerated() {
-            var status = stat()
-            guard stat(path, &status) == 0 else { throw PruneError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-            sizes[index] = Int(status.st_size)
+        // Sizes by `stat`, spread over the threads (thousands of small files make this a serial cost otherwise).
+        let statted = FileSizes(count: files.count)
+        let statChunk = 256
+        DispatchQueue.concurrentPerform(iterations: (files.count + statChunk - 1) / statChunk) { chunk in
+            for index in chunk * statChunk..<min(files.count, (chunk + 1) * statChunk) {
+                var status = stat()
+                if stat(files[index], &status) == 0 { statted.set(index, Int(status.st_size)) } else { statted.set(index, -Int(errno) - 1) }
+            }
         }
+        var sizes = statted.values
+        for (index, size) in sizes.enumerated() where size < 0 {
+            throw PruneError.unreadable(path: files[index], reason: String(cString: strerror(Int32(-size - 1))))
+        }
+        sizes = sizes.map { max($0, 0) }
         let totalBytes = sizes.reduce(0, +)
         let sliceBytes = max(1, self.sliceBytes)
         // Largest files first, so that the small ones at the end even out the threads' finishing times.
@@ -146,11 +199,15 @@ public struct UsageCounter {
             var counts = [UInt64](repeating: 0, count: idCount)
             let encoder = ReusableEncoder(tokenizer)
             var mapped: (index: Int, file: MappedFile)? = nil
+            let readBuffer = ReadBuffer(readLimit: 4 * sliceBytes)
             var current: Int? = nil
             while !results.stopped, let (fileIndex, slice) = dispatcher.claim(continuing: &current) {
                 guard !results.hasProblem(file: fileIndex) else { results.record(file: fileIndex, sliceDone: nil); continue }
                 do {
-                    if mapped?.index != fileIndex { mapped = (fileIndex, try MappedFile(path: files[fileIndex])) }
+                    if mapped?.index != fileIndex {
+                        mapped = nil  // before reading the next file into the buffer it may share
+                        mapped = (fileIndex, try MappedFile(path: files[fileIndex], buffer: readBuffer))
+                    }
                     let file = mapped!.file
                     let range = grid.bounds(of: slice, in: file.bytes, tokenizer: tokenizer)
                     if !range.isEmpty {
@@ -297,6 +354,13 @@ final class SliceDispatcher: @unchecked Sendable {
     }
 }
 
+/// File sizes (or −errno−1) written by concurrent `stat` workers, each index by one worker.
+final class FileSizes: @unchecked Sendable {
+    private(set) var values: [Int]
+    init(count: Int) { values = Array(repeating: 0, count: count) }
+    func set(_ i: Int, _ v: Int) { values.withUnsafeMutableBufferPointer { $0[i] = v } }
+}
+
 /// Per-file outcomes and per-worker counts; workers record each slice as they finish it.
 final class WorkerResults: @unchecked Sendable {
     enum Outcome { case counted, invalid(offset: Int, countedSlices: [Range<Int>]), failure(Error) }
@@ -366,8 +430,13 @@ final class WorkerResults: @unchecked Sendable {
 /// memory.
 final class MappedFile {
     let bytes: UnsafeRawBufferPointer
+    /// False when the bytes were read into a caller's buffer instead of mapped.
+    private let isMapped: Bool
 
-    init(path: String) throws {
+    /// Maps `path`; a file of at most `buffer.readLimit` bytes is read into `buffer` instead. Mapping and
+    /// unmapping thousands of small files from several threads is slow (every unmap interrupts the other
+    /// cores to flush their address translations), and reading them is cheap.
+    init(path: String, buffer: ReadBuffer? = nil) throws {
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { throw PruneError.unreadable(path: path, reason: String(cString: strerror(errno))) }
         defer { close(descriptor) }
@@ -377,6 +446,21 @@ final class MappedFile {
         let size = Int(status.st_size)
         guard size > 0 else {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            isMapped = false
+            return
+        }
+        if let buffer, size <= buffer.readLimit {
+            let storage = buffer.storage(for: size)
+            var done = 0
+            while done < size {
+                let n = read(descriptor, storage + done, size - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n >= 0 else { throw PruneError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+                if n == 0 { break }  // the file shrank since fstat: count what is there
+                done += n
+            }
+            bytes = UnsafeRawBufferPointer(start: storage, count: done)
+            isMapped = false
             return
         }
         guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), address != MAP_FAILED else {
@@ -384,17 +468,43 @@ final class MappedFile {
         }
         madvise(address, size, MADV_SEQUENTIAL)
         bytes = UnsafeRawBufferPointer(start: address, count: size)
+        isMapped = true
     }
 
     /// Drops the mapped pages wholly inside `range` from this process (they are re-read if touched again).
     func release(_ range: Range<Int>) {
-        guard let base = bytes.baseAddress else { return }
+        guard isMapped, let base = bytes.baseAddress else { return }
         releasePages(base + range.lowerBound, range.count)
     }
 
     deinit {
-        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+        if isMapped, let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
+}
+
+/// One thread's buffer for reading small files whole, reused from file to file.
+final class ReadBuffer {
+    let readLimit: Int
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
+
+    init(readLimit: Int) {
+        self.readLimit = readLimit
+        capacity = 1 << 16
+        base = .allocate(byteCount: capacity, alignment: 64)
+    }
+
+    /// Room for `size` bytes; what an earlier file read there is gone.
+    func storage(for size: Int) -> UnsafeMutableRawPointer {
+        if size > capacity {
+            base.deallocate()
+            capacity = max(size, capacity * 2)
+            base = .allocate(byteCount: capacity, alignment: 64)
+        }
+        return base
+    }
+
+    deinit { base.deallocate() }
 }
 
 /// Hands back the pages wholly inside a read-only mapping's byte range, keeping resident memory flat while
