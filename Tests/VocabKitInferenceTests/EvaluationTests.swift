@@ -159,13 +159,7 @@ final class EvaluationTests: XCTestCase {
 
     /// The llama-perplexity golden (Tests/Oracle/make_perplexity_golden.sh): the bar is 1 %.
     func testPerplexityMatchesLlamaPerplexity() throws {
-        let modelPath = ProcessInfo.processInfo.environment["VOCABKIT_MODEL"] ?? "/tmp/peers/model.gguf"
-        guard FileManager.default.fileExists(atPath: modelPath) else { throw XCTSkip("no model at \(modelPath)") }
-        #if DEBUG
-        guard ProcessInfo.processInfo.environment["VOCABKIT_SLOW_TESTS"] != nil else {
-            throw XCTSkip("a debug build runs the 0.5B model too slowly: swift test -c release -Xswiftc -enable-testing, or set VOCABKIT_SLOW_TESTS=1")
-        }
-        #endif
+        let modelPath = try realModelPath()
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("Tests/Fixtures/perplexity-goldens/qwen2.5-coder-0.5b.json"))) as! [String: Any]
         let textURL = root.appendingPathComponent(golden["text"] as! String)

@@ -184,16 +184,23 @@ final class TinyModelTests: XCTestCase {
     }
 }
 
+/// The real Qwen2.5-Coder-0.5B GGUF ($VOCABKIT_MODEL, else where shared/tools/setup-peers.sh puts it); skips
+/// without it, and in a debug build unless VOCABKIT_SLOW_TESTS is set (the 0.5B model is too slow there).
+func realModelPath() throws -> String {
+    let modelPath = ProcessInfo.processInfo.environment["VOCABKIT_MODEL"] ?? "/tmp/peers/model.gguf"
+    guard FileManager.default.fileExists(atPath: modelPath) else { throw XCTSkip("no model at \(modelPath)") }
+    #if DEBUG
+    guard ProcessInfo.processInfo.environment["VOCABKIT_SLOW_TESTS"] != nil else {
+        throw XCTSkip("a debug build runs the 0.5B model too slowly: swift test -c release -Xswiftc -enable-testing, or set VOCABKIT_SLOW_TESTS=1")
+    }
+    #endif
+    return modelPath
+}
+
 /// Greedy continuations against llama.cpp's (Tests/Oracle/make_llama_goldens.sh); needs the real model.
 final class LlamaGoldenTests: XCTestCase {
     func testGreedyContinuationsMatchLlamaCpp() throws {
-        let modelPath = ProcessInfo.processInfo.environment["VOCABKIT_MODEL"] ?? "/tmp/peers/model.gguf"
-        guard FileManager.default.fileExists(atPath: modelPath) else { throw XCTSkip("no model at \(modelPath)") }
-        #if DEBUG
-        guard ProcessInfo.processInfo.environment["VOCABKIT_SLOW_TESTS"] != nil else {
-            throw XCTSkip("a debug build runs the 0.5B model too slowly: swift test -c release -Xswiftc -enable-testing, or set VOCABKIT_SLOW_TESTS=1")
-        }
-        #endif
+        let modelPath = try realModelPath()
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/llama-goldens/qwen2.5-coder-0.5b.json")
         let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture)) as! [String: Any]
