@@ -65,6 +65,14 @@ enum QwenPreTokenizer {
     @inline(__always)
     static func isASCIILetter(_ b: UInt8) -> Bool { (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A }
 
+    /// Whether a piece always ends at `j` (0 < j < count) because `p[j - 1]` is a line feed and `p[j]` an ASCII
+    /// letter: no regex branch runs from a line feed into a letter, and NFC composes nothing across it. Used
+    /// to cut text for threads and around the lines NFC must rewrite.
+    @inline(__always)
+    static func alwaysBreaksAfterLineFeed(_ p: UnsafePointer<UInt8>, at j: Int) -> Bool {
+        p[j - 1] == 0x0A && isASCIILetter(p[j])
+    }
+
     /// The end of the piece that starts at `i` (< n).
     @inline(__always)
     static func pieceEnd(_ p: UnsafePointer<UInt8>, _ n: Int, at i: Int) -> Int {

@@ -97,7 +97,7 @@ public final class Tokenizer: Sendable {
         let end = min(limit, n - 1)
         while i < end {
             let b = p[i]
-            if b == 0x0A && QwenPreTokenizer.isASCIILetter(p[i + 1]) { return i + 1 }
+            if QwenPreTokenizer.alwaysBreaksAfterLineFeed(p, at: i + 1) { return i + 1 }
             if b == 0x20 && QwenPreTokenizer.isASCIILetter(p[i + 1]) && QwenPreTokenizer.isASCIILetter(p[i - 1]) { return i }
             i += 1
         }
@@ -296,10 +296,10 @@ struct Encoder: ~Copyable {
             }
             let unsafe = i + offset
             var start = unsafe
-            while start > i && !(p[start - 1] == 0x0A && QwenPreTokenizer.isASCIILetter(p[start])) { start -= 1 }
+            while start > i && !QwenPreTokenizer.alwaysBreaksAfterLineFeed(p, at: start) { start -= 1 }
             var end = unsafe
             while end < n && p[end] != 0x0A { end += 1 }
-            while end < n - 1 && !(p[end] == 0x0A && QwenPreTokenizer.isASCIILetter(p[end + 1])) { end += 1 }
+            while end < n - 1 && !QwenPreTokenizer.alwaysBreaksAfterLineFeed(p, at: end + 1) { end += 1 }
             end = end < n - 1 ? end + 1 : n
             if start > i { encodePieces(p + i, start - i, into: &out) }
             if let normalized = NFCNormalizer.normalizeIfNeeded(p + start, end - start) {
