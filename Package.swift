@@ -4,7 +4,7 @@ import PackageDescription
 let package = Package(
     name: "VocabKit",
     products: [
-        .library(name: "VocabKit", targets: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference"]),
+        .library(name: "VocabKit", targets: ["VocabKitIO", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference"]),
         .executable(name: "vocabkit", targets: ["vocabkit"]),
     ],
     dependencies: [
@@ -26,13 +26,19 @@ let package = Package(
             exclude: ["README.md", "make_vocab.py", "qwen3.vkv.sha256"],
             resources: [.copy("qwen3.vkv")]
         ),
-        .target(name: "VocabKitGGUF"),
+        // Temporary-output cleanup on SIGINT/SIGTERM, in C because a signal handler may only touch
+        // async-signal-safe state.
+        .target(name: "CFileSupport"),
+        // The one way every module reads and writes files: regular files only, exclusive temporary outputs
+        // renamed when complete, no output that is an input, line reading that takes CRLF.
+        .target(name: "VocabKitIO", dependencies: ["CFileSupport"]),
+        .target(name: "VocabKitGGUF", dependencies: ["VocabKitIO"]),
         .target(
             name: "VocabKitTokenizer",
-            dependencies: ["CICU", "CUnicodeData", "VocabKitVocab", "VocabKitGGUF"]
+            dependencies: ["CICU", "CUnicodeData", "VocabKitVocab", "VocabKitGGUF", "VocabKitIO"]
         ),
         // Token usage counting, kept-set selection and GGUF vocabulary rewriting.
-        .target(name: "VocabKitPrune", dependencies: ["VocabKitTokenizer", "VocabKitGGUF"]),
+        .target(name: "VocabKitPrune", dependencies: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]),
         // A CPU forward pass for Qwen2/Qwen3 over GGUF weights, used to check pruned models.
         // AVX2/FMA/F16C kernels for it, chosen at run time (each function carries its own target attribute).
         .target(name: "CKernels"),
@@ -40,12 +46,13 @@ let package = Package(
         .executableTarget(
             name: "vocabkit",
             dependencies: [
-                "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference",
+                "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference", "VocabKitIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTokenizer", "CICU"]),
-        .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitGGUF"]),
+        .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTokenizer", "CICU", "VocabKitIO"]),
+        .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitGGUF", "VocabKitIO"]),
+        .testTarget(name: "VocabKitIOTests", dependencies: ["VocabKitIO"]),
         .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitInference", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune"]),
         .testTarget(name: "VocabKitPruneTests", dependencies: ["VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF"]),
     ]

@@ -1,9 +1,9 @@
-/// Everything that can go wrong reading or writing a GGUF file.
+/// Everything that can be wrong with a GGUF file's contents or with what is given to write (file-system
+/// problems are VocabKitIO's `FileError`).
 ///
 /// Each case carries where the problem is (key or tensor name, byte offset) so that one line is enough to
 /// find it in a hex dump; `description` is that line.
 public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
-    case cannotOpen(path: String, reason: String)
     case notGGUF(foundMagic: [UInt8])
     case unsupportedVersion(UInt32)
     /// The file ends before `what` (needing `needed` bytes at `offset`) is complete.
@@ -24,13 +24,10 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
     case misalignedTensor(tensor: String, dataOffset: UInt64, alignment: Int)
     case tensorPastEnd(tensor: String, start: UInt64, end: UInt64, fileSize: Int)
     case overlappingTensors(first: String, second: String, at: UInt64)
-    case writeFailed(path: String, reason: String)
     case invalidWriterInput(String)
 
     public var description: String {
         switch self {
-        case let .cannotOpen(path, reason):
-            return "cannot open '\(path)': \(reason)"
         case let .notGGUF(magic):
             let shown = magic.map { byte -> String in
                 (0x20..<0x7f).contains(byte) ? String(UnicodeScalar(byte)) : "\\x" + hex(byte)
@@ -71,8 +68,6 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
             return "tensor '\(tensor)': data bytes \(start)..<\(end) run past the end of the file (\(fileSize) bytes)"
         case let .overlappingTensors(first, second, at):
             return "tensors '\(first)' and '\(second)' overlap at file byte \(at)"
-        case let .writeFailed(path, reason):
-            return "cannot write '\(path)': \(reason)"
         case let .invalidWriterInput(reason):
             return "invalid GGUF to write: \(reason)"
         }

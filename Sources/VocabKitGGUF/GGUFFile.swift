@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VocabKitIO
 
 /// A parsed GGUF file (v2 or v3) over a memory mapping.
 ///
@@ -441,46 +442,27 @@ struct MetadataEntry {
     }
 }
 
-/// The file's bytes: a read-only mapping, or an owned copy for in-memory parsing.
+/// The file's bytes: a read-only mapping (through VocabKitIO, which refuses FIFOs and devices), or an owned
+/// copy for in-memory parsing.
 final class ByteStorage {
     let buffer: UnsafeRawBufferPointer
-    private let isMapped: Bool
+    private let mapped: InputFile?
 
     init(mapping path: String) throws {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw GGUFError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else {
-            throw GGUFError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
-        }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            throw GGUFError.cannotOpen(path: path, reason: "not a regular file")
-        }
-        let size = Int(status.st_size)
-        isMapped = size > 0
-        guard size > 0 else {
-            buffer = UnsafeRawBufferPointer(start: nil, count: 0)
-            return
-        }
-        guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), address != MAP_FAILED else {
-            throw GGUFError.cannotOpen(path: path, reason: "mmap failed: " + String(cString: strerror(errno)))
-        }
-        buffer = UnsafeRawBufferPointer(start: address, count: size)
+        // Always mapped: opening a model must stay as cheap as reading its header.
+        let file = try InputFile(path: path, mapAbove: 0)
+        mapped = file
+        buffer = file.bytes
     }
 
     init(copying bytes: [UInt8]) {
-        isMapped = false
-        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
-        copy.copyBytes(from: bytes)
-        buffer = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(copy)[0..<bytes.count])
+        mapped = nil
+        let owned = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
+        owned.copyBytes(from: bytes)
+        buffer = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(owned)[0..<bytes.count])
     }
 
     deinit {
-        if isMapped {
-            munmap(UnsafeMutableRawPointer(mutating: buffer.baseAddress), buffer.count)
-        } else if let base = buffer.baseAddress {
-            base.deallocate()
-        }
+        if mapped == nil, let base = buffer.baseAddress { base.deallocate() }
     }
 }

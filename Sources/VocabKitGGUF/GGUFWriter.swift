@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VocabKitIO
 
 /// A metadata value to write. Beyond plain `GGUFValue`s it offers typed arrays (so an empty array keeps its
 /// element type), unboxed fast paths for tokenizer-sized arrays, and raw bytes copied from a source file
@@ -30,10 +31,10 @@ public enum GGUFOutputValue {
 
 /// Receives a tensor's bytes as the writer streams them to disk.
 public final class GGUFDataSink {
-    fileprivate let output: BufferedFileOutput
+    fileprivate let output: OutputFile
     fileprivate var bytesWritten = 0
 
-    fileprivate init(output: BufferedFileOutput) { self.output = output }
+    fileprivate init(output: OutputFile) { self.output = output }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         try output.write(bytes)
@@ -87,14 +88,16 @@ extension GGUFOutputTensor {
     }
 }
 
-/// Writes GGUF files in one streaming pass, to a temporary name in the same directory that is renamed over
-/// the destination only once complete, so a crash or error never leaves a half-written model behind.
+/// Writes GGUF files in one streaming pass through `OutputFile`: a unique temporary file in the destination's
+/// folder, renamed over the destination only once complete, so a crash, an error or an interrupt never leaves
+/// a half-written model behind and never touches the source.
 public enum GGUFWriter {
     /// - Parameters:
     ///   - alignment: data alignment; taken from `general.alignment` in `metadata` when present, else 32.
     ///   - bytesAfterHeader: total bytes after the tensor-info table (padding, data, trailing padding). nil
     ///     lays the file out as llama.cpp does; a source file's value reproduces its exact length.
-    public static func write(to path: String, version: UInt32 = 3,
+    ///   - inputs: files this run reads (the source model above all): the destination may be none of them.
+    public static func write(to path: String, inputs: [String] = [], version: UInt32 = 3,
                              metadata: [(key: String, value: GGUFOutputValue)],
                              tensors: [GGUFOutputTensor], bytesAfterHeader: Int? = nil) throws {
         guard version == 2 || version == 3 else {
@@ -114,8 +117,7 @@ public enum GGUFWriter {
             totalSize = requested
         }
 
-        let temporaryPath = path + ".tmp"
-        let output = try BufferedFileOutput(path: temporaryPath)
+        let output = try OutputFile(path: path, inputs: inputs)
         do {
             try header.bytes.withUnsafeBytes { try output.write($0) }
             // Data goes out in offset order even if the info table lists tensors in another order.
@@ -129,20 +131,16 @@ public enum GGUFWriter {
                 }
             }
             try output.writeZeros(upTo: totalSize)
-            try output.finish()
-            guard rename(temporaryPath, path) == 0 else {
-                throw GGUFError.writeFailed(path: path, reason: "rename from \(temporaryPath): " + String(cString: strerror(errno)))
-            }
+            try output.commit()
         } catch {
             output.abandon()
-            unlink(temporaryPath)
             throw error
         }
     }
 
     /// Rewrites `file` unchanged: same version, key order, value encodings, tensor order, offsets and length.
     public static func copy(_ file: GGUFFile, to path: String) throws {
-        try write(to: path, version: file.version, metadata: file.metadataForWriting,
+        try write(to: path, inputs: file.path.map { [$0] } ?? [], version: file.version, metadata: file.metadataForWriting,
                   tensors: file.tensors.map { GGUFOutputTensor.copying($0, from: file) },
                   bytesAfterHeader: file.fileSize - file.headerByteCount)
     }
@@ -306,72 +304,5 @@ private struct ByteEncoder {
         case .int64: append(try fits(Int64.self))
         default: throw GGUFError.invalidWriterInput("key '\(key)': \(type.name) is not an integer type")
         }
-    }
-}
-
-/// Buffered writes to a file descriptor; large tensor payloads bypass the buffer.
-private final class BufferedFileOutput {
-    private let path: String
-    private var descriptor: Int32
-    private var buffer: [UInt8] = []
-    private let bufferLimit = 1 << 20
-    private(set) var position = 0
-
-    init(path: String) throws {
-        self.path = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard descriptor >= 0 else { throw GGUFError.writeFailed(path: path, reason: String(cString: strerror(errno))) }
-        buffer.reserveCapacity(bufferLimit)
-    }
-
-    deinit { abandon() }
-
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        if buffer.count + bytes.count > bufferLimit { try flush() }
-        if bytes.count >= bufferLimit {
-            try writeFully(bytes)
-        } else {
-            buffer.append(contentsOf: bytes)
-        }
-        position += bytes.count
-    }
-
-    func writeZeros(upTo target: Int) throws {
-        guard target > position else { return }
-        let zeros = [UInt8](repeating: 0, count: min(target - position, 1 << 16))
-        while position < target {
-            try zeros.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<min($0.count, target - position)])) }
-        }
-    }
-
-    func flush() throws {
-        try buffer.withUnsafeBytes { try writeFully($0) }
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    private func writeFully(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let written = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw GGUFError.writeFailed(path: path, reason: String(cString: strerror(errno)))
-            }
-            done += written
-        }
-    }
-
-    /// Flushes, syncs and closes, so that the rename that follows publishes complete data.
-    func finish() throws {
-        try flush()
-        guard fsync(descriptor) == 0 else { throw GGUFError.writeFailed(path: path, reason: String(cString: strerror(errno))) }
-        let result = close(descriptor)
-        descriptor = -1
-        guard result == 0 else { throw GGUFError.writeFailed(path: path, reason: String(cString: strerror(errno))) }
-    }
-
-    func abandon() {
-        if descriptor >= 0 { close(descriptor) }
-        descriptor = -1
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import VocabKitGGUF
+import VocabKitIO
 import VocabKitTokenizer
 #if canImport(Glibc)
 import Glibc
@@ -178,7 +179,7 @@ public final class ModelPruner {
                     let end = min(bytes.count, start + Self.streamChunk)
                     let chunk = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
                     try sink.write(chunk)
-                    if let base = chunk.baseAddress { releasePages(base, chunk.count) }
+                    if let base = chunk.baseAddress { releaseMappedPages(base, chunk.count) }
                     progress.add(chunk.count)
                     start = end
                 }
@@ -208,13 +209,13 @@ public final class ModelPruner {
                     // Rows are ascending, so everything before this run's end has been read for good.
                     let readEnd = (first + count) * rowBytes
                     if readEnd - releasedUpTo >= Self.streamChunk, let base = bytes.baseAddress {
-                        releasePages(base + releasedUpTo, readEnd - releasedUpTo)
+                        releaseMappedPages(base + releasedUpTo, readEnd - releasedUpTo)
                         releasedUpTo = readEnd
                     }
                     index = runEnd
                 }
                 if let base = bytes.baseAddress, bytes.count > releasedUpTo {
-                    releasePages(base + releasedUpTo, bytes.count - releasedUpTo)
+                    releaseMappedPages(base + releasedUpTo, bytes.count - releasedUpTo)
                 }
             }
         }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Synchronization
+import VocabKitIO
 import VocabKitTokenizer
 #if canImport(Glibc)
 import Glibc
@@ -198,7 +199,7 @@ public struct UsageCounter {
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var counts = [UInt64](repeating: 0, count: idCount)
             let encoder = ReusableEncoder(tokenizer)
-            var mapped: (index: Int, file: MappedFile)? = nil
+            var mapped: (index: Int, file: InputFile)? = nil
             let readBuffer = ReadBuffer(readLimit: 4 * sliceBytes)
             var current: Int? = nil
             while !results.stopped, let (fileIndex, slice) = dispatcher.claim(continuing: &current) {
@@ -206,7 +207,7 @@ public struct UsageCounter {
                 do {
                     if mapped?.index != fileIndex {
                         mapped = nil  // before reading the next file into the buffer it may share
-                        mapped = (fileIndex, try MappedFile(path: files[fileIndex], buffer: readBuffer))
+                        mapped = (fileIndex, try InputFile(path: files[fileIndex], buffer: readBuffer))
                     }
                     let file = mapped!.file
                     let range = grid.bounds(of: slice, in: file.bytes, tokenizer: tokenizer)
@@ -246,7 +247,7 @@ public struct UsageCounter {
                 guard skipInvalid else { throw PruneError.invalidUTF8(path: files[fileIndex], offset: offset) }
                 skipped.append((files[fileIndex], offset))
                 // Other threads may have counted valid slices of this file: take them back out.
-                let file = try MappedFile(path: files[fileIndex])
+                let file = try InputFile(path: files[fileIndex])
                 let encoder = ReusableEncoder(tokenizer)
                 for range in countedSlices where !range.isEmpty {
                     try encoder.encode(utf8: UnsafeRawBufferPointer(rebasing: file.bytes[range])) { ids in
@@ -424,95 +425,4 @@ final class WorkerResults: @unchecked Sendable {
         if let offset = invalidAt[file] { return .invalid(offset: offset, countedSlices: countedSlices[file]) }
         return slicesDone[file] == slicesTotal[file] ? .counted : nil
     }
-}
-
-/// A file mapped read-only, whose pages can be handed back once read so a large corpus never piles up in
-/// memory.
-final class MappedFile {
-    let bytes: UnsafeRawBufferPointer
-    /// False when the bytes were read into a caller's buffer instead of mapped.
-    private let isMapped: Bool
-
-    /// Maps `path`; a file of at most `buffer.readLimit` bytes is read into `buffer` instead. Mapping and
-    /// unmapping thousands of small files from several threads is slow (every unmap interrupts the other
-    /// cores to flush their address translations), and reading them is cheap.
-    init(path: String, buffer: ReadBuffer? = nil) throws {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw PruneError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw PruneError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-        guard (status.st_mode & S_IFMT) == S_IFREG else { throw PruneError.unreadable(path: path, reason: "not a regular file") }
-        let size = Int(status.st_size)
-        guard size > 0 else {
-            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
-            isMapped = false
-            return
-        }
-        if let buffer, size <= buffer.readLimit {
-            let storage = buffer.storage(for: size)
-            var done = 0
-            while done < size {
-                let n = read(descriptor, storage + done, size - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n >= 0 else { throw PruneError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-                if n == 0 { break }  // the file shrank since fstat: count what is there
-                done += n
-            }
-            bytes = UnsafeRawBufferPointer(start: storage, count: done)
-            isMapped = false
-            return
-        }
-        guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), address != MAP_FAILED else {
-            throw PruneError.unreadable(path: path, reason: "mmap failed: " + String(cString: strerror(errno)))
-        }
-        madvise(address, size, MADV_SEQUENTIAL)
-        bytes = UnsafeRawBufferPointer(start: address, count: size)
-        isMapped = true
-    }
-
-    /// Drops the mapped pages wholly inside `range` from this process (they are re-read if touched again).
-    func release(_ range: Range<Int>) {
-        guard isMapped, let base = bytes.baseAddress else { return }
-        releasePages(base + range.lowerBound, range.count)
-    }
-
-    deinit {
-        if isMapped, let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
-    }
-}
-
-/// One thread's buffer for reading small files whole, reused from file to file.
-final class ReadBuffer {
-    let readLimit: Int
-    private var base: UnsafeMutableRawPointer
-    private var capacity: Int
-
-    init(readLimit: Int) {
-        self.readLimit = readLimit
-        capacity = 1 << 16
-        base = .allocate(byteCount: capacity, alignment: 64)
-    }
-
-    /// Room for `size` bytes; what an earlier file read there is gone.
-    func storage(for size: Int) -> UnsafeMutableRawPointer {
-        if size > capacity {
-            base.deallocate()
-            capacity = max(size, capacity * 2)
-            base = .allocate(byteCount: capacity, alignment: 64)
-        }
-        return base
-    }
-
-    deinit { base.deallocate() }
-}
-
-/// Hands back the pages wholly inside a read-only mapping's byte range, keeping resident memory flat while
-/// streaming through files larger than memory.
-func releasePages(_ start: UnsafeRawPointer, _ count: Int) {
-    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-    let first = (Int(bitPattern: start) + page - 1) / page * page
-    let last = (Int(bitPattern: start) + count) / page * page
-    guard last > first, let address = UnsafeMutableRawPointer(bitPattern: first) else { return }
-    madvise(address, last - first, MADV_DONTNEED)
 }

@@ -1,7 +1,6 @@
-/// Everything that can go wrong while loading a vocabulary or encoding text, each with where it happened.
+/// Everything that can go wrong while loading a vocabulary or encoding text, each with where it happened
+/// (file-system problems are VocabKitIO's `FileError`).
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
-    case fileNotFound(path: String)
-    case unreadable(path: String, reason: String)
     case invalidUTF8(offset: Int, path: String?)
     case malformedVocabulary(path: String, reason: String)
     case unsupportedVocabulary(path: String, reason: String)
@@ -9,8 +8,6 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .fileNotFound(let path): return "\(path): no such file"
-        case .unreadable(let path, let reason): return "\(path): cannot read: \(reason)"
         case .invalidUTF8(let offset, let path):
             return "\(path.map { "\($0): " } ?? "")invalid UTF-8 at byte offset \(offset)"
                 + " (use --replace-invalid to substitute U+FFFD)"

@@ -1,4 +1,5 @@
 import Foundation
+import VocabKitIO
 import VocabKitVocab
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ extension Vocabulary {
     /// The Qwen3 vocabulary that ships with VocabKit (Vocab/qwen3.vkv).
     public static func bundled() throws -> Vocabulary {
         guard let url = BundledVocabulary.url else {
-            throw TokenizerError.fileNotFound(path: "VocabKit_VocabKitVocab.resources/qwen3.vkv")
+            throw FileError.notFound(path: "VocabKit_VocabKitVocab.resources/qwen3.vkv")
         }
         return try load(vkv: url.path, source: "bundled Qwen3 vocabulary (Vocab/qwen3.vkv)")
     }
@@ -18,7 +19,7 @@ extension Vocabulary {
     public static func load(path: String) throws -> Vocabulary {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw TokenizerError.fileNotFound(path: path)
+            throw FileError.notFound(path: path)
         }
         if isDirectory.boolValue {
             let dir = URL(fileURLWithPath: path)
@@ -31,35 +32,15 @@ extension Vocabulary {
         if lower.hasSuffix(".vkv") { return try load(vkv: path) }
         if lower.hasSuffix(".tiktoken") { return try load(tiktoken: path) }
         if lower.hasSuffix(".json") { return try load(tokenizerJSON: path) }
-        let head = try readFile(path, limit: 4)
+        let head = try InputFile.head(of: path, count: 4)
         if head == Array("GGUF".utf8) { return try load(gguf: path) }
         throw TokenizerError.unsupportedVocabulary(
             path: path, reason: "expected a .gguf, tokenizer.json, vocab.json+merges.txt directory, .tiktoken or .vkv")
     }
 
+    /// The bytes of a vocabulary file (regular files only; see `InputFile`).
     static func readFile(_ path: String, limit: Int = Int.max) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            if errno == ENOENT { throw TokenizerError.fileNotFound(path: path) }
-            throw TokenizerError.unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw TokenizerError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw TokenizerError.unreadable(path: path, reason: "is a directory") }
-        let size = min(Int(st.st_size), limit)
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let r = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, size - done) }
-            if r < 0 {
-                if errno == EINTR { continue }
-                throw TokenizerError.unreadable(path: path, reason: String(cString: strerror(errno)))
-            }
-            if r == 0 { break }
-            done += r
-        }
-        return done == size ? bytes : Array(bytes[0..<done])
+        try InputFile(path: path, limit: limit).array
     }
 
     /// VocabKit's own format, written by Vocab/make_vocab.py (layout in Vocab/README.md).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VocabKitGGUF
+import VocabKitIO
 import VocabKitPrune
 import VocabKitTokenizer
 #if canImport(Glibc)
@@ -17,68 +18,31 @@ struct VocabularyOptions: ParsableArguments {
     }
 }
 
-/// A read-only view of a whole input: memory-mapped files, or stdin read into memory.
+/// A whole text input (a file, or stdin for "-") with the --replace-invalid behaviour.
 final class InputText {
     let path: String
     private(set) var bytes: UnsafeRawBufferPointer
-    private var mapped: UnsafeMutableRawPointer?
-    private var owned: [UInt8]?
+    private let file: InputFile
+    private var replaced: [UInt8]?
+
+    /// Standard input is refused past this size: it may be an endless stream.
+    static let standardInputLimit = 1 << 34
 
     init(path: String) throws {
         self.path = path
-        bytes = UnsafeRawBufferPointer(start: nil, count: 0)
-        if path == "-" {
-            owned = try InputText.readAll(fd: 0, path: "stdin")
-            bytes = owned!.withUnsafeBytes { $0 }  // stable: `owned` is never mutated again
-            return
-        }
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw errno == ENOENT ? TokenizerError.fileNotFound(path: path)
-                : TokenizerError.unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw TokenizerError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw TokenizerError.unreadable(path: path, reason: "is a directory") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            owned = try InputText.readAll(fd: fd, path: path)
-            bytes = owned!.withUnsafeBytes { $0 }
-            return
-        }
-        let size = Int(st.st_size)
-        guard size > 0 else { return }
-        guard let m = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), m != MAP_FAILED else {
-            throw TokenizerError.unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        madvise(m, size, MADV_SEQUENTIAL | MADV_WILLNEED)
-        mapped = m
-        bytes = UnsafeRawBufferPointer(start: m, count: size)
-    }
-
-    static func readAll(fd: Int32, path: String) throws -> [UInt8] {
-        var out = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let r = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if r < 0 {
-                if errno == EINTR { continue }
-                throw TokenizerError.unreadable(path: path, reason: String(cString: strerror(errno)))
-            }
-            if r == 0 { return out }
-            out.append(contentsOf: chunk[0..<r])
-        }
+        file = try InputFile.open(path, limit: path == "-" ? InputText.standardInputLimit : Int.max)
+        bytes = file.bytes
     }
 
     /// Replaces ill-formed UTF-8 with U+FFFD (the --replace-invalid behaviour).
     func replaceInvalidUTF8() {
         guard let base = bytes.baseAddress,
               UTF8Validation.firstInvalidOffset(base.assumingMemoryBound(to: UInt8.self), bytes.count) != nil else { return }
-        owned = UTF8Validation.replacingInvalid(bytes)
-        bytes = owned!.withUnsafeBytes { $0 }
+        let copy = UTF8Validation.replacingInvalid(bytes)
+        replaced = copy
+        // Held in `replaced`, never mutated again, so the storage stays put while `self` lives.
+        bytes = copy.withUnsafeBytes { $0 }
     }
-
-    deinit { if let mapped { munmap(mapped, bytes.count) } }
 }
 
 /// Buffered writing to stdout without going through `print` for every id.
@@ -148,6 +112,8 @@ func runReportingErrors(_ body: () throws -> Void) throws {
     } catch let error as PruneError {
         try exitReporting(error)
     } catch let error as ReportInputError {
+        try exitReporting(error)
+    } catch let error as FileError {
         try exitReporting(error)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VocabKitGGUF
+import VocabKitIO
 import VocabKitInference
 import VocabKitTokenizer
 
@@ -127,11 +128,7 @@ struct EvalCommand: ParsableCommand {
 
 /// The whole file as bytes, with one-line errors for missing or unreadable paths.
 func readText(_ path: String) throws -> [UInt8] {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw TokenizerError.fileNotFound(path: path) }
-    guard !isDirectory.boolValue else { throw TokenizerError.unreadable(path: path, reason: "is a directory") }
-    guard let data = FileManager.default.contents(atPath: path) else { throw TokenizerError.unreadable(path: path, reason: "permission denied or I/O error") }
-    return [UInt8](data)
+    try InputFile(path: path).array
 }
 
 /// Opens a GGUF model; errors that do not name the file get its path in front (check opens two).
@@ -139,7 +136,6 @@ func openModel(_ path: String) throws -> GGUFFile {
     do {
         return try GGUFFile(path: path)
     } catch let error as GGUFError {
-        if case .cannotOpen = error { throw error }
         throw ReportInputError("\(path): \(error)")
     }
 }

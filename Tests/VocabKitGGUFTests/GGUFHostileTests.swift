@@ -1,4 +1,5 @@
 import XCTest
+import VocabKitIO
 @testable import VocabKitGGUF
 
 /// Each malformed input must produce the specific `GGUFError` naming what and where.
@@ -170,10 +171,19 @@ final class GGUFHostileTests: XCTestCase {
 
     func testMissingAndIrregularPaths() {
         XCTAssertThrowsError(try GGUFFile(path: "/nonexistent/model.gguf")) { error in
-            guard case .cannotOpen? = error as? GGUFError else { return XCTFail("\(error)") }
+            XCTAssertEqual(error as? FileError, .notFound(path: "/nonexistent/model.gguf"))
         }
         XCTAssertThrowsError(try GGUFFile(path: "/tmp")) { error in
-            XCTAssertEqual(error as? GGUFError, .cannotOpen(path: "/tmp", reason: "not a regular file"))
+            XCTAssertEqual(error as? FileError, .notRegularFile(path: "/tmp", kind: "a directory"))
+        }
+        // A FIFO would block open() forever; a device would never end.
+        let fifo = TestFiles.temporaryPath("fifo.gguf")
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        defer { unlink(fifo) }
+        for (path, kind) in [(fifo, "a FIFO"), ("/dev/zero", "a character device")] {
+            XCTAssertThrowsError(try GGUFFile(path: path)) { error in
+                XCTAssertEqual(error as? FileError, .notRegularFile(path: path, kind: kind))
+            }
         }
         let empty = TestFiles.temporaryPath("empty.gguf")
         XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))

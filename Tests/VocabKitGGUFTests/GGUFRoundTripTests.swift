@@ -1,4 +1,5 @@
 import XCTest
+import VocabKitIO
 @testable import VocabKitGGUF
 
 final class GGUFRoundTripTests: XCTestCase {
@@ -129,7 +130,7 @@ final class GGUFRoundTripTests: XCTestCase {
         XCTAssertThrowsError(try GGUFWriter.write(to: path, metadata: [], tensors: [first, overlapping]))
         XCTAssertFalse(TestFiles.exists(path))
         XCTAssertThrowsError(try GGUFWriter.write(to: "/nonexistent-dir/x.gguf", metadata: [], tensors: [])) { error in
-            guard case .writeFailed? = error as? GGUFError else { return XCTFail("\(error)") }
+            guard case .writeFailed? = error as? FileError else { return XCTFail("\(error)") }
         }
     }
 

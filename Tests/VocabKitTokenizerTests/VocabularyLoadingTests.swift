@@ -1,6 +1,7 @@
 import Foundation
 import VocabKitTokenizer
 import XCTest
+import VocabKitIO
 
 final class VocabularyLoadingTests: XCTestCase {
     let sample = "def main():\n    print(\"Hello, 世界! naïve café\")  # <|im_start|>user\n\treturn 42\n"
@@ -73,7 +74,7 @@ final class VocabularyLoadingTests: XCTestCase {
 
     func testClearErrors() throws {
         XCTAssertThrowsError(try Vocabulary.load(path: "/nonexistent/model.gguf")) { error in
-            XCTAssertEqual(error as? TokenizerError, .fileNotFound(path: "/nonexistent/model.gguf"))
+            XCTAssertEqual(error as? FileError, .notFound(path: "/nonexistent/model.gguf"))
         }
         let dir = FileManager.default.temporaryDirectory
         let bogus = dir.appendingPathComponent("vk-bogus-\(getpid()).bin")
