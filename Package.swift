@@ -54,6 +54,6 @@ let package = Package(
         .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitGGUF", "VocabKitIO"]),
         .testTarget(name: "VocabKitIOTests", dependencies: ["VocabKitIO"]),
         .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitInference", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune"]),
-        .testTarget(name: "VocabKitPruneTests", dependencies: ["VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF"]),
+        .testTarget(name: "VocabKitPruneTests", dependencies: ["VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]),
     ]
 )

@@ -100,6 +100,16 @@ public enum GGUFWriter {
     public static func write(to path: String, inputs: [String] = [], version: UInt32 = 3,
                              metadata: [(key: String, value: GGUFOutputValue)],
                              tensors: [GGUFOutputTensor], bytesAfterHeader: Int? = nil) throws {
+        try OutputFile.write(to: path, inputs: inputs) { output in
+            try write(into: output, version: version, metadata: metadata, tensors: tensors, bytesAfterHeader: bytesAfterHeader)
+        }
+    }
+
+    /// Writes the whole file into `output` without committing it, so that a caller can publish it together
+    /// with other outputs (`OutputSet`).
+    public static func write(into output: OutputFile, version: UInt32 = 3,
+                             metadata: [(key: String, value: GGUFOutputValue)],
+                             tensors: [GGUFOutputTensor], bytesAfterHeader: Int? = nil) throws {
         guard version == 2 || version == 3 else {
             throw GGUFError.invalidWriterInput("version \(version); only 2 and 3 can be written")
         }
@@ -117,25 +127,18 @@ public enum GGUFWriter {
             totalSize = requested
         }
 
-        let output = try OutputFile(path: path, inputs: inputs)
-        do {
-            try header.bytes.withUnsafeBytes { try output.write($0) }
-            // Data goes out in offset order even if the info table lists tensors in another order.
-            let order = layout.indices.sorted { layout[$0].offset < layout[$1].offset }
-            for index in order {
-                try output.writeZeros(upTo: dataStart + Int(layout[index].offset))
-                let sink = GGUFDataSink(output: output)
-                try tensors[index].writeData(sink)
-                guard sink.bytesWritten == layout[index].byteCount else {
-                    throw GGUFError.invalidWriterInput("tensor '\(tensors[index].name)' produced \(sink.bytesWritten) bytes, expected \(layout[index].byteCount)")
-                }
+        try header.bytes.withUnsafeBytes { try output.write($0) }
+        // Data goes out in offset order even if the info table lists tensors in another order.
+        let order = layout.indices.sorted { layout[$0].offset < layout[$1].offset }
+        for index in order {
+            try output.writeZeros(upTo: dataStart + Int(layout[index].offset))
+            let sink = GGUFDataSink(output: output)
+            try tensors[index].writeData(sink)
+            guard sink.bytesWritten == layout[index].byteCount else {
+                throw GGUFError.invalidWriterInput("tensor '\(tensors[index].name)' produced \(sink.bytesWritten) bytes, expected \(layout[index].byteCount)")
             }
-            try output.writeZeros(upTo: totalSize)
-            try output.commit()
-        } catch {
-            output.abandon()
-            throw error
         }
+        try output.writeZeros(upTo: totalSize)
     }
 
     /// Rewrites `file` unchanged: same version, key order, value encodings, tensor order, offsets and length.

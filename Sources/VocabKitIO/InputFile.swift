@@ -112,6 +112,15 @@ public final class InputFile: @unchecked Sendable {
         storage = .owned(base)
     }
 
+    /// Bytes already in memory (a transformed input), owned like a file's.
+    public init(copying source: [UInt8], path: String) {
+        self.path = path
+        let base = UnsafeMutableRawPointer.allocate(byteCount: max(source.count, 1), alignment: 64)
+        source.withUnsafeBytes { if let from = $0.baseAddress { base.copyMemory(from: from, byteCount: $0.count) } }
+        bytes = UnsafeRawBufferPointer(start: base, count: source.count)
+        storage = .owned(base)
+    }
+
     /// `path`, or standard input for "-".
     public static func open(_ path: String, limit: Int = Int.max) throws -> InputFile {
         path == "-" ? try InputFile(standardInputLimit: limit) : try InputFile(path: path, limit: limit)

@@ -68,12 +68,25 @@ public final class ModelPruner {
         public let outputBytes: Int
     }
 
-    /// Writes the pruned model to `outputPath` (through a temporary name). `selection` must come from this
-    /// model's `selector()` and have passed `verify`. `progress` gets (bytes written, bytes to write).
+    /// Writes the pruned model to `outputPath` through `OutputFile` (a unique temporary beside it, renamed when
+    /// complete; never the model itself or any of `inputs`). `selection` must come from this model's
+    /// `selector()`. `progress` gets (bytes written, bytes to write).
     @discardableResult
-    public func write(_ selection: TokenSelection, to outputPath: String,
+    public func write(_ selection: VerifiedSelection, to outputPath: String, inputs: [String] = [],
                       progress: ((Int, Int) -> Void)? = nil) throws -> Summary {
-        try Self.refuseOverwritingInput(input: path, output: outputPath)
+        var summary: Summary?
+        try OutputFile.write(to: outputPath, inputs: [path] + inputs) { output in
+            summary = try write(selection, into: output, progress: progress)
+        }
+        return summary!
+    }
+
+    /// Writes the pruned model into `output` without committing it (see `OutputSet`).
+    @discardableResult
+    public func write(_ verified: VerifiedSelection, into output: OutputFile,
+                      progress: ((Int, Int) -> Void)? = nil) throws -> Summary {
+        try OutputSafety.check(outputs: [output.path], inputs: [path])
+        let selection = verified.selection
         guard selection.originalIdCount == vocabulary.idCount else {
             throw PruneError.invalidSelection("the selection was made for \(selection.originalIdCount) ids, the model has \(vocabulary.idCount)")
         }
@@ -154,16 +167,10 @@ public final class ModelPruner {
             }
         }
         written.total = totalBytes
-        do {
-            try GGUFWriter.write(to: outputPath, version: file.version, metadata: metadata, tensors: tensors)
-        } catch let error as GGUFError {
-            throw PruneError.unreadable(path: outputPath, reason: "cannot write the pruned model: \(error)")
-        }
-        var status = stat()
-        let outputBytes = stat(outputPath, &status) == 0 ? Int(status.st_size) : 0
+        try GGUFWriter.write(into: output, version: file.version, metadata: metadata, tensors: tensors)
         return Summary(originalIdCount: vocabulary.idCount, keptIdCount: kept.count,
                        originalMergeCount: vocabulary.merges.count, keptMergeCount: keptMergeCount,
-                       inputBytes: file.fileSize, outputBytes: outputBytes)
+                       inputBytes: file.fileSize, outputBytes: output.position)
     }
 
     /// Bytes copied per write; pages behind them are released right after.
@@ -218,18 +225,6 @@ public final class ModelPruner {
                     releaseMappedPages(base + releasedUpTo, bytes.count - releasedUpTo)
                 }
             }
-        }
-    }
-
-    /// Refuses an output that is the input itself (same path, or another name for the same file).
-    public static func refuseOverwritingInput(input: String, output: String) throws {
-        let a = URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath().path
-        let b = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
-        if a == b { throw PruneError.outputIsInput(path: output) }
-        var inputStatus = stat(), outputStatus = stat()
-        if stat(input, &inputStatus) == 0, stat(output, &outputStatus) == 0,
-           inputStatus.st_dev == outputStatus.st_dev, inputStatus.st_ino == outputStatus.st_ino {
-            throw PruneError.outputIsInput(path: output)
         }
     }
 }

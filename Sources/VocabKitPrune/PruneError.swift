@@ -10,7 +10,7 @@ public enum PruneError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidSelection(String)
     case unreachableToken(id: Int, piece: String, reason: String)
     case unsupportedModel(path: String, reason: String)
-    case outputIsInput(path: String)
+    case countOverflow(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -26,7 +26,7 @@ public enum PruneError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .unreachableToken(id, piece, reason):
             return "kept token \(id) '\(piece)' would no longer be produced: \(reason)"
         case let .unsupportedModel(path, reason): return "\(path): cannot prune: \(reason)"
-        case let .outputIsInput(path): return "\(path): the output would overwrite the input model; choose another -o"
+        case let .countOverflow(path, reason): return "\(path): \(reason)"
         }
     }
 }

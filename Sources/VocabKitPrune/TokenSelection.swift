@@ -45,9 +45,22 @@ public struct TokenSelection: Sendable {
     /// `old_id<TAB>new_id` lines for `--remap`.
     public var remapTSV: String {
         var out = "# old_id\tnew_id\n"
+        out.reserveCapacity(keptIds.count * 14)
         for (newId, oldId) in keptIds.enumerated() { out += "\(oldId)\t\(newId)\n" }
         return out
     }
+}
+
+/// A selection that passed `TokenSelector.verify`, with the pruned vocabulary it was checked against: the
+/// only kind of selection a model is written with.
+public struct VerifiedSelection: Sendable {
+    public let selection: TokenSelection
+    /// The kept tokens renumbered, as the written model's tokenizer will load them.
+    public let prunedVocabulary: Vocabulary
+
+    public var keptIds: [Int] { selection.keptIds }
+    public var originalIdCount: Int { selection.originalIdCount }
+    public var report: [(rule: String, tokens: Int)] { selection.report }
 }
 
 /// Chooses the kept set over a vocabulary and proves it keeps every kept token reachable.
@@ -250,14 +263,14 @@ public struct TokenSelector {
     /// Builds the pruned vocabulary (new ids) and checks that every kept token that encodes to itself with the
     /// original vocabulary still does, so that text made of kept tokens tokenizes the same; throws the first
     /// token that would not. Both vocabularies work out which tokens encode to themselves when they load.
-    public func verify(_ selection: TokenSelection) throws -> Vocabulary {
+    public func verify(_ selection: TokenSelection) throws -> VerifiedSelection {
         let pruned = try prunedVocabulary(selection)
         let newIdOf = selection.newIdOfOldId
         for id in selection.keptIds where vocabulary.encodesToItself(id) && !pruned.encodesToItself(newIdOf[id]) {
             let spelled = pruned.bytePairEncode(vocabulary.bytes(of: id)).map { piece(selection.keptIds[$0]) }.joined(separator: " ")
             throw PruneError.unreachableToken(id: id, piece: piece(id), reason: "the pruned vocabulary encodes it as '\(spelled)'")
         }
-        return pruned
+        return VerifiedSelection(selection: selection, prunedVocabulary: pruned)
     }
 
     /// The vocabulary with only the kept ids, renumbered in original order; merges keep their order.

@@ -1,4 +1,5 @@
 import Foundation
+import VocabKitIO
 import VocabKitTokenizer
 
 /// How often each token id occurred in a corpus, with what was counted. Saved as `usage.tsv`: comment lines
@@ -162,62 +163,89 @@ public struct TokenUsage: Equatable, Sendable {
         return out
     }
 
-    public func write(to path: String, vocabulary: Vocabulary? = nil, ranked: [Int]? = nil) throws {
-        do {
-            try Data(tsvBytes(vocabulary: vocabulary, ranked: ranked)).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw PruneError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")
-        }
+    /// Writes the table through `OutputFile` (never over one of `inputs`).
+    public func write(to path: String, vocabulary: Vocabulary? = nil, ranked: [Int]? = nil, inputs: [String] = []) throws {
+        try OutputFile.write(tsvBytes(vocabulary: vocabulary, ranked: ranked), to: path, inputs: inputs)
     }
 
+    /// Tables are small (a line per used token): a file past this size is not one.
+    public static let maximumFileBytes = 1 << 30
+
     public static func read(path: String) throws -> TokenUsage {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PruneError.unreadable(path: path, reason: "no such file or not readable")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw PruneError.malformedUsage(path: path, line: 1, reason: "not UTF-8 text")
-        }
-        return try parse(text, path: path)
+        let file = try InputFile(path: path, limit: maximumFileBytes)
+        return try parse(file.bytes, path: path)
     }
 
     public static func parse(_ text: String, path: String) throws -> TokenUsage {
+        var text = text
+        return try text.withUTF8 { try parse(UnsafeRawBufferPointer($0), path: path) }
+    }
+
+    /// Reads a table line by line (LF or CRLF). Every number is checked: ids below 2^21, counts and their sum
+    /// within 64 bits, header values that are numbers.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws -> TokenUsage {
         var usage = TokenUsage(counts: [], pieces: [:], files: 0, bytes: 0, vocabularySource: "")
         var sawHeader = false
         var declaredTokens: UInt64?
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let lineNumber = index + 1
-            if line.isEmpty { continue }
-            if line.hasPrefix("#") {
-                let body = line.dropFirst().drop(while: { $0 == " " })
-                let parts = body.split(separator: " ", maxSplits: 1)
-                guard parts.count == 2 else { continue }
-                let value = String(parts[1])
-                switch parts[0] {
-                case "files": usage.files = Int(value) ?? 0; sawHeader = true
-                case "bytes": usage.bytes = Int(value) ?? 0
-                case "tokens": declaredTokens = UInt64(value)
-                case "vocabulary": usage.vocabularySource = value
+        var total: UInt64 = 0
+        for line in TextLines(bytes) {
+            let fields = line.bytes
+            if fields.isEmpty { continue }
+            func bad(_ reason: String) -> PruneError { .malformedUsage(path: path, line: line.number, reason: reason) }
+            if fields[0] == UInt8(ascii: "#") {
+                let body = fields.dropFirst().drop(while: { $0 == 0x20 })
+                guard let space = body.firstIndex(of: 0x20) else { continue }
+                let key = String(decoding: body[..<space], as: UTF8.self)
+                let value = body[(space + 1)...]
+                func number() throws -> UInt64 {
+                    guard let n = DecimalParser.unsigned(value) else {
+                        throw bad("'# \(key)' is followed by '\(String(decoding: value, as: UTF8.self))', not a count")
+                    }
+                    return n
+                }
+                switch key {
+                case "files":
+                    usage.files = Int(clamping: try number())
+                    sawHeader = true
+                case "bytes": usage.bytes = Int(clamping: try number())
+                case "tokens": declaredTokens = try number()
+                case "vocabulary": usage.vocabularySource = String(decoding: value, as: UTF8.self)
                 default: break
                 }
                 continue
             }
-            let fields = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count >= 2, let id = Int(fields[0]), id >= 0, id < 1 << 21, let count = UInt64(fields[1]) else {
-                throw PruneError.malformedUsage(path: path, line: lineNumber, reason: "expected id<TAB>count<TAB>piece")
+            let tab1 = fields.firstIndex(of: 0x09)
+            let idField = fields[..<(tab1 ?? fields.endIndex)]
+            guard let tab1 else { throw bad("expected id<TAB>count<TAB>piece") }
+            let rest = fields[(tab1 + 1)...]
+            let tab2 = rest.firstIndex(of: 0x09)
+            let countField = rest[..<(tab2 ?? rest.endIndex)]
+            guard let id = DecimalParser.int(idField), id < 1 << 21 else {
+                throw bad("'\(String(decoding: idField, as: UTF8.self))' is not a token id (0 ..< 2097152)")
+            }
+            guard let count = DecimalParser.unsigned(countField) else {
+                throw bad("'\(String(decoding: countField, as: UTF8.self))' is not a count (0 ..< 2^64)")
             }
             if id >= usage.counts.count { usage.counts += Array(repeating: 0, count: id + 1 - usage.counts.count) }
-            guard usage.counts[id] == 0 else {
-                throw PruneError.malformedUsage(path: path, line: lineNumber, reason: "id \(id) is listed twice")
+            guard usage.counts[id] == 0 else { throw bad("id \(id) is listed twice") }
+            let (sum, overflow) = total.addingReportingOverflow(count)
+            guard !overflow else {
+                throw PruneError.countOverflow(path: path, reason: "line \(line.number): the counts add up to more than 2^64 - 1")
             }
+            total = sum
             usage.counts[id] = count
-            if fields.count == 3 { usage.pieces[id] = String(fields[2]) }
+            if let tab2 {
+                let piece = rest[(tab2 + 1)...]
+                guard let text = String(validating: piece, as: UTF8.self) else { throw bad("the piece is not UTF-8") }
+                usage.pieces[id] = text
+            }
         }
         guard sawHeader || !usage.counts.isEmpty else {
             throw PruneError.malformedUsage(path: path, line: 1, reason: "no '# files' header and no counts")
         }
-        if let declaredTokens, declaredTokens != usage.tokens {
+        if let declaredTokens, declaredTokens != total {
             throw PruneError.malformedUsage(path: path, line: 1,
-                                            reason: "header says \(declaredTokens) tokens but the rows add up to \(usage.tokens)")
+                                            reason: "header says \(declaredTokens) tokens but the rows add up to \(total)")
         }
         return usage
     }
@@ -225,12 +253,19 @@ public struct TokenUsage: Equatable, Sendable {
     /// Sums shards counted separately (e.g. one per machine); their pieces must agree id by id.
     public static func merging(_ shards: [(path: String, usage: TokenUsage)]) throws -> TokenUsage {
         var total = TokenUsage(counts: [], pieces: [:], files: 0, bytes: 0, vocabularySource: shards.first?.usage.vocabularySource ?? "")
+        var occurrences: UInt64 = 0
         for (path, shard) in shards {
             if shard.counts.count > total.counts.count {
                 total.counts += Array(repeating: 0, count: shard.counts.count - total.counts.count)
             }
             for (id, count) in shard.counts.enumerated() where count > 0 {
-                total.counts[id] += count
+                let (sum, overflow) = total.counts[id].addingReportingOverflow(count)
+                let (all, allOverflow) = occurrences.addingReportingOverflow(count)
+                guard !overflow, !allOverflow else {
+                    throw PruneError.countOverflow(path: path, reason: "the summed counts pass 2^64 - 1 at id \(id)")
+                }
+                total.counts[id] = sum
+                occurrences = all
                 if let piece = shard.pieces[id] {
                     if let known = total.pieces[id], known != piece {
                         throw PruneError.usageMismatch(path: path, line: 0,
@@ -239,8 +274,8 @@ public struct TokenUsage: Equatable, Sendable {
                     total.pieces[id] = piece
                 }
             }
-            total.files += shard.files
-            total.bytes += shard.bytes
+            total.files = total.files.addingReportingOverflow(shard.files).overflow ? Int.max : total.files + shard.files
+            total.bytes = total.bytes.addingReportingOverflow(shard.bytes).overflow ? Int.max : total.bytes + shard.bytes
         }
         return total
     }

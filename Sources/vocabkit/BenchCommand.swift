@@ -26,11 +26,16 @@ struct BenchTokenizeCommand: ParsableCommand {
     @Argument(help: "Files to encode.")
     var files: [String]
 
-    @Option(help: "Threads for encoding.")
+    @Option(parsing: .unconditional, help: "Threads for encoding.")
     var threads: Int = 1
 
-    @Option(help: "Warm repetitions; the best is reported.")
+    @Option(parsing: .unconditional, help: "Warm repetitions; the best is reported.")
     var iterations: Int = 5
+
+    func validate() throws {
+        try requireRange(threads, "--threads", 1...maximumThreads)
+        try requireRange(iterations, "--iterations", 1...1_000_000)
+    }
 
     @Option(name: .customLong("warm-up"), help: "Other files to encode first for the steady-state figure (repeatable).")
     var warmUp: [String] = []

@@ -21,9 +21,8 @@ struct VocabularyOptions: ParsableArguments {
 /// A whole text input (a file, or stdin for "-") with the --replace-invalid behaviour.
 final class InputText {
     let path: String
-    private(set) var bytes: UnsafeRawBufferPointer
-    private let file: InputFile
-    private var replaced: [UInt8]?
+    private var file: InputFile
+    var bytes: UnsafeRawBufferPointer { file.bytes }
 
     /// Standard input is refused past this size: it may be an endless stream.
     static let standardInputLimit = 1 << 34
@@ -31,17 +30,13 @@ final class InputText {
     init(path: String) throws {
         self.path = path
         file = try InputFile.open(path, limit: path == "-" ? InputText.standardInputLimit : Int.max)
-        bytes = file.bytes
     }
 
     /// Replaces ill-formed UTF-8 with U+FFFD (the --replace-invalid behaviour).
     func replaceInvalidUTF8() {
         guard let base = bytes.baseAddress,
               UTF8Validation.firstInvalidOffset(base.assumingMemoryBound(to: UInt8.self), bytes.count) != nil else { return }
-        let copy = UTF8Validation.replacingInvalid(bytes)
-        replaced = copy
-        // Held in `replaced`, never mutated again, so the storage stays put while `self` lives.
-        bytes = copy.withUnsafeBytes { $0 }
+        file = InputFile(copying: UTF8Validation.replacingInvalid(bytes), path: path)
     }
 }
 
@@ -90,6 +85,17 @@ final class OutputWriter {
     }
 
     deinit { flush() }
+}
+
+/// The one way commands print JSON: sorted keys, and numbers that JSON cannot hold (a NaN or infinite float
+/// read from a model) written as the strings "nan", "inf" and "-inf" rather than failing.
+func writeJSON<Value: Encodable>(_ value: Value, pretty: Bool = true) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    let data = try encoder.encode(value)
+    FileHandle.standardOutput.write(data)
+    FileHandle.standardOutput.write(Data("\n".utf8))
 }
 
 /// Whether stderr is a terminal: progress is shown there and nowhere else.

@@ -44,13 +44,13 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .long, help: "A text to cut into windows.")
     var file: String?
 
-    @Option(name: .long, help: "Context positions: each text plus its continuation fits in it.")
+    @Option(name: .long, parsing: .unconditional, help: "Context positions: each text plus its continuation fits in it.")
     var ctx: Int = 256
 
-    @Option(name: .long, help: "Windows of --file to check.")
+    @Option(name: .long, parsing: .unconditional, help: "Windows of --file to check.")
     var windows: Int = 8
 
-    @Option(name: .short, help: "Greedy tokens to generate after each text.")
+    @Option(name: .short, parsing: .unconditional, help: "Greedy tokens to generate after each text.")
     var n: Int = 16
 
     @Flag(help: "Print a JSON object with the totals (parity, texts, unchanged_tokenization, max_logit_diff, greedy_agree, top1_agreement, mean_kl, max_kl, original_top1_pruned, positions, bits_per_byte_original, bits_per_byte_pruned, seconds) and per-text results.")
@@ -58,9 +58,10 @@ struct CheckCommand: ParsableCommand {
 
     func validate() throws {
         guard (prompts == nil) != (file == nil) else { throw ValidationError("give exactly one of --prompts FILE or --file F") }
-        guard n >= 0 else { throw ValidationError("-n must be zero or more") }
+        try requireRange(n, "-n", 0...maximumTokens)
+        try requireRange(ctx, "--ctx", 1...maximumTokens)
+        try requireRange(windows, "--windows", 1...maximumTokens)
         guard ctx > n else { throw ValidationError("--ctx must be larger than -n") }
-        guard windows >= 1 else { throw ValidationError("--windows must be at least 1") }
     }
 
     func run() throws {

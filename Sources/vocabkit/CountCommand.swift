@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VocabKitIO
 import VocabKitPrune
 import VocabKitTokenizer
 
@@ -21,17 +22,7 @@ struct CountCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write the usage table here.")
     var output: String?
 
-    @Option(help: "Only count files whose path or name matches this glob (repeatable).")
-    var include: [String] = []
-
-    @Option(help: "Skip files whose path or name matches this glob (repeatable).")
-    var exclude: [String] = []
-
-    @Option(help: "Threads to use (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
-    @Flag(help: "Skip files that are not valid UTF-8 (and list them) instead of failing.")
-    var skipInvalid = false
+    @OptionGroup var corpus: CorpusOptions
 
     @Flag(help: "Sum usage files (PATHs) instead of counting text.")
     var merge = false
@@ -44,12 +35,11 @@ struct CountCommand: ParsableCommand {
 
     @OptionGroup var vocabulary: VocabularyOptions
 
-    func validate() throws {
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
-    }
-
     func run() throws {
         try runReportingErrors {
+            // The tables or corpus files read, and the vocabulary: no output may replace one of them.
+            let files = merge ? paths : try corpus.files(paths)
+            let published = try OutputSet(outputs: [output, svg].compactMap { $0 }, inputs: files + [vocabulary.vocab].compactMap { $0 })
             let usage: TokenUsage
             var tokenizerVocabulary: Vocabulary?
             if merge {
@@ -57,21 +47,15 @@ struct CountCommand: ParsableCommand {
             } else {
                 let tokenizer = try vocabulary.tokenizer()
                 tokenizerVocabulary = tokenizer.vocabulary
-                let files = try CorpusFiles(paths: paths, includes: include, excludes: exclude).resolve()
-                var counter = UsageCounter(tokenizer: tokenizer, threads: threads, skipInvalid: skipInvalid)
+                var counter = UsageCounter(tokenizer: tokenizer, threads: corpus.threads, skipInvalid: corpus.skipInvalid)
                 counter.recordPieces = false  // the table is written with the vocabulary itself
                 usage = try counter.count(files: files, progress: stderrIsTerminal ? terminalProgress("counting") : nil)
                 if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             }
             let ranked = usage.rankedIds  // once, for the table and the summary
-            if let output { try usage.write(to: output, vocabulary: tokenizerVocabulary, ranked: ranked) }
-            if let svg {
-                do {
-                    try usage.coverageSVG().write(toFile: svg, atomically: true, encoding: .utf8)
-                } catch {
-                    throw PruneError.unreadable(path: svg, reason: "cannot write: \(error.localizedDescription)")
-                }
-            }
+            if let output { try published.create(output).write(usage.tsvBytes(vocabulary: tokenizerVocabulary, ranked: ranked)) }
+            if let svg { try published.create(svg).write(usage.coverageSVG()) }
+            try published.commit()
             printSummary(usage, ranked: ranked)
         }
     }

@@ -33,13 +33,13 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "The text to evaluate (UTF-8).")
     var file: String
 
-    @Option(name: .long, help: "Tokens per chunk (llama-perplexity's -c).")
+    @Option(name: .long, parsing: .unconditional, help: "Tokens per chunk (llama-perplexity's -c).")
     var ctx: Int = 512
 
-    @Option(name: .long, help: "Tokens per evaluate call (default: the chunk size); batched kernels may round differently per batch size, nothing else changes.")
+    @Option(name: .long, parsing: .unconditional, help: "Tokens per evaluate call (default: the chunk size); batched kernels may round differently per batch size, nothing else changes.")
     var batch: Int?
 
-    @Option(name: .long, help: "Evaluate at most this many chunks (llama-perplexity's --chunks).")
+    @Option(name: .long, parsing: .unconditional, help: "Evaluate at most this many chunks (llama-perplexity's --chunks).")
     var chunks: Int?
 
     @Flag(name: .customLong("f32-attention"), help: "Keep attention in F32 instead of rounding through F16 as llama.cpp's default does.")
@@ -49,9 +49,9 @@ struct EvalCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard ctx >= 4 else { throw ValidationError("--ctx must be at least 4") }
-        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if let chunks, chunks < 1 { throw ValidationError("--chunks must be at least 1") }
+        try requireRange(ctx, "--ctx", 4...maximumTokens)
+        try requireRange(batch, "--batch", 1...maximumTokens)
+        try requireRange(chunks, "--chunks", 1...maximumTokens)
     }
 
     func run() throws {
@@ -94,6 +94,11 @@ struct EvalCommand: ParsableCommand {
             FileHandle.standardError.write(Data(line.utf8))
         }
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        // A NaN or infinite result is a broken model (a negative rms_epsilon, overflowing weights), not a score.
+        guard result.perplexity.isFinite, result.bitsPerByte.isFinite else {
+            throw ReportInputError("\(model): perplexity is \(result.perplexity): the forward pass produced NaN or infinity; "
+                                   + "the model's weights or hyperparameters (rms_epsilon \(lm.config.rmsEpsilon)) are not usable")
+        }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let out = OutputWriter()
         if json {

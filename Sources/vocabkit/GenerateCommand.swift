@@ -23,22 +23,22 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "The text to continue.")
     var prompt: String
 
-    @Option(name: .short, help: "Tokens to generate.")
+    @Option(name: .short, parsing: .unconditional, help: "Tokens to generate.")
     var n: Int = 32
 
-    @Option(name: .long, help: "Context positions to allocate (default: prompt + n).")
+    @Option(name: .long, parsing: .unconditional, help: "Context positions to allocate (default: prompt + n).")
     var context: Int?
 
-    @Option(name: .long, help: "Sampling temperature; 0 picks the most likely token.")
+    @Option(name: .long, parsing: .unconditional, help: "Sampling temperature; 0 picks the most likely token.")
     var temperature: Double = 0
 
-    @Option(name: .customLong("top-k"), help: "Sample only among the K most likely tokens (0: all).")
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample only among the K most likely tokens (0: all).")
     var topK: Int = 0
 
-    @Option(name: .customLong("top-p"), help: "Sample only within the smallest most-likely set whose probability reaches P.")
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Sample only within the smallest most-likely set whose probability reaches P.")
     var topP: Double = 1
 
-    @Option(name: .long, help: "Random seed for sampling (default: a random one, reported with --json).")
+    @Option(name: .long, parsing: .unconditional, help: "Random seed for sampling (default: a random one, reported with --json).")
     var seed: UInt64?
 
     @Flag(name: .customLong("f32-attention"), help: "Keep attention in F32 instead of rounding Q, K, V and the weighted sum through F16 as llama.cpp's CPU flash attention does.")
@@ -48,7 +48,8 @@ struct GenerateCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard n >= 0 else { throw ValidationError("-n must be zero or more") }
+        try requireRange(n, "-n", 0...maximumTokens)
+        try requireRange(context, "--context", 1...maximumTokens)
         if let problem = sampling(seed: 0).problem { throw ValidationError(problem) }
     }
 

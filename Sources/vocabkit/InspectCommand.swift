@@ -179,13 +179,7 @@ struct InspectReport: Encodable {
 
 /// Number and table formatting for the GGUF reports (a namespace, to stay clear of other commands' helpers).
 enum ReportText {
-    static func printJSON<Value: Encodable>(_ value: Value) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(value)
-        FileHandle.standardOutput.write(data)
-        FileHandle.standardOutput.write(Data("\n".utf8))
-    }
+    static func printJSON<Value: Encodable>(_ value: Value) throws { try writeJSON(value) }
 
     /// 491400064 → "491,400,064", so byte counts stay exact but readable.
     static func grouped(_ value: Int) -> String {

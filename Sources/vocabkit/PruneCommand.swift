@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import VocabKitIO
 import VocabKitPrune
 import VocabKitTokenizer
 
@@ -30,32 +31,9 @@ struct PruneCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Count these files, folders or globs with the model's vocabulary instead of --usage.")
     var corpus: [String] = []
 
-    @Option(help: "With --corpus: only files matching this glob (repeatable).")
-    var include: [String] = []
+    @OptionGroup var corpusOptions: CorpusOptions
 
-    @Option(help: "With --corpus: skip files matching this glob (repeatable).")
-    var exclude: [String] = []
-
-    @Option(help: "With --corpus: threads to count with (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
-    @Option(help: "Keep the most used tokens covering this share of occurrences, e.g. 0.9999.")
-    var coverage: Double?
-
-    @Option(help: "Keep the K most used tokens.")
-    var top: Int?
-
-    @Option(help: "Keep tokens used at least N times.")
-    var minCount: UInt64?
-
-    @Option(help: "Also keep the token ids in this file (one per line, # comments).")
-    var keepList: String?
-
-    @Option(help: "Drop the token ids in this file, with every token built from them.")
-    var dropList: String?
-
-    @Option(help: "Trim to exactly N ids, removing merge-tree leaves with the lowest counts first.")
-    var targetSize: Int?
+    @OptionGroup var selectionOptions: SelectionOptions
 
     @Option(help: "Write old_id<TAB>new_id for every kept token.")
     var remap: String?
@@ -66,7 +44,6 @@ struct PruneCommand: ParsableCommand {
     func validate() throws {
         if (usage == nil) == corpus.isEmpty { throw ValidationError("give either --usage FILE or --corpus PATH…") }
         if output == nil && !dryRun { throw ValidationError("give -o OUT.gguf (or --dry-run)") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
@@ -74,63 +51,47 @@ struct PruneCommand: ParsableCommand {
     }
 
     func prune() throws {
-            let started = DispatchTime.now()
-            if let output { try ModelPruner.refuseOverwritingInput(input: model, output: output) }
-            let pruner = try ModelPruner(modelPath: model)
-            let counts: [UInt64]
-            if let usage {
-                counts = try TokenUsage.read(path: usage).counts(for: pruner.vocabulary, path: usage)
-            } else {
-                let files = try CorpusFiles(paths: corpus, includes: include, excludes: exclude).resolve()
-                let counter = UsageCounter(tokenizer: Tokenizer(vocabulary: pruner.vocabulary), threads: threads)
-                let counted = try counter.count(files: files, progress: stderrIsTerminal ? terminalProgress("counting") : nil)
-                if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                print("counted \(counted.files) files, \(counted.tokens) tokens")
-                counts = counted.counts
-            }
-            var rules = SelectionRules(coverage: coverage, top: top, minCount: minCount, targetSize: targetSize)
-            if let keepList { rules.keepList = try readIdList(keepList) }
-            if let dropList { rules.dropList = try readIdList(dropList) }
-            let selector = pruner.selector()
-            let selection = try selector.select(counts: counts, rules: rules)
-            for line in selection.report { print("\(line.rule): \(line.tokens)") }
-            _ = try selector.verify(selection)
-            print("verified: every kept token that encoded to itself still does")
-            if let remap {
-                do {
-                    try selection.remapTSV.write(toFile: remap, atomically: true, encoding: .utf8)
-                } catch {
-                    throw PruneError.unreadable(path: remap, reason: "cannot write: \(error.localizedDescription)")
-                }
-            }
-            guard let output, !dryRun else { return }
-            var progress: ((Int, Int) -> Void)?
-            if stderrIsTerminal { progress = terminalProgress("writing") }
-            let summary = try pruner.write(selection, to: output, progress: progress)
-            if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-            print("vocabulary \(summary.originalIdCount) -> \(summary.keptIdCount) ids, merges \(summary.originalMergeCount) -> \(summary.keptMergeCount)")
-            let saved = Double(summary.inputBytes - summary.outputBytes) * 100 / Double(max(summary.inputBytes, 1))
-            print("file \(summary.inputBytes) -> \(summary.outputBytes) bytes (" + String(format: "%.1f", saved) + "% smaller), "
-                  + String(format: "%.2f", elapsed) + " s")
-            print("wrote \(output)")
-    }
-}
+        let started = DispatchTime.now()
+        // Every file this run reads; no output may be one of them, and the outputs may not collide.
+        let corpusFiles = corpus.isEmpty ? [] : try corpusOptions.files(corpus)
+        let inputs = [model] + [usage].compactMap { $0 } + selectionOptions.inputs + corpusFiles
+        let outputs = dryRun ? [] : [output, remap].compactMap { $0 }
+        let published = try OutputSet(outputs: outputs, inputs: inputs)
 
-/// Token ids, one per line; blank lines and `#` comments ignored.
-func readIdList(_ path: String) throws -> [Int] {
-    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-        throw PruneError.unreadable(path: path, reason: "no such file, or not UTF-8 text")
-    }
-    var ids: [Int] = []
-    for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-        let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let trimmed = content.trimmingCharacters(in: .whitespaces)
-        if trimmed.isEmpty { continue }
-        guard let id = Int(trimmed), id >= 0 else {
-            throw PruneError.malformedIdList(path: path, line: index + 1, reason: "'\(trimmed)' is not a token id")
+        let pruner = try ModelPruner(modelPath: model)
+        let counts: [UInt64]
+        if let usage {
+            counts = try TokenUsage.read(path: usage).counts(for: pruner.vocabulary, path: usage)
+        } else {
+            let counter = UsageCounter(tokenizer: Tokenizer(vocabulary: pruner.vocabulary), threads: corpusOptions.threads,
+                                       skipInvalid: corpusOptions.skipInvalid)
+            let counted = try counter.count(files: corpusFiles, progress: stderrIsTerminal ? terminalProgress("counting") : nil)
+            if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            print("counted \(counted.files) files, \(counted.tokens) tokens")
+            counts = counted.counts
         }
-        ids.append(id)
+        let selector = pruner.selector()
+        let selection = try selector.select(counts: counts, rules: try selectionOptions.rules())
+        for line in selection.report { print("\(line.rule): \(line.tokens)") }
+        let verified = try selector.verify(selection)
+        print("verified: every kept token that encoded to itself still does")
+        guard !dryRun else {
+            if let remap { print("(dry run: \(remap) not written)") }
+            return
+        }
+        // Both outputs go to temporary files and are published together, only once the model is complete.
+        if let remap { try published.create(remap).write(selection.remapTSV) }
+        guard let output else { return }
+        var progress: ((Int, Int) -> Void)?
+        if stderrIsTerminal { progress = terminalProgress("writing") }
+        let summary = try pruner.write(verified, into: published.create(output), progress: progress)
+        try published.commit()
+        if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        print("vocabulary \(summary.originalIdCount) -> \(summary.keptIdCount) ids, merges \(summary.originalMergeCount) -> \(summary.keptMergeCount)")
+        let saved = Double(summary.inputBytes - summary.outputBytes) * 100 / Double(max(summary.inputBytes, 1))
+        print("file \(summary.inputBytes) -> \(summary.outputBytes) bytes (" + String(format: "%.1f", saved) + "% smaller), "
+              + String(format: "%.2f", elapsed) + " s")
+        print("wrote \(output)" + (remap.map { " and \($0)" } ?? ""))
     }
-    return ids
 }

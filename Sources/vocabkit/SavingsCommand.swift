@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VocabKitGGUF
+import VocabKitIO
 
 struct SavingsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,10 +18,10 @@ struct SavingsCommand: ParsableCommand {
     @Argument(help: "The GGUF model (omit with --family).")
     var model: String?
 
-    @Option(help: "Number of vocabulary rows kept.")
+    @Option(parsing: .unconditional, help: "Number of vocabulary rows kept.")
     var keep: Int?
 
-    @Option(name: .customLong("keep-list"), help: "A file with the kept token ids, one per line.")
+    @Option(name: .customLong("keep-list"), help: "A file with the kept token ids (whitespace, comma or line separated; # comments).")
     var keepList: String?
 
     @Option(help: "Project savings for a model family without a file (supported: qwen3).")
@@ -82,22 +83,7 @@ struct SavingsCommand: ParsableCommand {
             return keep
         }
         guard let keepList else { throw ReportInputError("give --keep N or --keep-list FILE") }
-        guard let data = FileManager.default.contents(atPath: keepList) else {
-            throw ReportInputError("cannot read keep list '\(keepList)'")
-        }
-        let contents = String(decoding: data, as: UTF8.self)
-        var ids = Set<Int>()
-        for (index, rawLine) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            guard let id = Int(line) else {
-                throw ReportInputError("\(keepList):\(index + 1): '\(line)' is not a token id")
-            }
-            guard (0..<vocabularyRows).contains(id) else {
-                throw ReportInputError("\(keepList):\(index + 1): token id \(id) is outside 0..<\(vocabularyRows)")
-            }
-            ids.insert(id)
-        }
+        let ids = Set(try IdListReader.read(path: keepList, maximum: vocabularyRows - 1))
         guard !ids.isEmpty else { throw ReportInputError("\(keepList) lists no token ids") }
         return ids.count
     }

@@ -26,8 +26,8 @@ struct TokenizeCommand: ParsableCommand {
     @Flag(help: "Print only the number of tokens.")
     var count = false
 
-    @Option(help: "Threads to use (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(parsing: .unconditional, help: "Threads to use (default: all cores).")
+    var threads: Int = defaultThreads
 
     @Flag(name: .customLong("no-special"), help: "Treat special-token text such as <|im_start|> as plain text.")
     var noSpecial = false
@@ -39,7 +39,7 @@ struct TokenizeCommand: ParsableCommand {
 
     func validate() throws {
         if (text == nil) == (file == nil) { throw ValidationError("give either TEXT or --file PATH") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try requireRange(threads, "--threads", 1...maximumThreads)
     }
 
     func run() throws {

@@ -55,8 +55,7 @@ enum VocabModel {
         for id in Tokenizer(vocabulary: pruner.vocabulary).encode(text, specialTokens: false) { counts[id] += 1 }
         let selector = pruner.selector()
         let selection = try selector.select(counts: counts, rules: SelectionRules(minCount: 2))
-        _ = try selector.verify(selection)
-        _ = try pruner.write(selection, to: path)
+        _ = try pruner.write(try selector.verify(selection), to: path)
         return selection
     }
 

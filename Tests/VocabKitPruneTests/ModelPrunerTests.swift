@@ -1,5 +1,6 @@
 import Foundation
 import VocabKitGGUF
+import VocabKitIO
 import VocabKitTokenizer
 import XCTest
 @testable import VocabKitPrune
@@ -22,9 +23,9 @@ final class ModelPrunerTests: XCTestCase {
         XCTAssertEqual(pruner.vocabulary.idCount, TinyModel.rows)
         let selector = pruner.selector()
         let selection = try selector.select(counts: try sampleUsage(pruner.vocabulary), rules: SelectionRules(top: 1500))
-        _ = try selector.verify(selection)
+        let verified = try selector.verify(selection)
         let output = folder + "/pruned.gguf"
-        let summary = try pruner.write(selection, to: output)
+        let summary = try pruner.write(verified, to: output)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: input)), inputBytes, "input modified")
         XCTAssertFalse(FileManager.default.fileExists(atPath: output + ".tmp"))
 
@@ -100,7 +101,7 @@ final class ModelPrunerTests: XCTestCase {
         let pruner = try ModelPruner(modelPath: input)
         let selection = try pruner.selector().select(counts: try sampleUsage(pruner.vocabulary), rules: SelectionRules(targetSize: 5000))
         XCTAssertEqual(selection.keptIds.count, 5000)
-        try pruner.write(selection, to: folder + "/once.gguf")
+        try pruner.write(try pruner.selector().verify(selection), to: folder + "/once.gguf")
         let once = try GGUFFile(path: folder + "/once.gguf")
         XCTAssertNil(once.tensor(named: "output.weight"))
         XCTAssertEqual(once.tensor(named: "token_embd.weight")?.dimensions, [32, 5000])
@@ -111,7 +112,7 @@ final class ModelPrunerTests: XCTestCase {
         // Pruning a pruned model again keeps the first original size in the provenance.
         let again = try ModelPruner(modelPath: folder + "/once.gguf")
         let second = try again.selector().select(counts: try sampleUsage(again.vocabulary), rules: SelectionRules(targetSize: 4000))
-        try again.write(second, to: folder + "/twice.gguf")
+        try again.write(try again.selector().verify(second), to: folder + "/twice.gguf")
         let twice = try GGUFFile(path: folder + "/twice.gguf")
         XCTAssertEqual(twice.integer("vocabkit.pruned.original_vocab_size"), TinyModel.rows)
         XCTAssertEqual(twice.integer("vocabkit.pruned.source_vocab_size"), 5000)
@@ -123,10 +124,10 @@ final class ModelPrunerTests: XCTestCase {
         let input = folder + "/model.gguf"
         try FileManager.default.copyItem(atPath: TinyModel.sharedPath, toPath: input)
         let pruner = try ModelPruner(modelPath: input)
-        let selection = try pruner.selector().select(counts: [], rules: SelectionRules(targetSize: 1000))
+        let selection = try pruner.selector().verify(try pruner.selector().select(counts: [], rules: SelectionRules(targetSize: 1000)))
         for target in [input, folder + "/./model.gguf"] {
             XCTAssertThrowsError(try pruner.write(selection, to: target)) { error in
-                XCTAssertEqual(error as? PruneError, .outputIsInput(path: target))
+                XCTAssertEqual(error as? FileError, .outputIsInput(output: target, input: input))
             }
         }
         try FileManager.default.createSymbolicLink(atPath: folder + "/link.gguf", withDestinationPath: input)
@@ -140,9 +141,9 @@ final class ModelPrunerTests: XCTestCase {
         let pruner = try ModelPruner(modelPath: model)
         let selector = pruner.selector()
         let selection = try selector.select(counts: try sampleUsage(pruner.vocabulary), rules: SelectionRules(top: 3000))
-        _ = try selector.verify(selection)
+        let verified = try selector.verify(selection)
         let output = folder + "/pruned.gguf"
-        let summary = try pruner.write(selection, to: output)
+        let summary = try pruner.write(verified, to: output)
         defer { try? FileManager.default.removeItem(atPath: output) }
         XCTAssertLessThan(summary.outputBytes, summary.inputBytes)
         let out = try GGUFFile(path: output)

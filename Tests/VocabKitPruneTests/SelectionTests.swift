@@ -99,7 +99,7 @@ final class TokenSelectionTests: XCTestCase {
 
     func testPrunedTokenizerGivesRemappedIdsForKeptText() throws {
         let selection = try selector.select(counts: sampleCounts, rules: SelectionRules(coverage: 0.99, keepList: [7000, 23000, 100_000, 140_000]))
-        let pruned = try selector.verify(selection)
+        let pruned = try selector.verify(selection).prunedVocabulary
         let newIdOf = selection.newIdOfOldId
         let original = Tokenizer(vocabulary: vocabulary), small = Tokenizer(vocabulary: pruned)
         var exact = 0, fallback = 0

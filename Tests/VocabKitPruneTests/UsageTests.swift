@@ -166,13 +166,68 @@ final class UsageCountingTests: XCTestCase {
 
     func testUsageFileErrors() throws {
         XCTAssertThrowsError(try TokenUsage.parse("# files 1\n12\tabc\tx\n", path: "u.tsv")) { error in
-            XCTAssertEqual(error as? PruneError, .malformedUsage(path: "u.tsv", line: 2, reason: "expected id<TAB>count<TAB>piece"))
+            XCTAssertEqual(error as? PruneError, .malformedUsage(path: "u.tsv", line: 2, reason: "'abc' is not a count (0 ..< 2^64)"))
         }
         XCTAssertThrowsError(try TokenUsage.parse("# files 1\n# tokens 5\n12\t4\tx\n", path: "u.tsv"))
         // A piece that does not match the vocabulary: counted with another vocabulary.
         let wrong = try TokenUsage.parse("# files 1\n# tokens 3\n100\t3\tnot-token-100\n", path: "u.tsv")
         XCTAssertThrowsError(try wrong.counts(for: bundledVocabulary, path: "u.tsv")) { error in
             guard case .usageMismatch = error as? PruneError else { return XCTFail("\(error)") }
+        }
+    }
+
+    /// CRLF line ends and a last line without a line feed read exactly like LF.
+    func testUsageFileLineEndsDoNotMatter() throws {
+        let table = try UsageCounter(tokenizer: tokenizer).count(files: sampleFiles).tsv(vocabulary: bundledVocabulary)
+        let lf = try TokenUsage.parse(table, path: "u.tsv")
+        XCTAssertGreaterThan(lf.tokens, 1000)
+        XCTAssertEqual(try TokenUsage.parse(table.replacingOccurrences(of: "\n", with: "\r\n"), path: "u.tsv"), lf)
+        XCTAssertEqual(try TokenUsage.parse(String(table.dropLast()), path: "u.tsv"), lf)
+    }
+
+    /// Hostile tables: every number checked, one error naming the line, never a trap.
+    func testHostileUsageFiles() throws {
+        let cases: [(String, String)] = [
+            ("# files 1\n2097152\t1\tx\n", "is not a token id"),
+            ("# files 1\n-1\t1\tx\n", "is not a token id"),
+            ("# files 1\n99999999999999999999999\t1\n", "is not a token id"),
+            ("# files 1\n5\t18446744073709551616\n", "is not a count"),
+            ("# files 1\n5\t-3\n", "is not a count"),
+            ("# files 1\n5\t1\n5\t2\n", "listed twice"),
+            ("# files x\n5\t1\n", "not a count"),
+            ("# files 1\n# tokens 99999999999999999999\n5\t1\n", "not a count"),
+            ("# files 1\n5 1\n", "expected id<TAB>count<TAB>piece"),
+            ("", "no '# files' header"),
+        ]
+        for (text, needle) in cases {
+            XCTAssertThrowsError(try TokenUsage.parse(text, path: "u.tsv"), text.debugDescription) { error in
+                XCTAssertTrue("\(error)".contains(needle), "\(text.debugDescription): \(error)")
+                XCTAssertFalse("\(error)".contains("\n"))
+            }
+        }
+        XCTAssertThrowsError(try TokenUsage.parse("# files 1\n5\t18446744073709551615\n6\t1\n", path: "u.tsv")) { error in
+            guard case .countOverflow? = error as? PruneError else { return XCTFail("\(error)") }
+        }
+        let bytes: [UInt8] = Array("# files 1\n5\t3\t".utf8) + [0xFF, 0x0A]
+        XCTAssertThrowsError(try bytes.withUnsafeBytes { try TokenUsage.parse($0, path: "u.tsv") }) { error in
+            XCTAssertEqual(error as? PruneError, .malformedUsage(path: "u.tsv", line: 2, reason: "the piece is not UTF-8"))
+        }
+        // Every prefix of a real table either parses or fails with a usage error.
+        let table = Array(try UsageCounter(tokenizer: tokenizer).count(files: [sampleFiles[0]]).tsv(vocabulary: bundledVocabulary).utf8.prefix(3000))
+        for cut in 0...table.count {
+            do {
+                _ = try table[0..<cut].withUnsafeBytes { try TokenUsage.parse($0, path: "u.tsv") }
+            } catch let error as PruneError {
+                switch error {
+                case .malformedUsage, .countOverflow: break
+                default: XCTFail("cut at \(cut): \(error)")
+                }
+            }
+        }
+        // Shards whose counts sum past 2^64 are refused, not wrapped.
+        let big = try TokenUsage.parse("# files 1\n5\t18446744073709551615\n", path: "big")
+        XCTAssertThrowsError(try TokenUsage.merging([("a", big), ("b", big)])) { error in
+            guard case .countOverflow? = error as? PruneError else { return XCTFail("\(error)") }
         }
     }
 
