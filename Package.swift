@@ -50,10 +50,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTokenizer", "CICU", "VocabKitIO"]),
-        .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitGGUF", "VocabKitIO"]),
-        .testTarget(name: "VocabKitIOTests", dependencies: ["VocabKitIO"]),
-        .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitInference", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune"]),
-        .testTarget(name: "VocabKitPruneTests", dependencies: ["VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]),
+        // What every test target shares: test data paths (skip, or fail when VOCABKIT_REQUIRE_TEST_DATA=1),
+        // the CLI runner, temporary folders, a seeded generator.
+        .target(name: "VocabKitTestSupport", path: "Tests/VocabKitTestSupport"),
+        .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTestSupport", "VocabKitTokenizer", "CICU", "VocabKitIO"]),
+        .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitTestSupport", "VocabKitGGUF", "VocabKitIO"]),
+        .testTarget(name: "VocabKitIOTests", dependencies: ["VocabKitTestSupport", "VocabKitIO"]),
+        .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitTestSupport", "VocabKitInference", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune"]),
+        .testTarget(name: "VocabKitPruneTests", dependencies: ["VocabKitTestSupport", "VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]),
     ]
 )

@@ -90,6 +90,9 @@ public final class OutputFile {
             guard fchmod(descriptor, 0o666 & ~OutputFile.processUmask) == 0, fsync(descriptor) == 0 else {
                 throw FileError.writeFailed(path: path, reason: String(cString: strerror(errno)))
             }
+            if let hold = getenv("VOCABKIT_TEST_HOLD_BEFORE_RENAME"), let seconds = UInt32(String(cString: hold)) {
+                sleep(seconds)  // test hook: lets the interrupt tests catch a run with its temporary file in place
+            }
             let closed = close(descriptor)
             descriptor = -1
             guard closed == 0 else { throw FileError.writeFailed(path: path, reason: String(cString: strerror(errno))) }
