@@ -4,16 +4,20 @@
 #   pruned model gives the original's outputs, and print what the same cut saves on the real Qwen3 models.
 # No model ships in the repository and nothing is downloaded, so the model here is `vocabkit synth`'s: a small
 # random-weight Qwen3 with the real 151,936-row vocabulary. Run steps 4-5 on a real GGUF the same way
-# (Docs/pruning.md). Files go to $OUT (default .build-demo/).
+# (Docs/pruning.md). Files go to $OUT (default .build-demo/). VOCABKIT=path uses that binary instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-.build-demo}
 mkdir -p "$OUT"
 step() { printf '\n== %s\n' "$*"; }
 
-step "build (release)"
-swift build -c release --product vocabkit 2>&1 | tail -n 1
-VK=$(swift build -c release --show-bin-path)/vocabkit
+if [ -n "${VOCABKIT:-}" ]; then
+  VK=$VOCABKIT  # a vocabkit already built (CI's test run builds one release build for everything)
+else
+  step "build (release)"
+  swift build -c release --product vocabkit 2>&1 | tail -n 1
+  VK=$(swift build -c release --show-bin-path)/vocabkit
+fi
 
 step "1. tokenize: Qwen's tokenizer, exactly"
 "$VK" tokenize 'def greet(name): return f"Hello, {name}!"'

@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# VocabKit's test command: unit and CLI tests, then differential tests against the reference tokenizer
-# (Hugging Face tokenizers configured as Qwen) on ~25 MB of real text in six scripts, llama.cpp's vectors, and
-# the README's main job end to end.
-# Fetches what it needs first (idempotent); fails on the first failing step.
+# VocabKit's test command: unit, CLI, hostile-input and real-model tests (one release build, so that the
+# real model's checks against llama.cpp's greedy and perplexity goldens run at speed), ThreadSanitizer on the
+# concurrency tests, differential tests against the reference tokenizer (Hugging Face tokenizers configured as
+# Qwen) on ~25 MB of real text in six scripts, llama.cpp's vectors, and the README's main job end to end.
+# Fetches what it needs first (idempotent, sha256-checked); fails on the first failing step; prints each
+# step's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-step() { printf '\n== %s\n' "$*"; }
+T0=$(date +%s)
+STEP_START=$T0
+STEP_NAME=""
+finish_step() {
+  if [ -n "$STEP_NAME" ]; then
+    printf -- '-- %s: %ds (total %ds)\n' "$STEP_NAME" $(( $(date +%s) - STEP_START )) $(( $(date +%s) - T0 ))
+  fi
+}
+step() { finish_step; STEP_NAME="$*"; STEP_START=$(date +%s); printf '\n== %s\n' "$*"; }
+trap 'finish_step' EXIT
 
-step "test data: reference tokenizer, llama.cpp vocabulary, corpus"
+step "test data: reference tokenizer, llama.cpp vocabulary, corpus, the real model"
 bash Tests/Scripts/fetch-test-data.sh
 bash Tests/Scripts/fetch-corpus.sh
+bash Tests/Scripts/fetch-model.sh
 PY=.build-oracle/venv/bin/python
 
 step "generated data is what its generators derive"
@@ -17,22 +29,38 @@ step "generated data is what its generators derive"
 "$PY" Sources/CUnicodeData/gen/make_tables.py --check
 "$PY" Tests/Oracle/make_goldens.py --check
 
-step "release build"
-swift build -c release 2>&1 | tail -n 3
+# One optimized build serves the tests (with testable imports), the CLI they drive, the oracle checks and
+# the main job.
+RELEASE_FLAGS=(-c release -Xswiftc -enable-testing)
+step "release build: library, CLI and tests"
+swift build "${RELEASE_FLAGS[@]}" --build-tests 2>&1 | tail -n 3
+VOCABKIT=$(swift build "${RELEASE_FLAGS[@]}" --show-bin-path)/vocabkit
+export VOCABKIT
 
-step "unit and CLI tests"
-set +e
-VOCABKIT_REQUIRE_TEST_DATA=1 swift test > .build-testdata/swift-test.log 2>&1
-status=$?
-set -e
-grep -E "error:|failed|skipped|Executed" .build-testdata/swift-test.log | grep -v "^ *[0-9]* |" | tail -n 40
-[ "$status" -eq 0 ] || { echo "swift test failed (exit $status); full log: .build-testdata/swift-test.log"; exit 1; }
+mkdir -p .build-testdata
+run_tests() {  # label, log, then swift test arguments
+  local label=$1 log=$2; shift 2
+  set +e
+  "$@" > "$log" 2>&1
+  local status=$?
+  set -e
+  grep -E "error:|failed|skipped|Executed" "$log" | grep -v "^ *[0-9]* |" | tail -n 40
+  [ "$status" -eq 0 ] || { echo "$label failed (exit $status); full log: $log"; exit 1; }
+}
+
+step "unit, CLI, hostile-input and real-model tests (release; missing test data fails)"
+VOCABKIT_REQUIRE_TEST_DATA=1 run_tests "swift test" .build-testdata/swift-test.log \
+  swift test "${RELEASE_FLAGS[@]}" --skip-build
+
+step "ThreadSanitizer: the concurrency tests"
+run_tests "swift test --sanitize=thread" .build-testdata/swift-test-tsan.log \
+  swift test --sanitize=thread --scratch-path .build-tsan --filter "$(cat Tests/tsan-filter.txt)"
 
 step "llama.cpp Qwen2 vectors through the CLI"
-VOCABKIT=.build/release/vocabkit "$PY" Tests/Oracle/check_llama_vectors.py --vocabkit
+"$PY" Tests/Oracle/check_llama_vectors.py --vocabkit
 
 step "differential: corpus and Unicode sweep against the reference"
-VOCABKIT=.build/release/vocabkit "$PY" Tests/Oracle/differential.py --all
+"$PY" Tests/Oracle/differential.py --all
 
 step "the README's main job (Scripts/main-job.sh), end to end"
 OUT=.build-testdata/main-job bash Scripts/main-job.sh > .build-testdata/main-job.log 2>&1 \

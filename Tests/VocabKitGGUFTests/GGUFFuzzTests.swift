@@ -1,4 +1,5 @@
 import XCTest
+import VocabKitTestSupport
 @testable import VocabKitGGUF
 
 /// Mutated and truncated headers must parse or throw `GGUFError`: never crash, hang or throw anything else.
@@ -67,9 +68,9 @@ final class GGUFFuzzTests: XCTestCase {
     }
 
     func testMutatedRealHeader() throws {
-        let source = TestFiles.exists(TestFiles.realModel) ? TestFiles.realModel : TestFiles.vocabOnly
+        let source = try TestData.realModel()
         guard TestFiles.exists(source) else {
-            throw XCTSkip("neither \(TestFiles.realModel) nor \(TestFiles.vocabOnly) is present")
+            throw XCTSkip("no model at \(source)")
         }
         let file = try GGUFFile(path: source)
         let prefix = file.withFileBytes { Array($0.prefix(256 * 1024)) }

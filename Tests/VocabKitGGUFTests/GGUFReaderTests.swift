@@ -1,4 +1,5 @@
 import XCTest
+import VocabKitTestSupport
 @testable import VocabKitGGUF
 
 final class GGUFReaderTests: XCTestCase {
@@ -75,10 +76,7 @@ final class GGUFReaderTests: XCTestCase {
     }
 
     func testVocabOnlyQwen2File() throws {
-        guard TestFiles.exists(TestFiles.vocabOnly) else {
-            throw XCTSkip("\(TestFiles.vocabOnly) is absent; run /work/shared/tools/setup-peers.sh to fetch it")
-        }
-        let file = try GGUFFile(path: TestFiles.vocabOnly)
+        let file = try GGUFFile(path: try TestData.qwen2VocabularyGGUF())
         XCTAssertEqual(file.version, 3)
         XCTAssertTrue(file.tensors.isEmpty)
         XCTAssertEqual(file.string("tokenizer.ggml.model"), "gpt2")
@@ -93,10 +91,7 @@ final class GGUFReaderTests: XCTestCase {
     }
 
     func testRealModelHeader() throws {
-        guard TestFiles.exists(TestFiles.realModel) else {
-            throw XCTSkip("\(TestFiles.realModel) is absent; run /work/shared/tools/setup-peers.sh to fetch it")
-        }
-        let file = try GGUFFile(path: TestFiles.realModel)
+        let file = try GGUFFile(path: try TestData.realModel())
         XCTAssertEqual(file.fileSize, 491_400_064)
         XCTAssertEqual(file.string("general.architecture"), "qwen2")
         let embedding = try XCTUnwrap(file.tensor(named: "token_embd.weight"))

@@ -1,4 +1,5 @@
 import XCTest
+import VocabKitTestSupport
 import VocabKitIO
 @testable import VocabKitGGUF
 
@@ -135,10 +136,8 @@ final class GGUFRoundTripTests: XCTestCase {
     }
 
     func testRealModelRoundTripIsByteIdentical() throws {
-        guard TestFiles.exists(TestFiles.realModel) else {
-            throw XCTSkip("\(TestFiles.realModel) is absent; run /work/shared/tools/setup-peers.sh to fetch it")
-        }
-        let source = try GGUFFile(path: TestFiles.realModel)
+        let realModel = try TestData.realModel()
+        let source = try GGUFFile(path: realModel)
         let copyPath = "/tmp/vocabkit-gguf-roundtrip-\(getpid()).gguf"
         defer { unlink(copyPath) }
         try GGUFWriter.copy(source, to: copyPath)
@@ -149,14 +148,11 @@ final class GGUFRoundTripTests: XCTestCase {
                 original.count == rewritten.count && memcmp(original.baseAddress!, rewritten.baseAddress!, original.count) == 0
             }
         }
-        XCTAssertTrue(identical, "rewritten model differs from \(TestFiles.realModel)")
+        XCTAssertTrue(identical, "rewritten model differs from \(realModel)")
     }
 
     func testVocabOnlyFileRoundTrip() throws {
-        guard TestFiles.exists(TestFiles.vocabOnly) else {
-            throw XCTSkip("\(TestFiles.vocabOnly) is absent; run /work/shared/tools/setup-peers.sh to fetch it")
-        }
-        let original = try readBytes(TestFiles.vocabOnly)
+        let original = try readBytes(try TestData.qwen2VocabularyGGUF())
         XCTAssertEqual(try roundTrip(original, name: "vocab"), original)
     }
 }

@@ -152,8 +152,6 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 enum TestFiles {
-    static let realModel = "/tmp/peers/model.gguf"
-    static let vocabOnly = "/tmp/peers/llama.cpp/models/ggml-vocab-qwen2.gguf"
 
     static func temporaryPath(_ name: String) -> String {
         NSTemporaryDirectory() + "vocabkit-gguf-\(getpid())-\(name)"

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VocabKitTestSupport
 import VocabKitGGUF
 import VocabKitInference
 import VocabKitTokenizer
@@ -184,17 +185,12 @@ final class TinyModelTests: XCTestCase {
     }
 }
 
-/// The real Qwen2.5-Coder-0.5B GGUF ($VOCABKIT_MODEL, else where shared/tools/setup-peers.sh puts it); skips
-/// without it, and in a debug build unless VOCABKIT_SLOW_TESTS is set (the 0.5B model is too slow there).
+/// The real Qwen2.5-Coder-0.5B GGUF (Tests/Scripts/fetch-model.sh); skips without it (fails when CI requires
+/// test data), and in a debug build unless VOCABKIT_SLOW_TESTS is set (the 0.5B model is too slow there).
 func realModelPath() throws -> String {
-    let modelPath = ProcessInfo.processInfo.environment["VOCABKIT_MODEL"] ?? "/tmp/peers/model.gguf"
-    guard FileManager.default.fileExists(atPath: modelPath) else { throw XCTSkip("no model at \(modelPath)") }
-    #if DEBUG
-    guard ProcessInfo.processInfo.environment["VOCABKIT_SLOW_TESTS"] != nil else {
-        throw XCTSkip("a debug build runs the 0.5B model too slowly: swift test -c release -Xswiftc -enable-testing, or set VOCABKIT_SLOW_TESTS=1")
-    }
-    #endif
-    return modelPath
+    let path = try TestData.realModel()
+    try TestData.requireOptimizedBuild()
+    return path
 }
 
 /// Greedy continuations against llama.cpp's (Tests/Oracle/make_llama_goldens.sh); needs the real model.

@@ -3,6 +3,7 @@ import VocabKitGGUF
 import VocabKitIO
 import VocabKitTokenizer
 import XCTest
+import VocabKitTestSupport
 @testable import VocabKitPrune
 
 final class ModelPrunerTests: XCTestCase {
@@ -135,8 +136,7 @@ final class ModelPrunerTests: XCTestCase {
     }
 
     func testRealModelWhenPresent() throws {
-        let model = "/tmp/peers/model.gguf"
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: model), "no real model at \(model)")
+        let model = try TestData.realModel()
         let folder = try temporaryFolder()
         let pruner = try ModelPruner(modelPath: model)
         let selector = pruner.selector()
