@@ -4,7 +4,7 @@ import PackageDescription
 let package = Package(
     name: "VocabKit",
     products: [
-        .library(name: "VocabKit", targets: ["VocabKitIO", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference"]),
+        .library(name: "VocabKit", targets: ["VocabKit"]),
         .executable(name: "vocabkit", targets: ["vocabkit"]),
     ],
     dependencies: [
@@ -43,6 +43,11 @@ let package = Package(
         // AVX2/FMA/F16C kernels for it, chosen at run time (each function carries its own target attribute).
         .target(name: "CKernels"),
         .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitTokenizer", "CKernels"]),
+        // `import VocabKit`: every module above, re-exported.
+        .target(
+            name: "VocabKit",
+            dependencies: ["VocabKitIO", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune", "VocabKitInference"]
+        ),
         .executableTarget(
             name: "vocabkit",
             dependencies: [

@@ -24,7 +24,7 @@ public final class ModelPruner {
         path = modelPath
         do {
             file = try GGUFFile(path: modelPath)
-        } catch {
+        } catch let error as GGUFError {
             throw PruneError.unsupportedModel(path: modelPath, reason: "\(error)")
         }
         vocabulary = try Vocabulary.load(gguf: file, source: modelPath)

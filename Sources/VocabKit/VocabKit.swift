@@ -1,0 +1,7 @@
+// The umbrella module: `import VocabKit` gives a program the whole library — tokenizing, GGUF files, counting
+// and pruning, inference — without naming its parts.
+@_exported import VocabKitGGUF
+@_exported import VocabKitIO
+@_exported import VocabKitInference
+@_exported import VocabKitPrune
+@_exported import VocabKitTokenizer
