@@ -43,15 +43,17 @@ let package = Package(
         // AVX2/FMA/F16C kernels for it, chosen at run time (each function carries its own target attribute).
         .target(name: "CKernels"),
         .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitTokenizer", "CKernels"]),
+        // Block surgery on GGUF files: delete, swap, duplicate, reorder transformer blocks.
+        .target(name: "VocabKitSurgery", dependencies: ["VocabKitGGUF", "VocabKitIO"]),
         // `import VocabKit`: every module above, re-exported.
         .target(
             name: "VocabKit",
-            dependencies: ["VocabKitIO", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune", "VocabKitInference"]
+            dependencies: ["VocabKitIO", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune", "VocabKitInference", "VocabKitSurgery"]
         ),
         .executableTarget(
             name: "vocabkit",
             dependencies: [
-                "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference", "VocabKitIO",
+                "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference", "VocabKitIO", "VocabKitSurgery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,6 +62,7 @@ let package = Package(
         .target(name: "VocabKitTestSupport", path: "Tests/VocabKitTestSupport"),
         .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTestSupport", "VocabKitTokenizer", "CICU", "VocabKitIO"]),
         .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitTestSupport", "VocabKitGGUF", "VocabKitIO"]),
+        .testTarget(name: "VocabKitSurgeryTests", dependencies: ["VocabKitTestSupport", "VocabKitSurgery", "VocabKitGGUF", "VocabKitIO", "VocabKitInference"]),
         .testTarget(name: "VocabKitIOTests", dependencies: ["VocabKitTestSupport", "VocabKitIO"]),
         .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitTestSupport", "VocabKitInference", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune"]),
         .testTarget(name: "VocabKitPruneTests", dependencies: ["VocabKitTestSupport", "VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]),

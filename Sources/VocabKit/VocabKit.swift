@@ -4,4 +4,5 @@
 @_exported import VocabKitIO
 @_exported import VocabKitInference
 @_exported import VocabKitPrune
+@_exported import VocabKitSurgery
 @_exported import VocabKitTokenizer
