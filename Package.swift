@@ -4,7 +4,7 @@ import PackageDescription
 let package = Package(
     name: "VocabKit",
     products: [
-        .library(name: "VocabKit", targets: ["VocabKitIO", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference"]),
+        .library(name: "VocabKit", targets: ["VocabKitIO", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference", "VocabKitSafetensors", "VocabKitHuggingFace"]),
         .executable(name: "vocabkit", targets: ["vocabkit"]),
     ],
     dependencies: [
@@ -33,6 +33,8 @@ let package = Package(
         // renamed when complete, no output that is an input, line reading that takes CRLF.
         .target(name: "VocabKitIO", dependencies: ["CFileSupport"]),
         .target(name: "VocabKitGGUF", dependencies: ["VocabKitIO"]),
+        // safetensors files and sharded checkpoints: a validating reader and a streaming writer.
+        .target(name: "VocabKitSafetensors", dependencies: ["VocabKitIO"]),
         .target(
             name: "VocabKitTokenizer",
             dependencies: ["CICU", "CUnicodeData", "VocabKitVocab", "VocabKitGGUF", "VocabKitIO"]
@@ -41,12 +43,19 @@ let package = Package(
         .target(name: "VocabKitPrune", dependencies: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]),
         // A CPU forward pass for Qwen2/Qwen3 over GGUF weights, used to check pruned models.
         // AVX2/FMA/F16C kernels for it, chosen at run time (each function carries its own target attribute).
+        // Hugging Face checkpoints: pruning a safetensors checkpoint's vocabulary with its config and tokenizer
+        // files, and writing a pruned GGUF's tokenizer in Hugging Face form.
+        .target(
+            name: "VocabKitHuggingFace",
+            dependencies: ["VocabKitSafetensors", "VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]
+        ),
         .target(name: "CKernels"),
         .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitTokenizer", "CKernels"]),
         .executableTarget(
             name: "vocabkit",
             dependencies: [
                 "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference", "VocabKitIO",
+                "VocabKitSafetensors", "VocabKitHuggingFace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,6 +63,11 @@ let package = Package(
         .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitGGUF", "VocabKitIO"]),
         .testTarget(name: "VocabKitIOTests", dependencies: ["VocabKitIO"]),
         .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitInference", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune"]),
+        .testTarget(name: "VocabKitSafetensorsTests", dependencies: ["VocabKitSafetensors", "VocabKitIO"]),
+        .testTarget(
+            name: "VocabKitHuggingFaceTests",
+            dependencies: ["VocabKitHuggingFace", "VocabKitSafetensors", "VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]
+        ),
         .testTarget(name: "VocabKitPruneTests", dependencies: ["VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF"]),
     ]
 )
