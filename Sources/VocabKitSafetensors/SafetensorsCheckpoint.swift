@@ -56,11 +56,13 @@ public struct SafetensorsIndex: Sendable {
         !name.isEmpty && !name.contains("/") && !name.contains("\0") && !name.hasPrefix(".")
     }
 
-    /// The index with `metadata.total_size` set to `totalSize` (when the input had one) and the same map.
-    public func rewritten(totalSize: Int) -> JSONValue {
+    /// The index with `metadata.total_size` (tensor bytes) and `total_parameters` set, where the input had
+    /// them, and the same map.
+    public func rewritten(totalSize: Int, totalParameters: Int) -> JSONValue {
         var root = self.root
         if case var .object(metadata)? = root[key: "metadata"] {
             if metadata[key: "total_size"] != nil { metadata.set("total_size", .integer(totalSize)) }
+            if metadata[key: "total_parameters"] != nil { metadata.set("total_parameters", .integer(totalParameters)) }
             root.set("metadata", .object(metadata))
         }
         return .object(root)

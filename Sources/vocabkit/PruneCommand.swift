@@ -18,7 +18,7 @@ struct PruneCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The GGUF model to prune (never modified).")
+    @Argument(help: "The GGUF model, or a Hugging Face checkpoint directory (-o then names a directory), to prune (never modified).")
     var model: String
 
     @Option(name: .shortAndLong, help: "Where to write the pruned model.")
@@ -63,10 +63,17 @@ struct PruneCommand: ParsableCommand {
     @Flag(help: "Select and verify, print the report, but write no model.")
     var dryRun = false
 
+    @Option(help: "With a Hugging Face checkpoint: round vocab_size up to a multiple of N with rows no token reaches.")
+    var padTo: Int?
+
+    @Option(help: "With a GGUF model: also write its pruned tokenizer as Hugging Face files into this directory.")
+    var hfTokenizer: String?
+
     func validate() throws {
         if (usage == nil) == corpus.isEmpty { throw ValidationError("give either --usage FILE or --corpus PATH…") }
         if output == nil && !dryRun { throw ValidationError("give -o OUT.gguf (or --dry-run)") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try validateHuggingFaceOptions()
     }
 
     func run() throws {
@@ -75,6 +82,7 @@ struct PruneCommand: ParsableCommand {
 
     func prune() throws {
             let started = DispatchTime.now()
+            if isCheckpointDirectory { return try pruneCheckpoint(started: started) }
             if let output { try ModelPruner.refuseOverwritingInput(input: model, output: output) }
             let pruner = try ModelPruner(modelPath: model)
             let counts: [UInt64]
@@ -96,6 +104,7 @@ struct PruneCommand: ParsableCommand {
             for line in selection.report { print("\(line.rule): \(line.tokens)") }
             _ = try selector.verify(selection)
             print("verified: every kept token that encoded to itself still does")
+            let hfTokenizerFiles = try stageHFTokenizer(pruner: pruner, selection: selection)
             if let remap {
                 do {
                     try selection.remapTSV.write(toFile: remap, atomically: true, encoding: .utf8)
@@ -107,6 +116,7 @@ struct PruneCommand: ParsableCommand {
             var progress: ((Int, Int) -> Void)?
             if stderrIsTerminal { progress = terminalProgress("writing") }
             let summary = try pruner.write(selection, to: output, progress: progress)
+            try commitHFTokenizer(hfTokenizerFiles)
             if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
             print("vocabulary \(summary.originalIdCount) -> \(summary.keptIdCount) ids, merges \(summary.originalMergeCount) -> \(summary.keptMergeCount)")

@@ -29,8 +29,9 @@ final class SafetensorsCheckpointTests: TemporaryFolderTestCase {
         XCTAssertEqual(checkpoint.locate("c")?.tensor.dataRange, 0..<2)
         XCTAssertEqual(checkpoint.allTensors.map(\.tensor.name), ["a", "b", "c", "d"])
         XCTAssertEqual(checkpoint.inputPaths.count, 3)
-        let rewritten = checkpoint.index!.rewritten(totalSize: 6)
+        let rewritten = checkpoint.index!.rewritten(totalSize: 6, totalParameters: 5)
         XCTAssertEqual(rewritten["metadata"]?["total_size"], .integer(6))
+        XCTAssertNil(rewritten["metadata"]?["total_parameters"], "only keys the input had")
         XCTAssertEqual(rewritten["weight_map"]?.members?.count, 4)
     }
 
