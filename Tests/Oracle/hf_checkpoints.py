@@ -44,11 +44,15 @@ def tokenizer_files(out, arch, tiktoken, template):
     tok.add_special_tokens([AddedToken(t, normalized=False, special=bool(f)) for t, f in specials])
     tok.save(os.path.join(out, "tokenizer.json"))
     doc = json.load(open(os.path.join(out, "tokenizer.json"), encoding="utf-8"))
+    # The ByteLevel parameters exactly as Qwen's published tokenizer.json has them (they change no id).
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+    doc["pre_tokenizer"]["pretokenizers"][1] = byte_level
+    doc["decoder"] = dict(byte_level)
     merges = [m if isinstance(m, list) else m.split(" ", 1) for m in doc["model"]["merges"]]
     if arch == "qwen2":  # the older "a b" form
         doc["model"]["merges"] = [" ".join(m) for m in merges]
-        with open(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
-            json.dump(doc, f, ensure_ascii=False, indent=2)
+    with open(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False, indent=2)
     vocab = sorted(doc["model"]["vocab"].items(), key=lambda kv: kv[1])
     with open(os.path.join(out, "vocab.json"), "w", encoding="utf-8") as f:
         f.write(json.dumps(dict(vocab), ensure_ascii=False, separators=(",", ":")))
