@@ -8,8 +8,8 @@
 #   4. tiny Qwen3/Qwen2 checkpoints made by transformers (Tests/Oracle/hf_checkpoints.py) in .build-hf/
 #   5. prune them and check everything with transformers, tokenizers, peft, llama.cpp's converter and
 #      `vocabkit check` (Tests/Oracle/hf_roundtrip.py)
-# VOCABKIT selects the binary (default .build/release/vocabkit); LLAMA_TOKENIZE, when set, adds llama-tokenize
-# to the --hf-tokenizer comparison. Prints its time; exits non-zero on the first failing step.
+# VOCABKIT selects the binary (default .build/release/vocabkit); LLAMA_TOKENIZE and LLAMA_SIMPLE, when they
+# name llama.cpp binaries (not in CI), add llama-tokenize to the --hf-tokenizer comparison and load both GGUFs. Prints its time; exits non-zero on the first failing step.
 set -euo pipefail
 started=$(date +%s)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
