@@ -209,6 +209,14 @@ public final class HFCheckpointPruner {
         return (0..<count).map { $0 < unreachable.count ? unreachable[$0] : nil }
     }
 
+    /// Refuses, before any work, an output directory that is the checkpoint's own.
+    public static func refuseOwnDirectory(_ output: String, checkpoint directory: String) throws {
+        var out = stat(), source = stat()
+        if stat(output, &out) == 0, stat(directory, &source) == 0, out.st_dev == source.st_dev, out.st_ino == source.st_ino {
+            throw HFError.badOutput(path: output, reason: "is the checkpoint being pruned; write to another directory")
+        }
+    }
+
     /// Creates the output directory if needed (reporting whether it did), and refuses one that is the
     /// checkpoint's own or that holds files this run would not replace.
     func prepareDirectory(_ path: String, outputNames: [String]) throws -> Bool {
@@ -220,10 +228,7 @@ public final class HFCheckpointPruner {
             return true
         }
         guard status.st_mode & S_IFMT == S_IFDIR else { throw HFError.badOutput(path: path, reason: "exists and is not a directory") }
-        var sourceStatus = stat()
-        if stat(checkpoint.directory, &sourceStatus) == 0, sourceStatus.st_dev == status.st_dev, sourceStatus.st_ino == status.st_ino {
-            throw HFError.badOutput(path: path, reason: "is the checkpoint being pruned; write to another directory")
-        }
+        try Self.refuseOwnDirectory(path, checkpoint: checkpoint.directory)
         let wanted = Set(outputNames)
         if let stray = try FileManager.default.contentsOfDirectory(atPath: path).sorted().first(where: { !wanted.contains($0) }) {
             throw HFError.badOutput(path: path, reason: "holds \(stray), which this prune would not replace; use an empty or new directory")

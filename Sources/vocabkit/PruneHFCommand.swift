@@ -24,6 +24,7 @@ extension PruneCommand {
 
     /// Prunes a checkpoint directory into the directory `-o` names.
     func pruneCheckpoint(started: DispatchTime) throws {
+        if let output { try HFCheckpointPruner.refuseOwnDirectory(output, checkpoint: model) }
         let pruner = try HFCheckpointPruner(directory: model)
         let checkpoint = pruner.checkpoint
         let counts: [UInt64]
@@ -61,7 +62,7 @@ extension PruneCommand {
 
     /// With --hf-tokenizer: the pruned GGUF's tokenizer files, written to temporaries and published only after
     /// the pruned model is (`commitHFTokenizer`); nil without the option or in a dry run.
-    func stageHFTokenizer(pruner: ModelPruner, selection: TokenSelection) throws -> (set: OutputSet, directory: String, created: Bool)? {
+    func stageHFTokenizer(pruner: ModelPruner, selection: TokenSelection) throws -> StagedHFTokenizer? {
         guard let hfTokenizer, !dryRun else { return nil }
         let export = try HFTokenizerExport(gguf: pruner.file, source: model, keeping: selection)
         var isDirectory: ObjCBool = false
@@ -76,21 +77,42 @@ extension PruneCommand {
         } else if !isDirectory.boolValue {
             throw FileError.writeFailed(path: hfTokenizer, reason: "exists and is not a directory")
         }
+        let staged = StagedHFTokenizer(directory: hfTokenizer, created: created)
         let inputs = [model] + [usage, keepList, dropList].compactMap { $0 }
-        do {
-            let outputs = HFTokenizerExport.paths(in: hfTokenizer) + [output, remap].compactMap { $0 }
-            let set = try OutputSet(outputs: outputs, inputs: inputs)
-            try export.stage(into: hfTokenizer, set: set)
-            return (set, hfTokenizer, created)
-        } catch {
-            if created { try? FileManager.default.removeItem(atPath: hfTokenizer) }
-            throw error
-        }
+        let outputs = HFTokenizerExport.paths(in: hfTokenizer) + [output, remap].compactMap { $0 }
+        staged.set = try OutputSet(outputs: outputs, inputs: inputs)
+        try export.stage(into: hfTokenizer, set: staged.set!)
+        return staged
     }
 
-    func commitHFTokenizer(_ staged: (set: OutputSet, directory: String, created: Bool)?) throws {
+    func commitHFTokenizer(_ staged: StagedHFTokenizer?) throws {
         guard let staged else { return }
-        try staged.set.commit()
+        try staged.commit()
         print("wrote \(staged.directory)/ (" + HFTokenizerExport.fileNames.joined(separator: ", ") + ")")
+    }
+}
+
+/// The --hf-tokenizer files between staging and publication: if the run fails before `commit`, they are
+/// removed, and so is the directory when this run created it.
+final class StagedHFTokenizer {
+    let directory: String
+    let created: Bool
+    var set: OutputSet?
+    private var committed = false
+
+    init(directory: String, created: Bool) {
+        self.directory = directory
+        self.created = created
+    }
+
+    func commit() throws {
+        try set?.commit()
+        committed = true
+    }
+
+    deinit {
+        guard !committed else { return }
+        set?.abandon()
+        if created { try? FileManager.default.removeItem(atPath: directory) }
     }
 }

@@ -111,7 +111,7 @@ def main():
     args = ap.parse_args()
     tiktoken = common.tiktoken_path(args.tiktoken)
     if args.shape == "qwen3-0.6b":
-        make(os.path.join(args.out, "qwen3-0.6b-shaped"), "qwen3", True, torch.bfloat16, True, tiktoken, args.templates,
+        make(os.path.join(args.out, "qwen3-0.6b-shaped"), "qwen3", True, torch.bfloat16, False, tiktoken, args.templates,
              shape=args.shape)
         return
     for name, (arch, tied, dtype, sharded) in VARIANTS.items():
