@@ -33,6 +33,8 @@ let package = Package(
         // renamed when complete, no output that is an input, line reading that takes CRLF.
         .target(name: "VocabKitIO", dependencies: ["CFileSupport"]),
         .target(name: "VocabKitGGUF", dependencies: ["VocabKitIO"]),
+        // safetensors files and sharded checkpoints: a validating reader and a streaming writer.
+        .target(name: "VocabKitSafetensors", dependencies: ["VocabKitIO"]),
         .target(
             name: "VocabKitTokenizer",
             dependencies: ["CICU", "CUnicodeData", "VocabKitVocab", "VocabKitGGUF", "VocabKitIO"]
@@ -41,6 +43,12 @@ let package = Package(
         .target(name: "VocabKitPrune", dependencies: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]),
         // A CPU forward pass for Qwen2/Qwen3 over GGUF weights, used to check pruned models.
         // AVX2/FMA/F16C kernels for it, chosen at run time (each function carries its own target attribute).
+        // Hugging Face checkpoints: pruning a safetensors checkpoint's vocabulary with its config and tokenizer
+        // files, and writing a pruned GGUF's tokenizer in Hugging Face form.
+        .target(
+            name: "VocabKitHuggingFace",
+            dependencies: ["VocabKitSafetensors", "VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]
+        ),
         .target(name: "CKernels"),
         .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitTokenizer", "CKernels"]),
         // Block surgery on GGUF files: delete, swap, duplicate, reorder transformer blocks.
@@ -48,12 +56,14 @@ let package = Package(
         // `import VocabKit`: every module above, re-exported.
         .target(
             name: "VocabKit",
-            dependencies: ["VocabKitIO", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune", "VocabKitInference", "VocabKitSurgery"]
+            dependencies: ["VocabKitIO", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune", "VocabKitInference", "VocabKitSurgery",
+                           "VocabKitSafetensors", "VocabKitHuggingFace"]
         ),
         .executableTarget(
             name: "vocabkit",
             dependencies: [
                 "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference", "VocabKitIO", "VocabKitSurgery",
+                "VocabKitSafetensors", "VocabKitHuggingFace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -65,6 +75,11 @@ let package = Package(
         .testTarget(name: "VocabKitSurgeryTests", dependencies: ["VocabKitTestSupport", "VocabKitSurgery", "VocabKitGGUF", "VocabKitIO", "VocabKitInference"]),
         .testTarget(name: "VocabKitIOTests", dependencies: ["VocabKitTestSupport", "VocabKitIO"]),
         .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitTestSupport", "VocabKitInference", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune"]),
+        .testTarget(name: "VocabKitSafetensorsTests", dependencies: ["VocabKitTestSupport", "VocabKitSafetensors", "VocabKitIO"]),
+        .testTarget(
+            name: "VocabKitHuggingFaceTests",
+            dependencies: ["VocabKitTestSupport", "VocabKitHuggingFace", "VocabKitSafetensors", "VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]
+        ),
         .testTarget(name: "VocabKitPruneTests", dependencies: ["VocabKitTestSupport", "VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]),
     ]
 )

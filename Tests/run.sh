@@ -56,6 +56,9 @@ step "ThreadSanitizer: the concurrency tests"
 run_tests "swift test --sanitize=thread" .build-testdata/swift-test-tsan.log \
   swift test --sanitize=thread --scratch-path .build-tsan --filter "$(cat Tests/tsan-filter.txt)"
 
+step "Hugging Face round trip: transformers, tokenizers, PEFT, llama.cpp's converter"
+bash Tests/Scripts/ci-hf-oracle.sh
+
 step "llama.cpp Qwen2 vectors through the CLI"
 "$PY" Tests/Oracle/check_llama_vectors.py --vocabkit
 

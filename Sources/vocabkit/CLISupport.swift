@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import VocabKitGGUF
+import VocabKitHuggingFace
 import VocabKitIO
 import VocabKitPrune
+import VocabKitSafetensors
 import VocabKitTokenizer
 #if canImport(Glibc)
 import Glibc
@@ -120,6 +122,10 @@ func runReportingErrors(_ body: () throws -> Void) throws {
     } catch let error as ReportInputError {
         try exitReporting(error)
     } catch let error as FileError {
+        try exitReporting(error)
+    } catch let error as HFError {
+        try exitReporting(error)
+    } catch let error as SafetensorsError {
         try exitReporting(error)
     }
 }

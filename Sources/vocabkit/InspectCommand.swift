@@ -12,7 +12,7 @@ struct InspectCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The GGUF model to inspect.")
+    @Argument(help: "The GGUF model, or a Hugging Face checkpoint directory, to inspect.")
     var model: String
 
     @Flag(help: "Print JSON with exact byte and parameter counts.")
@@ -20,6 +20,7 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            if CheckpointReport.isDirectory(model) { return try CheckpointReport.inspect(model, json: json) }
             let file = try GGUFFile(path: model)
             let report = InspectReport(file: file, path: model)
             if json {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import VocabKitHuggingFace
 import VocabKitIO
 import VocabKitPrune
 import VocabKitTokenizer
@@ -19,7 +20,7 @@ struct PruneCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The GGUF model to prune (never modified).")
+    @Argument(help: "The GGUF model, or a Hugging Face checkpoint directory (-o then names a directory), to prune (never modified).")
     var model: String
 
     @Option(name: .shortAndLong, help: "Where to write the pruned model.")
@@ -41,9 +42,16 @@ struct PruneCommand: ParsableCommand {
     @Flag(help: "Select and verify, print the report, but write no model.")
     var dryRun = false
 
+    @Option(help: "With a Hugging Face checkpoint: round vocab_size up to a multiple of N with rows no token reaches.")
+    var padTo: Int?
+
+    @Option(help: "With a GGUF model: also write its pruned tokenizer as Hugging Face files into this directory.")
+    var hfTokenizer: String?
+
     func validate() throws {
         if (usage == nil) == corpus.isEmpty { throw ValidationError("give either --usage FILE or --corpus PATH…") }
         if output == nil && !dryRun { throw ValidationError("give -o OUT.gguf (or --dry-run)") }
+        try validateHuggingFaceOptions()
     }
 
     func run() throws {
@@ -55,43 +63,84 @@ struct PruneCommand: ParsableCommand {
         // Every file this run reads; no output may be one of them, and the outputs may not collide.
         let corpusFiles = corpus.isEmpty ? [] : try corpusOptions.files(corpus)
         let inputs = [model] + [usage].compactMap { $0 } + selectionOptions.inputs + corpusFiles
-        let outputs = dryRun ? [] : [output, remap].compactMap { $0 }
+        if isCheckpointDirectory { return try pruneCheckpoint(started: started, corpusFiles: corpusFiles, inputs: inputs) }
+        let tokenizerFiles = hfTokenizer.map(HFTokenizerExport.paths(in:)) ?? []
+        let outputs = dryRun ? [] : [output, remap].compactMap { $0 } + tokenizerFiles
         let published = try OutputSet(outputs: outputs, inputs: inputs)
 
         let pruner = try ModelPruner(modelPath: model)
-        let counts: [UInt64]
-        if let usage {
-            counts = try TokenUsage.read(path: usage).counts(for: pruner.vocabulary, path: usage)
-        } else {
-            let counter = UsageCounter(tokenizer: Tokenizer(vocabulary: pruner.vocabulary), threads: corpusOptions.threads,
-                                       skipInvalid: corpusOptions.skipInvalid)
-            let counted = try counter.count(files: corpusFiles, progress: stderrIsTerminal ? terminalProgress("counting") : nil)
-            if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            print("counted \(counted.files) files, \(counted.tokens) tokens")
-            counts = counted.counts
-        }
         let selector = pruner.selector()
-        let selection = try selector.select(counts: counts, rules: try selectionOptions.rules())
-        for line in selection.report { print("\(line.rule): \(line.tokens)") }
-        let verified = try selector.verify(selection)
-        print("verified: every kept token that encoded to itself still does")
+        let verified = try select(with: selector, counts: try counts(for: pruner.vocabulary, corpusFiles: corpusFiles))
+        let selection = verified.selection
         guard !dryRun else {
             if let remap { print("(dry run: \(remap) not written)") }
             return
         }
-        // Both outputs go to temporary files and are published together, only once the model is complete.
+        // Every output goes to a temporary file; all are published together once the model is complete.
+        let tokenizerDirectory = try hfTokenizer.map { try CreatedDirectory(path: $0) }
+        if let hfTokenizer {
+            try HFTokenizerExport(gguf: pruner.file, source: model, keeping: selection).stage(into: hfTokenizer, set: published)
+        }
         if let remap { try published.create(remap).write(selection.remapTSV) }
         guard let output else { return }
         var progress: ((Int, Int) -> Void)?
         if stderrIsTerminal { progress = terminalProgress("writing") }
         let summary = try pruner.write(verified, into: published.create(output), progress: progress)
         try published.commit()
+        tokenizerDirectory?.keep()
         if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
         print("vocabulary \(summary.originalIdCount) -> \(summary.keptIdCount) ids, merges \(summary.originalMergeCount) -> \(summary.keptMergeCount)")
         let saved = Double(summary.inputBytes - summary.outputBytes) * 100 / Double(max(summary.inputBytes, 1))
         print("file \(summary.inputBytes) -> \(summary.outputBytes) bytes (" + String(format: "%.1f", saved) + "% smaller), "
               + String(format: "%.2f", elapsed) + " s")
-        print("wrote \(output)" + (remap.map { " and \($0)" } ?? ""))
+        print("wrote \(output)" + (remap.map { " and \($0)" } ?? "")
+              + (hfTokenizer.map { " and \($0)/ (" + HFTokenizerExport.fileNames.joined(separator: ", ") + ")" } ?? ""))
     }
+
+    /// Counts from --usage, or from counting --corpus with `vocabulary`.
+    func counts(for vocabulary: Vocabulary, corpusFiles: [String]) throws -> [UInt64] {
+        if let usage { return try TokenUsage.read(path: usage).counts(for: vocabulary, path: usage) }
+        let counter = UsageCounter(tokenizer: Tokenizer(vocabulary: vocabulary), threads: corpusOptions.threads,
+                                   skipInvalid: corpusOptions.skipInvalid)
+        let counted = try counter.count(files: corpusFiles, progress: stderrIsTerminal ? terminalProgress("counting") : nil)
+        if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        print("counted \(counted.files) files, \(counted.tokens) tokens")
+        return counted.counts
+    }
+
+    /// Selects by the rules, prints what each rule kept, and verifies the kept set.
+    func select(with selector: TokenSelector, counts: [UInt64]) throws -> VerifiedSelection {
+        let selection = try selector.select(counts: counts, rules: try selectionOptions.rules())
+        for line in selection.report { print("\(line.rule): \(line.tokens)") }
+        let verified = try selector.verify(selection)
+        print("verified: every kept token that encoded to itself still does")
+        return verified
+    }
+}
+
+/// A directory an output goes into: created if missing, and removed again unless `keep` is called (a failed
+/// run leaves nothing behind, not even an empty folder).
+final class CreatedDirectory {
+    let path: String
+    private var created = false
+
+    init(path: String) throws {
+        self.path = path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw FileError.writeFailed(path: path, reason: "exists and is not a directory") }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        } catch {
+            throw FileError.writeFailed(path: path, reason: "cannot create the directory")
+        }
+        created = true
+    }
+
+    func keep() { created = false }
+
+    deinit { if created { try? FileManager.default.removeItem(atPath: path) } }
 }

@@ -15,7 +15,7 @@ struct SavingsCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The GGUF model (omit with --family).")
+    @Argument(help: "The GGUF model or Hugging Face checkpoint directory (omit with --family).")
     var model: String?
 
     @Option(parsing: .unconditional, help: "Number of vocabulary rows kept.")
@@ -47,6 +47,9 @@ struct SavingsCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            if let model, CheckpointReport.isDirectory(model) {
+                return try CheckpointReport.savings(model, json: json, keptRows: keptRowCount)
+            }
             if let model {
                 let file = try GGUFFile(path: model)
                 guard let embedding = file.tensor(named: GGUFModelSummary.tokenEmbeddingName) else {
@@ -75,7 +78,7 @@ struct SavingsCommand: ParsableCommand {
     }
 
     /// `--keep N`, or the number of distinct ids in `--keep-list`, checked against the vocabulary.
-    private func keptRowCount(vocabularyRows: Int) throws -> Int {
+    func keptRowCount(vocabularyRows: Int) throws -> Int {
         if let keep {
             guard keep <= vocabularyRows else {
                 throw ReportInputError("--keep \(keep) is more than the \(vocabularyRows) vocabulary rows")

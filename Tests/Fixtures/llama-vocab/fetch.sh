@@ -3,6 +3,8 @@
 # llama-cpp-python==0.3.36 sdist on PyPI (MIT licence; vendor/llama.cpp/models/), verifying sha256 sums.
 #   fetch.sh            verify the committed .inp/.out against the sdist (rewrites them if they differ)
 #   fetch.sh --gguf     also place ggml-vocab-qwen2.gguf under .build-testdata/ (not committed; 5.9 MB)
+#   fetch.sh --convert  also unpack llama.cpp's HF-to-GGUF converter (convert_hf_to_gguf.py, conversion/,
+#                       gguf-py/) and the Qwen chat templates (models/templates/) into .build-testdata/llama-convert/
 # The sdist (~ 60 MB) is cached in .build-testdata/dl/.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -16,13 +18,32 @@ declare -A SHA=(
   [ggml-vocab-qwen2.gguf.inp]=be0a11f7071f0c67d3053a2d377d8f35f0dbcb77ff11a60300fb57d36b477cf0
   [ggml-vocab-qwen2.gguf.out]=de785bb305cc6fa9d43908ed5da337f853c0b79e971348fcfb9f0915a39c5363
 )
-want_gguf=0; [ "${1:-}" = "--gguf" ] && want_gguf=1
+want_gguf=0; want_convert=0
+for arg in "$@"; do
+  case "$arg" in
+    --gguf) want_gguf=1 ;;
+    --convert) want_convert=1 ;;
+    *) echo "fetch.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+CONVERT=$ROOT/.build-testdata/llama-convert
+declare -A TEMPLATE_SHA=(
+  [Qwen-Qwen3-0.6B.jinja]=87a2728cb8dc9fe424d624542f6060ec05a1d285ebbec578bb078900e33396b5
+  [Qwen-Qwen2.5-7B-Instruct.jinja]=cd8e9439f0570856fd70470bf8889ebd8b5d1107207f67a5efb46e342330527f
+)
+convert_ok() {
+  [ -f "$CONVERT/.complete" ] || return 1
+  for t in "${!TEMPLATE_SHA[@]}"; do
+    echo "${TEMPLATE_SHA[$t]}  $CONVERT/templates/$t" | sha256sum -c --status || return 1
+  done
+}
 
 ok() { [ -f "$1" ] && echo "${SHA[$(basename "$1")]}  $1" | sha256sum -c --status; }
 
 need=0
 ok "$HERE/ggml-vocab-qwen2.gguf.inp" && ok "$HERE/ggml-vocab-qwen2.gguf.out" || need=1
 [ $want_gguf = 1 ] && ! ok "$ROOT/.build-testdata/ggml-vocab-qwen2.gguf" && need=1
+[ $want_convert = 1 ] && ! convert_ok && need=1
 if [ $need = 0 ]; then echo "llama-vocab fixtures verified"; exit 0; fi
 
 if ! echo "$SDIST_SHA  $SDIST" | sha256sum -c --status 2>/dev/null; then
@@ -48,4 +69,17 @@ for f in ggml-vocab-qwen2.gguf ggml-vocab-qwen2.gguf.inp ggml-vocab-qwen2.gguf.o
 done
 cp "$T/$M/ggml-vocab-qwen2.gguf.inp" "$T/$M/ggml-vocab-qwen2.gguf.out" "$HERE/"
 [ $want_gguf = 1 ] && cp "$T/$M/ggml-vocab-qwen2.gguf" "$ROOT/.build-testdata/ggml-vocab-qwen2.gguf"
+if [ $want_convert = 1 ]; then
+  L=llama_cpp_python-0.3.36/vendor/llama.cpp
+  tar xzf "$SDIST" -C "$T" "$L/convert_hf_to_gguf.py" "$L/conversion" "$L/gguf-py" \
+    "$L/models/templates/Qwen-Qwen3-0.6B.jinja" "$L/models/templates/Qwen-Qwen2.5-7B-Instruct.jinja"
+  for t in "${!TEMPLATE_SHA[@]}"; do
+    echo "${TEMPLATE_SHA[$t]}  $T/$L/models/templates/$t" | sha256sum -c --quiet \
+      || { echo "fetch.sh: sha256 mismatch for $t in the sdist" >&2; exit 1; }
+  done
+  rm -rf "$CONVERT" && mkdir -p "$CONVERT/templates"
+  cp -r "$T/$L/convert_hf_to_gguf.py" "$T/$L/conversion" "$T/$L/gguf-py" "$CONVERT/"
+  cp "$T/$L/models/templates/Qwen-Qwen3-0.6B.jinja" "$T/$L/models/templates/Qwen-Qwen2.5-7B-Instruct.jinja" "$CONVERT/templates/"
+  touch "$CONVERT/.complete"
+fi
 echo "llama-vocab fixtures extracted and verified"
