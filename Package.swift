@@ -50,7 +50,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTokenizer", "CICU", "VocabKitIO"]),
+        .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTokenizer", "CICU", "VocabKitIO", "VocabKitGGUF"]),
         .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitGGUF", "VocabKitIO"]),
         .testTarget(name: "VocabKitIOTests", dependencies: ["VocabKitIO"]),
         .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitInference", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune"]),

@@ -222,7 +222,7 @@ final class CharacterPairSet: @unchecked Sendable {
                     i += 1
                     continue
                 }
-                let (scalar, _) = QwenPreTokenizer.scalar(UnsafePointer(v.tokenBytes), i)
+                let (scalar, _) = UTF8Scalar.decode(UnsafePointer(v.tokenBytes), i)
                 if previous != 0 { pairs.append(UInt64(previous) << 32 | UInt64(scalar)) }
                 previous = scalar
                 i += length

@@ -23,7 +23,11 @@ struct DecodeCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let tokenizer = try vocabulary.tokenizer()
-            let bytes = try tokenizer.decode(ids)
+            let tokenIDs = try ids.map { id -> TokenID in
+                guard let tokenID = TokenID(exactly: id) else { throw TokenizerError.unknownTokenId(id) }
+                return tokenID
+            }
+            let bytes = try tokenizer.decode(tokenIDs)
             let out = OutputWriter()
             if raw {
                 out.write(bytes: bytes)
