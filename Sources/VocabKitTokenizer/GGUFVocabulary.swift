@@ -77,7 +77,6 @@ extension Vocabulary {
         }
         var tokens = [[UInt8]?](repeating: nil, count: spellings.count)
         var specials = [SpecialToken]()
-        var idOf = [String: Int](minimumCapacity: spellings.count)
         for (id, spelling) in spellings.enumerated() {
             if types[id].isSpecial {
                 guard !spelling.isEmpty else {
@@ -89,7 +88,6 @@ extension Vocabulary {
                     throw TokenizerError.malformedVocabulary(path: source, reason: "token \(id) \(quoted(spelling)) is not byte-level text")
                 }
                 tokens[id] = bytes
-                if idOf[spelling] == nil { idOf[spelling] = id }
             }
             // Unknown, unused and undefined rows have no text.
         }
@@ -99,17 +97,14 @@ extension Vocabulary {
             return "\(quoted(spelling)) is token \(id), of type \(types[id].name), not normal or byte"
         }
         let mergeSpellings = file.stringArray("tokenizer.ggml.merges") ?? []
-        var merges = [Merge]()
-        merges.reserveCapacity(mergeSpellings.count)
-        for (rank, m) in mergeSpellings.enumerated() {
+        let merges = try resolveMerges(mergeSpellings.count, index: TokenIndex(tokens)) { rank in
+            let m = mergeSpellings[rank]
             guard let (a, b) = splitMerge(m) else {
                 throw TokenizerError.malformedVocabulary(path: source, reason: "tokenizer.ggml.merges[\(rank)] \(quoted(m)) is not two spellings separated by one space")
             }
-            guard let l = idOf[a], let r = idOf[b], let res = idOf[a + b] else {
-                let missing = idOf[a] == nil ? a : idOf[b] == nil ? b : a + b
-                throw TokenizerError.malformedVocabulary(path: source, reason: "tokenizer.ggml.merges[\(rank)] \(quoted(m)): \(whyNot(missing))")
-            }
-            merges.append(Merge(left: UInt32(l), right: UInt32(r), result: UInt32(res)))
+            return (a, b)
+        } missing: { rank, spelling in
+            TokenizerError.malformedVocabulary(path: source, reason: "tokenizer.ggml.merges[\(rank)] \(quoted(mergeSpellings[rank])): \(whyNot(spelling))")
         }
         return try Vocabulary(tokens: tokens, merges: merges, specialTokens: specials, source: source, preTokenizer: preTokenizer)
     }

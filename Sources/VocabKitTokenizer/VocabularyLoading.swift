@@ -274,9 +274,26 @@ extension Vocabulary {
 
     /// "a b" as (a, b): exactly one space, both sides non-empty (byte-level spellings never hold a space).
     static func splitMerge(_ s: String) -> (String, String)? {
-        let parts = s.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
-        return (String(parts[0]), String(parts[1]))
+        guard let space = s.utf8.firstIndex(of: 0x20), s.utf8.lastIndex(of: 0x20) == space,
+              space != s.utf8.startIndex, s.utf8.index(after: space) != s.utf8.endIndex else { return nil }
+        return (String(s[..<space]), String(s[s.index(after: space)...]))
+    }
+
+    /// Merges given as pairs of byte-level spellings (`spelling(rank)`), resolved to ids by their bytes:
+    /// left, right, and the two joined. `missing(rank, spelling)` makes the error for a spelling that is not
+    /// a token.
+    static func resolveMerges(_ count: Int, index: borrowing TokenIndex, spelling: (Int) throws -> (String, String),
+                              missing: (Int, String) -> TokenizerError) throws -> [Merge] {
+        var merges = [Merge]()
+        merges.reserveCapacity(count)
+        for rank in 0..<count {
+            let (a, b) = try spelling(rank)
+            guard let left = ByteLevel.decode(a), let l = index.id(of: left) else { throw missing(rank, a) }
+            guard let right = ByteLevel.decode(b), let r = index.id(of: right) else { throw missing(rank, b) }
+            guard let m = index.id(of: left + right) else { throw missing(rank, a + b) }
+            merges.append(Merge(left: UInt32(l), right: UInt32(r), result: UInt32(m)))
+        }
+        return merges
     }
 
     /// A token id from JSON: an integer in 0...MergeTable.maximumId, checked before anything is sized by it.
@@ -314,13 +331,9 @@ extension Vocabulary {
         guard case .object(let entries) = vocab.value else {
             throw TokenizerError.malformedVocabulary(path: source, reason: "byte \(vocab.offset): the vocabulary is \(vocab.value.kind), not an object of token → id")
         }
-        var idOf = [String: Int](minimumCapacity: entries.count)
         var highest = -1
         for (spelling, value) in entries {
             let id = try tokenID(value, what: "the id of token \(quoted(spelling))", path: source)
-            guard idOf.updateValue(id, forKey: spelling) == nil else {
-                throw TokenizerError.malformedVocabulary(path: source, reason: "byte \(value.offset): token \(quoted(spelling)) appears twice")
-            }
             highest = max(highest, id)
         }
         var tokens = [[UInt8]?](repeating: nil, count: highest + 1)
@@ -332,19 +345,19 @@ extension Vocabulary {
                 throw TokenizerError.malformedVocabulary(path: source, reason: "byte \(value.offset): token \(quoted(spelling)) is not byte-level text")
             }
             guard tokens[id] == nil else {
-                throw TokenizerError.malformedVocabulary(path: source, reason: "byte \(value.offset): id \(id) is given to two tokens")
+                // Spellings decode one-to-one, so equal bytes mean the same key twice or two keys for one id.
+                throw TokenizerError.malformedVocabulary(path: source, reason: "byte \(value.offset): id \(id) is given to two tokens, or token \(quoted(spelling)) appears twice")
             }
             tokens[id] = bytes
         }
-        var list = [Merge]()
-        list.reserveCapacity(merges.count)
-        for (rank, (a, b)) in merges.enumerated() {
-            guard let l = idOf[a], let r = idOf[b], let m = idOf[a + b] else {
-                let missing = idOf[a] == nil ? a : idOf[b] == nil ? b : a + b
-                let place = mergesSource.map { "\($0): merge \(rank)" } ?? "merge \(rank)"
-                throw TokenizerError.malformedVocabulary(path: source, reason: "\(place) \(quoted(a + " " + b)) names \(quoted(missing)), which is not in the vocabulary")
-            }
-            list.append(Merge(left: UInt32(l), right: UInt32(r), result: UInt32(m)))
+        let index = TokenIndex(tokens)
+        if let duplicate = index.firstDuplicate, let spelling = tokens[duplicate].map({ ByteLevel.encode($0) }) {
+            throw TokenizerError.malformedVocabulary(path: source, reason: "token \(quoted(spelling)) appears twice (the second time as id \(duplicate))")
+        }
+        let list = try resolveMerges(merges.count, index: index) { merges[$0] } missing: { rank, missing in
+            let place = mergesSource.map { "\($0): merge \(rank)" } ?? "merge \(rank)"
+            let (a, b) = merges[rank]
+            return .malformedVocabulary(path: source, reason: "\(place) \(quoted(a + " " + b)) names \(quoted(missing)), which is not in the vocabulary")
         }
         return try Vocabulary(tokens: tokens, merges: list, specialTokens: specials, source: source, preTokenizer: preTokenizer)
     }

@@ -234,6 +234,8 @@ final class VocabularyHostileTests: XCTestCase {
         assertRefused(try write(triple, "d.json"), saying: "merge 0 is not a pair of strings")
         let missing = TinyVocabulary.tokenizerJSON().replacingOccurrences(of: "\"a b\"", with: "\"a zz\"")
         assertRefused(try write(missing, "e.json"), saying: "names 'zz', which is not in the vocabulary")
+        let twice = TinyVocabulary.tokenizerJSON().replacingOccurrences(of: "\"vocab\": {", with: "\"vocab\": {\"a\": 300, ")
+        assertRefused(try write(twice, "f.json"), saying: "token 'a' appears twice")
     }
 
     /// A tokenizer.json is accepted only when its normalizer and pre-tokenizer are exactly one VocabKit knows.
