@@ -18,11 +18,12 @@ QWEN35 = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| 
 LLAMA3 = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
           r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 
-# name (GGUF tokenizer.ggml.pre) -> pattern, NFC normalizer, BPE ignore_merges
+# name (GGUF tokenizer.ggml.pre) -> pattern, NFC normalizer, BPE ignore_merges, and the end-of-text token of
+# llama.cpp's vocabulary GGUF for the family (tests join texts with it)
 FAMILIES = {
-    "qwen2": {"pattern": QWEN2, "nfc": True, "ignore_merges": False},
-    "qwen35": {"pattern": QWEN35, "nfc": False, "ignore_merges": False},
-    "llama-bpe": {"pattern": LLAMA3, "nfc": False, "ignore_merges": True},
+    "qwen2": {"pattern": QWEN2, "nfc": True, "ignore_merges": False, "end_of_text": "<|endoftext|>"},
+    "qwen35": {"pattern": QWEN35, "nfc": False, "ignore_merges": False, "end_of_text": "<|endoftext|>"},
+    "llama-bpe": {"pattern": LLAMA3, "nfc": False, "ignore_merges": True, "end_of_text": "<|end_of_text|>"},
 }
 
 
@@ -66,12 +67,25 @@ def build(family, tokens, types, merges, special_tokens=True):
     return tok
 
 
-def build_from_gguf(path, family=None, special_tokens=True):
-    tokens, types, merges, pre = gguf_vocabulary(path)
-    family = family or pre
+def build_from_gguf(path, family, special_tokens=True):
+    """The reference over a GGUF's vocabulary. gguf-py takes tens of seconds to open a vocabulary GGUF, so the
+    built tokenizer is cached in .build-oracle/cache/ as a tokenizer.json, keyed by the sha256 of the GGUF, of
+    this file and the tokenizers version."""
+    import hashlib, tokenizers
     if family not in FAMILIES:
-        sys.exit(f"{path}: pre-tokenizer {pre!r} is not one of {sorted(FAMILIES)}")
-    return build(family, tokens, types, merges, special_tokens=special_tokens)
+        sys.exit(f"{family!r} is not one of {sorted(FAMILIES)}")
+    h = hashlib.sha256(open(path, "rb").read() + open(os.path.abspath(__file__), "rb").read()
+                       + f"{family} {special_tokens} {tokenizers.__version__}".encode()).hexdigest()[:24]
+    cache = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build-oracle", "cache",
+                         f"reference-{family}-{h}.json")
+    if os.path.isfile(cache):
+        return tokenizers.Tokenizer.from_file(cache)
+    tokens, types, merges, pre = gguf_vocabulary(path)
+    tok = build(family, tokens, types, merges, special_tokens=special_tokens)
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
+    tok.save(cache + ".tmp")
+    os.replace(cache + ".tmp", cache)
+    return tok
 
 
 def save_tokenizer_json(gguf_path, family, out):
