@@ -246,11 +246,11 @@ final class EncoderBox {
 /// A few idle encoders (about 6 MB each, mostly cache), at most one per core.
 final class EncoderPool: @unchecked Sendable {
     private var idle: [EncoderBox] = []
-    private let lock = Mutex<Void>(())
+    private let lock = Lock()
     private let limit = max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1)
 
-    func take() -> EncoderBox? { lock.withLock { _ in idle.popLast() } }
-    func put(_ box: EncoderBox) { lock.withLock { _ in if idle.count < limit { idle.append(box) } } }
+    func take() -> EncoderBox? { lock.withLock { idle.popLast() } }
+    func put(_ box: EncoderBox) { lock.withLock { if idle.count < limit { idle.append(box) } } }
 }
 
 /// One thread's encoding state: BPE scratch space and caches over a shared vocabulary. Unowned: the pool that

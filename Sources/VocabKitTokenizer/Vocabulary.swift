@@ -1,4 +1,3 @@
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -64,12 +63,13 @@ public final class Vocabulary: @unchecked Sendable {
     /// This lets the encoder merge characters on their own first where that is provably the same.
     package private(set) var mergesAreMonotone = false
     /// Built on first use (by whichever thread gets there first): text without non-ASCII never pays for it.
-    private let characterPairStorage = Mutex<CharacterPairSet?>(nil)
+    private var characterPairStorage: CharacterPairSet?
+    private let characterPairLock = Lock()
     var characterPairs: CharacterPairSet {
-        characterPairStorage.withLock { stored in
-            if let stored { return stored }
+        characterPairLock.withLock {
+            if let stored = characterPairStorage { return stored }
             let built = CharacterPairSet(vocabulary: self)
-            stored = built
+            characterPairStorage = built
             return built
         }
     }
