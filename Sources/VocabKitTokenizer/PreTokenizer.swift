@@ -34,7 +34,7 @@ extension PreTokenizer {
     /// Qwen2, Qwen2.5 and Qwen3: one digit per piece, letters alone, NFC.
     public static let qwen2 = PreTokenizer(
         name: "qwen2",
-        ggufNames: ["qwen2", "deepseek-r1-qwen"],
+        ggufNames: ["qwen2"],
         pattern: #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#,
         llamaCppPattern: #"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#,
         normalizesNFC: true, ignoresMerges: false, scanner: Qwen2Scanner.self)
