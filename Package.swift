@@ -70,7 +70,7 @@ let package = Package(
         // What every test target shares: test data paths (skip, or fail when VOCABKIT_REQUIRE_TEST_DATA=1),
         // the CLI runner, temporary folders, a seeded generator.
         .target(name: "VocabKitTestSupport", path: "Tests/VocabKitTestSupport"),
-        .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTestSupport", "VocabKitTokenizer", "CICU", "VocabKitIO"]),
+        .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTestSupport", "VocabKitTokenizer", "CICU", "VocabKitIO", "VocabKitGGUF"]),
         .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitTestSupport", "VocabKitGGUF", "VocabKitIO"]),
         .testTarget(name: "VocabKitSurgeryTests", dependencies: ["VocabKitTestSupport", "VocabKitSurgery", "VocabKitGGUF", "VocabKitIO", "VocabKitInference"]),
         .testTarget(name: "VocabKitIOTests", dependencies: ["VocabKitTestSupport", "VocabKitIO"]),

@@ -52,18 +52,25 @@ step "unit, CLI, hostile-input and real-model tests (release; missing test data 
 VOCABKIT_REQUIRE_TEST_DATA=1 run_tests "swift test" .build-testdata/swift-test.log \
   swift test "${RELEASE_FLAGS[@]}" --skip-build
 
-step "ThreadSanitizer: the concurrency tests"
+step "ThreadSanitizer: the concurrency tests (Tests/tsan-filter.txt; a debug build with TSan)"
 run_tests "swift test --sanitize=thread" .build-testdata/swift-test-tsan.log \
-  swift test --sanitize=thread --scratch-path .build-tsan --filter "$(cat Tests/tsan-filter.txt)"
+  swift test --sanitize=thread --scratch-path .build-tsan --filter "$(tr -d '\n' < Tests/tsan-filter.txt)"
+! grep -q "WARNING: ThreadSanitizer" .build-testdata/swift-test-tsan.log \
+  || { grep -A 20 "WARNING: ThreadSanitizer" .build-testdata/swift-test-tsan.log | head -n 40; exit 1; }
 
 step "Hugging Face round trip: transformers, tokenizers, PEFT, llama.cpp's converter"
 bash Tests/Scripts/ci-hf-oracle.sh
 
-step "llama.cpp Qwen2 vectors through the CLI"
-"$PY" Tests/Oracle/check_llama_vectors.py --vocabkit
+step "llama.cpp vectors (qwen2, qwen35, llama-bpe) through the CLI"
+"$PY" Tests/Oracle/check_llama_vectors.py --family all --vocabkit
 
 step "differential: corpus and Unicode sweep against the reference"
 "$PY" Tests/Oracle/differential.py --all
+
+step "differential: Qwen3.5 and Llama-3 vocabularies (a corpus sample, the Unicode sweep)"
+for family in qwen35 llama-bpe; do
+  "$PY" Tests/Oracle/differential.py --family "$family" --all
+done
 
 step "the README's main job (Scripts/main-job.sh), end to end"
 OUT=.build-testdata/main-job bash Scripts/main-job.sh > .build-testdata/main-job.log 2>&1 \

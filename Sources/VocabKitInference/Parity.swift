@@ -160,8 +160,8 @@ public final class ParityChecker {
     public func check(_ text: String, label: String, specialTokens: Bool, greedyTokens: Int, contextLength: Int) throws -> TextParity {
         let budget = min(contextLength, original.maxContext) - greedyTokens
         guard budget >= 1 else { throw ParityError.contextTooSmall(context: contextLength, greedyTokens: greedyTokens) }
-        let o = Array(originalTokenizer.encode(text, specialTokens: specialTokens).prefix(budget))
-        let p = Array(prunedTokenizer.encode(text, specialTokens: specialTokens).prefix(budget))
+        let o = originalTokenizer.encode(text, specialTokens: specialTokens).prefix(budget).map(Int.init)
+        let p = prunedTokenizer.encode(text, specialTokens: specialTokens).prefix(budget).map(Int.init)
         guard !o.isEmpty, !p.isEmpty else { throw ParityError.emptyText(label: label) }
         let mapped = p.map { map.originalOfPruned[$0] }
         var common = 0

@@ -33,7 +33,10 @@ public final class ModelPruner {
         }
         for name in Self.rowTensorNames {
             guard let tensor = file.tensor(named: name) else {
-                if name == "token_embd.weight" { throw PruneError.unsupportedModel(path: modelPath, reason: "no token_embd.weight tensor") }
+                // A vocabulary-only GGUF (no tensors at all, as llama.cpp's ggml-vocab-*.gguf) prunes to one too.
+                if name == "token_embd.weight" && !file.tensors.isEmpty {
+                    throw PruneError.unsupportedModel(path: modelPath, reason: "no token_embd.weight tensor")
+                }
                 continue
             }
             guard tensor.dimensions.count == 2, tensor.rowCount == tokenCount else {

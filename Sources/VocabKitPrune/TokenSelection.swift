@@ -267,7 +267,7 @@ public struct TokenSelector {
         let pruned = try prunedVocabulary(selection)
         let newIdOf = selection.newIdOfOldId
         for id in selection.keptIds where vocabulary.encodesToItself(id) && !pruned.encodesToItself(newIdOf[id]) {
-            let spelled = pruned.bytePairEncode(vocabulary.bytes(of: id)).map { piece(selection.keptIds[$0]) }.joined(separator: " ")
+            let spelled = pruned.bytePairEncode(vocabulary.bytes(of: id)).map { piece(selection.keptIds[Int($0)]) }.joined(separator: " ")
             throw PruneError.unreachableToken(id: id, piece: piece(id), reason: "the pruned vocabulary encodes it as '\(spelled)'")
         }
         return VerifiedSelection(selection: selection, prunedVocabulary: pruned)
@@ -286,7 +286,8 @@ public struct TokenSelector {
             return newId >= 0 ? SpecialToken(id: newId, text: special.text, isControl: special.isControl) : nil
         }
         do {
-            return try Vocabulary(tokens: tokens, merges: merges, specialTokens: specials, source: vocabulary.source + " (pruned)")
+            return try Vocabulary(tokens: tokens, merges: merges, specialTokens: specials, source: vocabulary.source + " (pruned)",
+                                  preTokenizer: vocabulary.preTokenizer)
         } catch {
             throw PruneError.invalidSelection("the kept tokens do not form a usable vocabulary: \(error)")
         }

@@ -58,14 +58,78 @@ public enum ByteLevel {
 
     /// Recovers the bytes of a byte-level spelling, or nil if it uses a character outside the alphabet.
     public static func decode(_ text: String) -> [UInt8]? {
+        var copy = text
+        return copy.withUTF8 { decode(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `decode` of UTF-8 text: every scalar of the alphabet is one or two bytes (below U+0800).
+    static func decode(utf8 text: UnsafeRawBufferPointer) -> [UInt8]? {
         var out = [UInt8]()
-        out.reserveCapacity(text.utf8.count)
-        for s in text.unicodeScalars {
-            guard s.value < 0x144 else { return nil }
-            let b = byteForScalar[Int(s.value)]
-            guard b >= 0 else { return nil }
-            out.append(UInt8(b))
+        out.reserveCapacity(text.count)
+        return byteForScalar.withUnsafeBufferPointer { table -> [UInt8]? in
+            var i = 0
+            while i < text.count {
+                let b0 = text[i]
+                var scalar: Int
+                if b0 < 0x80 {
+                    scalar = Int(b0)
+                    i += 1
+                } else if b0 >= 0xC2 && b0 < 0xE0 && i + 1 < text.count && text[i + 1] & 0xC0 == 0x80 {
+                    scalar = Int(b0 & 0x1F) << 6 | Int(text[i + 1] & 0x3F)
+                    i += 2
+                } else {
+                    return nil
+                }
+                guard scalar < table.count, table[scalar] >= 0 else { return nil }
+                out.append(UInt8(table[scalar]))
+            }
+            return out
         }
-        return out
+    }
+}
+
+/// Token bytes to the first id that has them, for resolving merges given as spellings while a vocabulary
+/// loads: byte keys through the vocabulary's own hash table, not Swift strings (whose hashing normalizes).
+struct TokenIndex: ~Copyable {
+    private let blob: UnsafeMutablePointer<UInt8>
+    private let offsets: UnsafeMutablePointer<UInt32>
+    private let table: PieceTable
+    /// The first id whose bytes an earlier id already has, if any.
+    let firstDuplicate: Int?
+
+    /// `tokens` must hold less than 4 GiB of bytes (callers check).
+    init(_ tokens: [[UInt8]?]) {
+        let total = tokens.reduce(0) { $0 + ($1?.count ?? 0) }
+        blob = .allocate(capacity: max(total, 1))
+        offsets = .allocate(capacity: tokens.count + 1)
+        table = PieceTable(capacity: tokens.count)
+        var at = 0
+        for (id, bytes) in tokens.enumerated() {
+            offsets[id] = UInt32(at)
+            if let bytes { (blob + at).update(from: bytes, count: bytes.count); at += bytes.count }
+        }
+        offsets[tokens.count] = UInt32(at)
+        var duplicate: Int?
+        for (id, bytes) in tokens.enumerated() {
+            guard let bytes, !bytes.isEmpty else { continue }
+            if !table.insert(id: UInt32(id), bytes: blob + Int(offsets[id]), count: bytes.count, blob: blob, offsets: offsets),
+               duplicate == nil {
+                duplicate = id
+            }
+        }
+        firstDuplicate = duplicate
+    }
+
+    deinit {
+        blob.deallocate()
+        offsets.deallocate()
+    }
+
+    func id(of bytes: [UInt8]) -> Int? {
+        bytes.withUnsafeBufferPointer { b -> Int? in
+            guard let base = b.baseAddress else { return nil }
+            let id = table.find(PieceKey(base, b.count, readable: b.count), base, blob: blob, offsets: offsets)
+            return id == UInt32.max ? nil : Int(id)
+        }
     }
 }

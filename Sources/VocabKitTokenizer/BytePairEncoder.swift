@@ -124,7 +124,7 @@ struct BytePairEncoder: ~Copyable {
                 i += 1
                 continue
             }
-            let (scalar, _) = QwenPreTokenizer.scalar(p, i)
+            let (scalar, _) = UTF8Scalar.decode(p, i)
             let entry = premergedEntry(p + i, length, scalar)
             let count = entry.count
             if count == 0 {
@@ -186,7 +186,7 @@ struct BytePairEncoder: ~Copyable {
                 i += 1
                 continue
             }
-            let (scalar, _) = QwenPreTokenizer.scalar(p, i)
+            let (scalar, _) = UTF8Scalar.decode(p, i)
             var single: UInt32 = 0
             if (i == 0 || p[i - 1] >= 0x80) && (i + length == n || p[i + length] >= 0x80),
                premergedEntry(p + i, length, scalar).count == 1 {

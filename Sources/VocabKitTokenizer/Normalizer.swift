@@ -11,7 +11,7 @@ enum NFCNormalizer {
         while true {
             i = UTF8Validation.endOfASCII(p, from: i, n)
             if i == n { return nil }
-            let (c, l) = QwenPreTokenizer.scalar(p, i)
+            let (c, l) = UTF8Scalar.decode(p, i)
             if vk_unicode_class(c) & UInt8(VK_NFC_UNSAFE) != 0 { return i }
             i += l
         }

@@ -87,7 +87,9 @@ final class PieceTable: @unchecked Sendable {
 
     deinit { entries.deallocate() }
 
-    func insert(id: UInt32, bytes: UnsafePointer<UInt8>, count: Int, blob: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>) {
+    /// Adds `id` unless an earlier id has the same bytes (the first wins); returns whether it was added.
+    @discardableResult
+    func insert(id: UInt32, bytes: UnsafePointer<UInt8>, count: Int, blob: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>) -> Bool {
         let key = PieceKey(bytes, count, readable: count)
         let tag = key.tag
         var i = Int(truncatingIfNeeded: key.hash) & mask
@@ -96,12 +98,13 @@ final class PieceTable: @unchecked Sendable {
             if slot >> 32 == tag && entries[2 &* i &+ 1] == key.word {
                 let other = Int(UInt32(truncatingIfNeeded: slot))
                 let start = Int(offsets[other])
-                if Int(offsets[other + 1]) - start == count && memcmp(blob + start, bytes, count) == 0 { return }  // first id wins
+                if Int(offsets[other + 1]) - start == count && memcmp(blob + start, bytes, count) == 0 { return false }  // first id wins
             }
             i = (i + 1) & mask
         }
         entries[2 * i] = key.tag << 32 | UInt64(id)
         entries[2 * i + 1] = key.word
+        return true
     }
 
     /// The id whose bytes equal `p[0..<key.count]`, or UInt32.max.
@@ -222,7 +225,7 @@ final class CharacterPairSet: @unchecked Sendable {
                     i += 1
                     continue
                 }
-                let (scalar, _) = QwenPreTokenizer.scalar(UnsafePointer(v.tokenBytes), i)
+                let (scalar, _) = UTF8Scalar.decode(UnsafePointer(v.tokenBytes), i)
                 if previous != 0 { pairs.append(UInt64(previous) << 32 | UInt64(scalar)) }
                 previous = scalar
                 i += length

@@ -4,8 +4,16 @@ import Synchronization
 import Glibc
 #endif
 
-/// Qwen's tokenizer: special tokens matched whole in the raw text, NFC, the Qwen pre-tokenizer, and
-/// byte-level BPE. Thread-safe; encoding state lives in per-call encoders.
+/// A token id. Every id the tokenizer takes or gives has this type; it is what llama.cpp and GGUF store.
+public typealias TokenID = UInt32
+
+/// A byte-level BPE tokenizer: special tokens matched whole in the raw text, then the vocabulary's
+/// pre-tokenizer (NFC where it normalizes, and its split), then BPE. Thread-safe; encoding state lives in
+/// per-call encoders.
+///
+///     let tokenizer = try Tokenizer.qwen3()
+///     let ids = tokenizer.encode("Hello, world")
+///     let text = try tokenizer.decode(ids)
 public final class Tokenizer: Sendable {
     public let vocabulary: Vocabulary
     let specials: SpecialTokenMatcher
@@ -20,6 +28,19 @@ public final class Tokenizer: Sendable {
         canSplitForThreads = !vocabulary.specialTokens.contains { $0.text.utf8.contains(0x0A) || $0.text.utf8.contains(0x20) }
     }
 
+    /// The tokenizer of a vocabulary file (see `Vocabulary.load(path:preTokenizer:)` for the formats).
+    public convenience init(contentsOf path: String, preTokenizer: PreTokenizer? = nil) throws {
+        self.init(vocabulary: try Vocabulary.load(path: path, preTokenizer: preTokenizer))
+    }
+
+    /// Qwen3's tokenizer, from the vocabulary bundled with VocabKit (loaded once per process).
+    public static func qwen3() throws -> Tokenizer { try bundledQwen3.get() }
+
+    private static let bundledQwen3 = Result { Tokenizer(vocabulary: try Vocabulary.bundled()) }
+
+    /// How this tokenizer cuts text before BPE.
+    public var preTokenizer: PreTokenizer { vocabulary.preTokenizer }
+
     /// Runs `body` with an encoder from the pool (or a new one), returned to the pool afterwards.
     func withEncoder<R>(_ body: (inout Encoder) throws -> R) rethrows -> R {
         let box = pool.take() ?? EncoderBox(Encoder(self))
@@ -28,19 +49,19 @@ public final class Tokenizer: Sendable {
     }
 
     /// Encodes a string; special tokens are matched unless `specialTokens` is false.
-    public func encode(_ text: String, specialTokens: Bool = true) -> [Int] {
+    public func encode(_ text: String, specialTokens: Bool = true) -> [TokenID] {
         var copy = text
         return copy.withUTF8 { buf in
             guard let base = buf.baseAddress else { return [] }
             var out = TokenBuffer()
             withEncoder { $0.encode(base, buf.count, specialTokens: specialTokens, into: &out) }
-            return (0..<out.count).map { Int(out[$0]) }
+            return Array(UnsafeBufferPointer(start: out.base, count: out.count))
         }
     }
 
     /// Encodes UTF-8 bytes with up to `threads` threads. Throws `invalidUTF8` for ill-formed input.
-    public func encode(utf8 bytes: UnsafeRawBufferPointer, specialTokens: Bool = true, threads: Int = 1) throws -> [UInt32] {
-        var all = [UInt32]()
+    public func encode(utf8 bytes: UnsafeRawBufferPointer, specialTokens: Bool = true, threads: Int = 1) throws -> [TokenID] {
+        var all = [TokenID]()
         try encode(utf8: bytes, specialTokens: specialTokens, threads: threads) { chunk in all.append(contentsOf: chunk) }
         return all
     }
@@ -48,8 +69,10 @@ public final class Tokenizer: Sendable {
     /// Encodes UTF-8 bytes and hands the ids to `sink` in order, a chunk at a time, so that callers that only
     /// count need not hold every id.
     public func encode(utf8 bytes: UnsafeRawBufferPointer, specialTokens: Bool = true, threads: Int = 1,
-                       sink: (UnsafeBufferPointer<UInt32>) throws -> Void) throws {
+                       sink: (UnsafeBufferPointer<TokenID>) throws -> Void) throws {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else { return }
+        // More threads than 64 KiB chunks are never used; this also keeps `threads * 4` from overflowing.
+        let threads = min(max(threads, 1), bytes.count >> 16 + 1)
         let chunks = threads > 1 ? chunkBounds(base, bytes.count, pieces: threads * 4) : [0, bytes.count]
         if chunks.count <= 2 {
             if let bad = UTF8Validation.firstInvalidOffset(base, bytes.count) {
@@ -83,25 +106,18 @@ public final class Tokenizer: Sendable {
                 }
             }
         }
+        results.collect()
         if let bad = results.firstInvalidOffset { throw TokenizerError.invalidUTF8(offset: bad, path: nil) }
         for c in 0..<chunkCount { try results.withIDs(c) { try sink($0) } }
     }
 
-    /// The first split point in `from..<limit` (limit < n) where pre-tokenization is known to break whatever
-    /// the context — after a line feed before an ASCII letter, or before a space between two ASCII letters —
-    /// so the two sides encode independently: neither NFC nor any regex branch crosses it. Nil if there is
-    /// none, or if a special token contains a space or line feed (it could straddle the point).
-    public func safeSplitPoint(_ p: UnsafePointer<UInt8>, _ n: Int, from: Int, limit: Int) -> Int? {
+    /// The first split point in `from..<limit` (limit < n) where the pre-tokenizer's split rule says pieces
+    /// always break whatever the context, so the two sides encode independently: neither NFC nor any regex
+    /// branch crosses it. Nil if there is none, or if a special token contains a space or line feed (it could
+    /// straddle the point).
+    package func safeSplitPoint(_ p: UnsafePointer<UInt8>, _ n: Int, from: Int, limit: Int) -> Int? {
         guard canSplitForThreads else { return nil }
-        var i = max(from, 1)
-        let end = min(limit, n - 1)
-        while i < end {
-            let b = p[i]
-            if QwenPreTokenizer.alwaysBreaksAfterLineFeed(p, at: i + 1) { return i + 1 }
-            if b == 0x20 && QwenPreTokenizer.isASCIILetter(p[i + 1]) && QwenPreTokenizer.isASCIILetter(p[i - 1]) { return i }
-            i += 1
-        }
-        return nil
+        return vocabulary.preTokenizer.scanner.firstSafeSplit(p, n, from: from, limit: limit)
     }
 
     /// Chunk boundaries for parallel encoding, about `pieces` chunks of at least 64 KiB, at safe split points.
@@ -124,27 +140,18 @@ public final class Tokenizer: Sendable {
         return bounds
     }
 
-    /// The pre-tokenized pieces of `text` after NFC, with no special-token matching (for inspection and tests).
-    public func pieces(of text: String) -> [[UInt8]] {
-        let normalized = NFCNormalizer.normalize(Array(text.utf8))
-        var result = [[UInt8]]()
-        normalized.withUnsafeBufferPointer { b in
-            guard let p = b.baseAddress else { return }
-            QwenPreTokenizer.split(p, b.count) { start, end in result.append(Array(b[start..<end])) }
-        }
-        return result
-    }
+    /// The pre-tokenized pieces of `text` (after NFC where the pre-tokenizer normalizes), with no
+    /// special-token matching (for inspection and tests).
+    package func pieces(of text: String) -> [[UInt8]] { vocabulary.preTokenizer.pieces(of: text) }
 
     /// NFC as the tokenizer applies it.
-    public static func nfc(_ bytes: [UInt8]) -> [UInt8] { NFCNormalizer.normalize(bytes) }
+    package static func nfc(_ bytes: [UInt8]) -> [UInt8] { NFCNormalizer.normalize(bytes) }
 
-    /// Decodes ids to bytes. Ids outside the vocabulary throw.
-    public func decode(_ ids: [Int]) throws -> [UInt8] {
+    /// The bytes the ids stand for (special tokens give their text). Ids outside the vocabulary throw.
+    public func decode(_ ids: some Sequence<TokenID>) throws -> [UInt8] {
         var out = [UInt8]()
-        for id in ids {
-            guard id >= 0 && id < vocabulary.idCount else { throw TokenizerError.unknownTokenId(id) }
-            out.append(contentsOf: vocabulary.bytes(of: id))
-        }
+        out.reserveCapacity(ids.underestimatedCount * 4)
+        for id in ids { try vocabulary.appendBytes(of: id, to: &out) }
         return out
     }
 }
@@ -163,7 +170,7 @@ public final class ReusableEncoder {
 
     /// Encodes valid UTF-8 (throws `invalidUTF8` otherwise) on this thread and hands the ids to `sink`.
     public func encode(utf8 bytes: UnsafeRawBufferPointer, specialTokens: Bool = true,
-                       sink: (UnsafeBufferPointer<UInt32>) throws -> Void) throws {
+                       sink: (UnsafeBufferPointer<TokenID>) throws -> Void) throws {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else { return }
         if let bad = UTF8Validation.firstInvalidOffset(base, bytes.count) {
             throw TokenizerError.invalidUTF8(offset: bad, path: nil)
@@ -175,32 +182,57 @@ public final class ReusableEncoder {
 }
 
 /// Per-chunk results written by concurrent workers, each slot by exactly one worker; the ids stay in the
-/// worker's buffer (handed over, not copied) until the sink reads them in order.
+/// worker's buffer (handed over, not copied) until the sink reads them in order. Slots are plain memory, one
+/// per chunk, so workers never touch shared array storage; each worker publishes its slots with a releasing
+/// increment of `finished`, and the reader acquires it before reading, so the hand-over is explicit (and
+/// ThreadSanitizer sees it) rather than left to the thread pool's join.
 final class ChunkResults: @unchecked Sendable {
-    private var ids: [UnsafeMutablePointer<UInt32>?]
-    private var counts: [Int]
-    private var invalid: [Int?]
+    private let count: Int
+    private let ids: UnsafeMutablePointer<UnsafeMutablePointer<TokenID>?>
+    private let counts: UnsafeMutablePointer<Int>
+    /// The first bad byte of each chunk, or -1.
+    private let invalid: UnsafeMutablePointer<Int>
+    private let finished = Atomic<Int>(0)
 
     init(count: Int) {
-        ids = Array(repeating: nil, count: count)
-        counts = Array(repeating: 0, count: count)
-        invalid = Array(repeating: nil, count: count)
+        self.count = count
+        ids = .allocate(capacity: count)
+        ids.initialize(repeating: nil, count: count)
+        counts = .allocate(capacity: count)
+        counts.initialize(repeating: 0, count: count)
+        invalid = .allocate(capacity: count)
+        invalid.initialize(repeating: -1, count: count)
     }
 
-    deinit { for p in ids { p?.deallocate() } }
+    deinit {
+        for i in 0..<count { ids[i]?.deallocate() }
+        ids.deallocate()
+        counts.deallocate()
+        invalid.deallocate()
+    }
 
     func store(_ i: Int, _ buffer: consuming TokenBuffer) {
         let (storage, n) = buffer.takeStorage()
-        ids.withUnsafeMutableBufferPointer { $0[i] = storage }
-        counts.withUnsafeMutableBufferPointer { $0[i] = n }
+        ids[i] = storage
+        counts[i] = n
+        finished.wrappingAdd(1, ordering: .releasing)
     }
 
-    func fail(_ i: Int, at offset: Int) { invalid.withUnsafeMutableBufferPointer { $0[i] = offset } }
+    func fail(_ i: Int, at offset: Int) {
+        invalid[i] = offset
+        finished.wrappingAdd(1, ordering: .releasing)
+    }
+
+    /// Call once every chunk is stored or failed: makes the workers' writes visible to this thread.
+    func collect() {
+        let done = finished.load(ordering: .acquiring)
+        assert(done == count, "ChunkResults read before every chunk was stored")
+    }
 
     /// The first bad byte in the text: chunks are in text order.
-    var firstInvalidOffset: Int? { invalid.lazy.compactMap { $0 }.first }
+    var firstInvalidOffset: Int? { (0..<count).lazy.map { self.invalid[$0] }.first { $0 >= 0 } }
 
-    func withIDs(_ i: Int, _ body: (UnsafeBufferPointer<UInt32>) throws -> Void) rethrows {
+    func withIDs(_ i: Int, _ body: (UnsafeBufferPointer<TokenID>) throws -> Void) rethrows {
         try body(UnsafeBufferPointer(start: ids[i], count: counts[i]))
     }
 }
@@ -214,11 +246,11 @@ final class EncoderBox {
 /// A few idle encoders (about 6 MB each, mostly cache), at most one per core.
 final class EncoderPool: @unchecked Sendable {
     private var idle: [EncoderBox] = []
-    private let lock = Mutex<Void>(())
+    private let lock = Lock()
     private let limit = max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1)
 
-    func take() -> EncoderBox? { lock.withLock { _ in idle.popLast() } }
-    func put(_ box: EncoderBox) { lock.withLock { _ in if idle.count < limit { idle.append(box) } } }
+    func take() -> EncoderBox? { lock.withLock { idle.popLast() } }
+    func put(_ box: EncoderBox) { lock.withLock { if idle.count < limit { idle.append(box) } } }
 }
 
 /// One thread's encoding state: BPE scratch space and caches over a shared vocabulary. Unowned: the pool that
@@ -229,7 +261,12 @@ struct Encoder: ~Copyable {
     let offsets: UnsafeMutablePointer<UInt32>
     let blob: UnsafeMutablePointer<UInt8>
     let hasNotSelfEncoding: Bool
+    /// Whether a whole piece found in the vocabulary must also be a token BPE reproduces (it need not when
+    /// the pre-tokenizer ignores merges for whole pieces).
+    let checksWholePieces: Bool
     let notSelfEncoding: Set<UInt32>
+    let scanner: any PieceScanner.Type
+    let normalizesNFC: Bool
     let byteTokens: UnsafeMutablePointer<UInt32>
     let pairTokens: UnsafeMutablePointer<UInt32>
     var bpe: BytePairEncoder
@@ -255,6 +292,9 @@ struct Encoder: ~Copyable {
         blob = v.tokenBytes
         notSelfEncoding = v.notSelfEncoding
         hasNotSelfEncoding = !v.notSelfEncoding.isEmpty
+        checksWholePieces = hasNotSelfEncoding && !v.preTokenizer.ignoresMerges
+        scanner = v.preTokenizer.scanner
+        normalizesNFC = v.preTokenizer.normalizesNFC
         byteTokens = v.byteTokens
         pairTokens = v.pairTokens
         bpe = BytePairEncoder(vocabulary: v)
@@ -284,38 +324,51 @@ struct Encoder: ~Copyable {
         if i < n { encodeText(p + i, n - i, into: &out) }
     }
 
-    /// Text between special tokens: NFC, then pre-tokenize and BPE each piece. Only the stretch around text
-    /// that NFC may change is copied and normalized; it is cut out at split points where neither NFC nor the
-    /// pre-tokenizer can reach across (a line feed followed by an ASCII letter), so the rest encodes in place.
+    /// Text between special tokens, through the pre-tokenizer's scanner (one dynamic call per stretch; the
+    /// scanner's entry point runs `encodeText(_:...)` specialised for it).
     mutating func encodeText(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer) {
+        let scanner = self.scanner
+        scanner.encodeText(&self, p, n, normalizesNFC: normalizesNFC, into: &out)
+    }
+
+    /// NFC (where the pre-tokenizer normalizes), then pre-tokenize and BPE each piece. Only the stretch around
+    /// text that NFC may change is copied and normalized; it is cut out at the scanner's split points, where
+    /// neither NFC nor the pre-tokenizer can reach across, so the rest encodes in place.
+    mutating func encodeText<S: PieceScanner>(_ scanner: S.Type, _ p: UnsafePointer<UInt8>, _ n: Int,
+                                              normalizesNFC: Bool, into out: inout TokenBuffer) {
+        guard normalizesNFC else {
+            encodePieces(S.self, p, n, into: &out)
+            return
+        }
         var i = 0
         while i < n {
             guard let offset = NFCNormalizer.firstUnsafeOffset(p + i, n - i) else {
-                encodePieces(p + i, n - i, into: &out)
+                encodePieces(S.self, p + i, n - i, into: &out)
                 return
             }
             let unsafe = i + offset
             var start = unsafe
-            while start > i && !QwenPreTokenizer.alwaysBreaksAfterLineFeed(p, at: start) { start -= 1 }
+            while start > i && !S.alwaysBreaksAfterLineFeed(p, at: start) { start -= 1 }
             var end = unsafe
             while end < n && p[end] != 0x0A { end += 1 }
-            while end < n - 1 && !QwenPreTokenizer.alwaysBreaksAfterLineFeed(p, at: end + 1) { end += 1 }
+            while end < n - 1 && !S.alwaysBreaksAfterLineFeed(p, at: end + 1) { end += 1 }
             end = end < n - 1 ? end + 1 : n
-            if start > i { encodePieces(p + i, start - i, into: &out) }
+            if start > i { encodePieces(S.self, p + i, start - i, into: &out) }
             if let normalized = NFCNormalizer.normalizeIfNeeded(p + start, end - start) {
-                normalized.withUnsafeBufferPointer { encodePieces($0.baseAddress!, $0.count, into: &out) }
+                normalized.withUnsafeBufferPointer { encodePieces(S.self, $0.baseAddress!, $0.count, into: &out) }
             } else {
-                encodePieces(p + start, end - start, into: &out)
+                encodePieces(S.self, p + start, end - start, into: &out)
             }
             i = end
         }
     }
 
     @inline(__always)
-    mutating func encodePieces(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer) {
+    mutating func encodePieces<S: PieceScanner>(_ scanner: S.Type, _ p: UnsafePointer<UInt8>, _ n: Int,
+                                                into out: inout TokenBuffer) {
         var i = 0
         while i < n {
-            let e = QwenPreTokenizer.pieceEnd(p, n, at: i)
+            let e = S.pieceEnd(p, n, at: i)
             encodePiece(p + i, e - i, readable: n - i, into: &out)
             i = e
         }
@@ -338,7 +391,7 @@ struct Encoder: ~Copyable {
             return
         }
         let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
-        if id != UInt32.max && !(hasNotSelfEncoding && notSelfEncoding.contains(id)) {
+        if id != UInt32.max && !(checksWholePieces && notSelfEncoding.contains(id)) {
             if n <= 16 {
                 hot[h] = key.tag << 32 | UInt64(id)
                 hot[h &+ 1] = key.word

@@ -17,3 +17,24 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// Text taken from a file, quoted for a one-line message: line breaks, other control characters and
+/// invisible or unassigned scalars escaped as \u{…}, and long text cut short.
+func quoted(_ text: String, limit: Int = 60) -> String {
+    var out = "'"
+    var count = 0
+    for scalar in text.unicodeScalars {
+        if count == limit {
+            out += "…"
+            break
+        }
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned:
+            out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+        default:
+            out.unicodeScalars.append(scalar)
+        }
+        count += 1
+    }
+    return out + "'"
+}

@@ -1,4 +1,3 @@
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,6 +39,8 @@ public final class Vocabulary: @unchecked Sendable {
     public let merges: [Merge]
     /// Where the vocabulary came from, for messages.
     public let source: String
+    /// How text is cut before BPE with this vocabulary.
+    public let preTokenizer: PreTokenizer
 
     // Token bytes: id i spans tokenBytes[tokenOffsets[i] ..< tokenOffsets[i + 1]]; empty for non-BPE ids.
     let tokenBytes: UnsafeMutablePointer<UInt8>
@@ -60,14 +61,15 @@ public final class Vocabulary: @unchecked Sendable {
     let lowestRankAsRight: UnsafeMutablePointer<UInt32>
     /// Every merge ranks after the merges that produce its two parts, so BPE applies merges in rank order.
     /// This lets the encoder merge characters on their own first where that is provably the same.
-    public private(set) var mergesAreMonotone = false
+    package private(set) var mergesAreMonotone = false
     /// Built on first use (by whichever thread gets there first): text without non-ASCII never pays for it.
-    private let characterPairStorage = Mutex<CharacterPairSet?>(nil)
+    private var characterPairStorage: CharacterPairSet?
+    private let characterPairLock = Lock()
     var characterPairs: CharacterPairSet {
-        characterPairStorage.withLock { stored in
-            if let stored { return stored }
+        characterPairLock.withLock {
+            if let stored = characterPairStorage { return stored }
             let built = CharacterPairSet(vocabulary: self)
-            stored = built
+            characterPairStorage = built
             return built
         }
     }
@@ -78,10 +80,13 @@ public final class Vocabulary: @unchecked Sendable {
     ///   - tokens: the bytes of each id, nil for ids that are not BPE tokens.
     ///   - notSelfEncoding: ids whose bytes BPE-encode to something else; nil computes them.
     public convenience init(tokens: [[UInt8]?], merges: [Merge], specialTokens: [SpecialToken], source: String,
-                            notSelfEncoding: Set<UInt32>? = nil) throws {
+                            preTokenizer: PreTokenizer = .qwen2, notSelfEncoding: Set<UInt32>? = nil) throws {
         let total = tokens.reduce(0) { $0 + ($1?.count ?? 0) }
         guard total < Int(UInt32.max) else {
             throw TokenizerError.malformedVocabulary(path: source, reason: "token bytes exceed 4 GiB")
+        }
+        guard tokens.count <= MergeTable.maximumId + 1 else {
+            throw TokenizerError.unsupportedVocabulary(path: source, reason: "\(tokens.count) ids; at most \(MergeTable.maximumId + 1) are supported")
         }
         let blob = UnsafeMutablePointer<UInt8>.allocate(capacity: max(total, 1))
         let offsets = UnsafeMutablePointer<UInt32>.allocate(capacity: tokens.count + 1)
@@ -97,19 +102,37 @@ public final class Vocabulary: @unchecked Sendable {
         try self.init(blob: UnsafeRawBufferPointer(start: blob, count: total),
                       offsets: UnsafeBufferPointer(start: offsets, count: tokens.count + 1),
                       present: { tokens[$0] != nil }, merges: merges, specialTokens: specialTokens, source: source,
-                      notSelfEncoding: notSelfEncoding)
+                      preTokenizer: preTokenizer, notSelfEncoding: notSelfEncoding)
     }
 
+    /// Everything is checked before anything is allocated from it: offsets that do not increase or run past
+    /// the bytes, ids out of range (a special id of -1 or 10^12 in a file is an error, not a trap or a 4 TB
+    /// allocation), merges whose result is not their two parts joined.
     /// - Parameters:
     ///   - blob, offsets: token bytes, id i spanning blob[offsets[i] ..< offsets[i + 1]].
     ///   - present: which ids in `offsets` are BPE tokens.
     init(blob: UnsafeRawBufferPointer, offsets: UnsafeBufferPointer<UInt32>, present: (Int) -> Bool, merges: [Merge],
-         specialTokens: [SpecialToken], source: String, notSelfEncoding: Set<UInt32>?) throws {
+         specialTokens: [SpecialToken], source: String, preTokenizer: PreTokenizer, notSelfEncoding: Set<UInt32>?) throws {
+        func malformed(_ reason: String) -> TokenizerError { .malformedVocabulary(path: source, reason: reason) }
+        guard offsets.count >= 1 else { throw malformed("no token offsets") }
         let tokenIds = offsets.count - 1
+        guard tokenIds <= MergeTable.maximumId + 1 else {
+            throw TokenizerError.unsupportedVocabulary(path: source, reason: "\(tokenIds) ids; at most \(MergeTable.maximumId + 1) are supported")
+        }
+        for id in 0..<tokenIds where offsets[id] > offsets[id + 1] {
+            throw malformed("token offsets decrease at id \(id + 1) (\(offsets[id]) then \(offsets[id + 1]))")
+        }
+        guard Int(offsets[tokenIds]) <= blob.count else {
+            throw malformed("token offsets end at \(offsets[tokenIds]), past the \(blob.count) bytes of token text")
+        }
+        for special in specialTokens where special.id < 0 || special.id > MergeTable.maximumId {
+            throw malformed("special token \(quoted(special.text)) has id \(special.id), outside 0...\(MergeTable.maximumId)")
+        }
         idCount = max(tokenIds, (specialTokens.map(\.id).max() ?? -1) + 1)
         self.merges = merges
         self.specialTokens = specialTokens
         self.source = source
+        self.preTokenizer = preTokenizer
         tokenBytes = .allocate(capacity: max(blob.count, 1))
         if let base = blob.baseAddress { tokenBytes.update(from: base.assumingMemoryBound(to: UInt8.self), count: blob.count) }
         tokenOffsets = .allocate(capacity: idCount + 1)
@@ -158,6 +181,13 @@ public final class Vocabulary: @unchecked Sendable {
                   isBPEToken[Int(m.left)], isBPEToken[Int(m.right)], isBPEToken[Int(m.result)] else {
                 throw TokenizerError.malformedVocabulary(path: source, reason: "merge \(rank) names a token that does not exist")
             }
+            let l = Int(tokenOffsets[Int(m.left)]), lc = Int(tokenOffsets[Int(m.left) + 1]) - l
+            let r = Int(tokenOffsets[Int(m.right)]), rc = Int(tokenOffsets[Int(m.right) + 1]) - r
+            let j = Int(tokenOffsets[Int(m.result)]), jc = Int(tokenOffsets[Int(m.result) + 1]) - j
+            guard jc == lc + rc, memcmp(tokenBytes + j, tokenBytes + l, lc) == 0, memcmp(tokenBytes + j + lc, tokenBytes + r, rc) == 0 else {
+                throw TokenizerError.malformedVocabulary(
+                    path: source, reason: "merge \(rank): tokens \(m.left) and \(m.right) joined are not token \(m.result)")
+            }
             mergeTable.insert(left: m.left, right: m.right, rank: UInt32(rank), result: m.result)
         }
         var producedAt = [Int32](repeating: -1, count: idCount)
@@ -173,11 +203,18 @@ public final class Vocabulary: @unchecked Sendable {
             if producedAt[Int(m.result)] < 0 { producedAt[Int(m.result)] = Int32(rank) }
         }
         mergesAreMonotone = monotone
+        if let given = notSelfEncoding, let bad = given.first(where: { Int($0) >= idCount || !isBPEToken[Int($0)] }) {
+            throw malformed("id \(bad), listed as not encoding to itself, is not a token")
+        }
         self.notSelfEncoding = notSelfEncoding ?? computeNotSelfEncoding()
-        for id in self.notSelfEncoding {
-            let start = Int(tokenOffsets[Int(id)])
-            if tokenOffsets[Int(id) + 1] - tokenOffsets[Int(id)] == 2 {
-                pairTokens[Int(tokenBytes[start]) | Int(tokenBytes[start + 1]) << 8] = UInt32.max
+        // Whole two-byte pieces resolve through `pairTokens`; a token BPE does not reproduce must not, unless
+        // whole pieces skip the merges.
+        if !preTokenizer.ignoresMerges {
+            for id in self.notSelfEncoding {
+                let start = Int(tokenOffsets[Int(id)])
+                if tokenOffsets[Int(id) + 1] - tokenOffsets[Int(id)] == 2 {
+                    pairTokens[Int(tokenBytes[start]) | Int(tokenBytes[start + 1]) << 8] = UInt32.max
+                }
             }
         }
     }
@@ -213,6 +250,18 @@ public final class Vocabulary: @unchecked Sendable {
         if !isBPEToken[id], let special = specialTokens.first(where: { $0.id == id }) { return Array(special.text.utf8) }
         let start = Int(tokenOffsets[id]), end = Int(tokenOffsets[id + 1])
         return Array(UnsafeBufferPointer(start: tokenBytes + start, count: end - start))
+    }
+
+    /// Appends the bytes of `id` (a special token's text) to `out`; throws for an id outside the vocabulary.
+    func appendBytes(of id: TokenID, to out: inout [UInt8]) throws {
+        let i = Int(id)
+        guard i < idCount else { throw TokenizerError.unknownTokenId(i) }
+        if isBPEToken[i] {
+            let start = Int(tokenOffsets[i]), end = Int(tokenOffsets[i + 1])
+            out.append(contentsOf: UnsafeBufferPointer(start: tokenBytes + start, count: end - start))
+        } else {
+            out.append(contentsOf: bytes(of: i))
+        }
     }
 
     /// Whether `id` is a BPE token (not special, not padding).
@@ -316,20 +365,20 @@ final class MergeTable: @unchecked Sendable {
 extension Vocabulary {
     /// Merge-rank BPE of raw bytes, bypassing the whole-piece lookup. `forceHeap` selects the algorithm used
     /// for long pieces, so tests can check that both agree.
-    public func bytePairEncode(_ bytes: [UInt8], forceHeap: Bool = false) -> [Int] {
+    package func bytePairEncode(_ bytes: [UInt8], forceHeap: Bool = false) -> [TokenID] {
         var bpe = BytePairEncoder(vocabulary: self)
         var out = TokenBuffer()
         bytes.withUnsafeBufferPointer { b in
             if let base = b.baseAddress { bpe.encodeWithMerges(base, b.count, into: &out, forceHeap: forceHeap) }
         }
-        return (0..<out.count).map { Int(out[$0]) }
+        return Array(UnsafeBufferPointer(start: out.base, count: out.count))
     }
 }
 
 extension Vocabulary {
     /// The tokens `character` starts BPE as when the encoder may merge it on its own first, or nil when it
     /// starts as bytes (see BytePairEncoder.initialSymbols).
-    public func premergedTokens(of character: Unicode.Scalar) -> [Int]? {
+    package func premergedTokens(of character: Unicode.Scalar) -> [Int]? {
         guard mergesAreMonotone else { return nil }
         let bpe = BytePairEncoder(vocabulary: self)
         let bytes = Array(String(character).utf8)

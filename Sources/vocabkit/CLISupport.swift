@@ -15,9 +15,32 @@ struct VocabularyOptions: ParsableArguments {
     @Option(name: .long, help: "A GGUF model, tokenizer.json, vocab.json+merges.txt directory, .tiktoken or .vkv (default: the bundled Qwen3 vocabulary).")
     var vocab: String?
 
+    @Option(name: .customLong("pre-tokenizer"),
+            help: "The pre-tokenizer for a .tiktoken, .vkv or vocab.json+merges.txt vocabulary (\(PreTokenizer.all.map(\.name).joined(separator: ", ")); default qwen2). GGUF and tokenizer.json files name their own.")
+    var preTokenizer: String?
+
     func tokenizer() throws -> Tokenizer {
-        Tokenizer(vocabulary: try vocab.map { try Vocabulary.load(path: $0) } ?? Vocabulary.bundled())
+        var requested: PreTokenizer?
+        if let preTokenizer {
+            guard let named = PreTokenizer.named(preTokenizer) else {
+                throw ReportInputError("unknown pre-tokenizer '\(preTokenizer)' (known: \(PreTokenizer.knownNames))")
+            }
+            requested = named
+        }
+        guard let vocab else {
+            if let requested, requested != .qwen2 {
+                throw ReportInputError("the bundled vocabulary is Qwen3's (qwen2 pre-tokenizer); give --vocab for \(requested.name)")
+            }
+            return try Tokenizer.qwen3()
+        }
+        return try Tokenizer(contentsOf: vocab, preTokenizer: requested)
     }
+}
+
+extension Int {
+    /// The id as a `TokenID`; a value outside UInt32 becomes `TokenID.max`, which no vocabulary has (ids stop
+    /// below 2^21), so decoding it fails with the usual error.
+    var tokenID: TokenID { TokenID(exactly: self) ?? .max }
 }
 
 /// A whole text input (a file, or stdin for "-") with the --replace-invalid behaviour.

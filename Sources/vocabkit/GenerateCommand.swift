@@ -71,28 +71,20 @@ struct GenerateCommand: ParsableCommand {
         // A random seed below 2^53 so the JSON number reads back exactly anywhere.
         let parameters = sampling(seed: seed ?? UInt64.random(in: 0..<(1 << 53)))
         let tokenizer = Tokenizer(vocabulary: try Vocabulary.load(path: model))
-        let promptTokens = tokenizer.encode(prompt)
+        let promptTokens = tokenizer.encode(prompt).map(Int.init)
         guard !promptTokens.isEmpty else { throw InferenceError.emptyPrompt }
         let lm = try LanguageModel(path: model, maxContext: context ?? (promptTokens.count + n + 1))
         lm.roundAttentionToHalf = !f32Attention
         let out = OutputWriter()
-        var printed = 0  // bytes of the continuation already written
-        var generated: [Int] = []
+        // Whole UTF-8 characters are written as they complete; the work per token is that token's bytes.
+        var stream = StreamingDecoder(tokenizer)
         let result = try lm.generate(prompt: promptTokens, maxTokens: n, stopTokens: lm.stopTokens(), sampling: parameters) { token in
-            guard !json else { return }
-            // Stream whole UTF-8 characters as they complete.
-            generated.append(token)
-            guard let bytes = try? tokenizer.decode(generated) else { return }
-            var end = bytes.count
-            while end > printed, end > 0, String(validating: bytes[printed..<end], as: UTF8.self) == nil { end -= 1 }
-            if end > printed {
-                out.write(bytes: bytes[printed..<end])
-                out.flush()
-                printed = end
-            }
+            guard !json, let bytes = try? stream.append(token.tokenID), !bytes.isEmpty else { return }
+            out.write(bytes: bytes)
+            out.flush()
         }
-        let bytes = try tokenizer.decode(result.tokens)
         if json {
+            let bytes = try tokenizer.decode(result.tokens.map(\.tokenID))
             var object: [String: Any] = [
                 "text": String(decoding: bytes, as: UTF8.self),
                 "tokens": result.tokens,
@@ -106,7 +98,7 @@ struct GenerateCommand: ParsableCommand {
             out.write(bytes: data)
             out.write("\n")
         } else {
-            if printed < bytes.count { out.write(bytes: bytes[printed...]) }
+            out.write(bytes: stream.finish())
             out.write("\n")
         }
         out.flush()

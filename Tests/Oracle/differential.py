@@ -13,29 +13,56 @@ Sweep mode (--unicode-sweep): for every Unicode scalar c (0..0x10FFFF without su
 --all runs both. Reference ids are cached in .build-oracle/cache/ keyed by the sha256 of the input, the
 qwen.tiktoken sha256 and the tokenizers version (delete the folder or pass --no-cache to recompute).
 
+--family qwen35|llama-bpe checks another pre-tokenizer family: the reference is Tests/Oracle/families.py over
+the family's vocabulary GGUF (.build-testdata/ggml-vocab-<family>.gguf, from Tests/Fixtures/llama-vocab/fetch.sh
+--gguf, read with gguf-py), vocabkit runs with --vocab that GGUF, the sweep separator is the GGUF's end-of-text
+token, and the corpus is a sample: the first file of each group (--sample-files N per group; 0 = all files).
+
 Prints per-group totals and, last, exactly `differential: N passed, M failed` (a check is one file under one
 thread setting, one --count run, or one swept scalar); exits 1 on any failure.
 
 Usage: differential.py [--corpus DIR] [--unicode-sweep | --all] [--tiktoken PATH] [--vocabkit PATH]
                        [--max-reports N] [--no-cache] [--sweep-dir DIR] [--sweep-range LO:HI]
-                       [--failures-out FILE]
+                       [--failures-out FILE] [--family NAME] [--sample-files N]
 Environment: VOCABKIT (binary, default .build/release/vocabkit), VOCABKIT_CORPUS (default .build-corpus).
 """
 import argparse, array, hashlib, os, subprocess, sys, time, unicodedata
 from collections import OrderedDict
 
 from common import EOT, ROOT, corpus_dir, read_manifest, reference, tiktoken_path, vocabkit_path
+import families
 import make_vocab
 
 SWEEP_BLOCK = 0x10000
 
 
 class Reference:
-    def __init__(self, tiktoken, use_cache=True):
+    """The reference tokenizer of one family; `vocab_args` are the vocabkit options that select the same
+    vocabulary, `separator`/`eot` the special token text and id that splits sweep segments."""
+
+    def __init__(self, tiktoken, use_cache=True, family="qwen2"):
         import tokenizers
-        self.tok = reference(tiktoken)
-        raw = open(tiktoken_path(tiktoken), "rb").read()
-        self.token_bytes = make_vocab.load_ranks(raw) + [t.encode() for t, _ in make_vocab.SPECIALS]
+        self.family = family
+        if family == "qwen2":
+            self.tok = reference(tiktoken)
+            raw = open(tiktoken_path(tiktoken), "rb").read()
+            self.token_bytes = make_vocab.load_ranks(raw) + [t.encode() for t, _ in make_vocab.SPECIALS]
+            self.vocab_args, self.separator, self.eot = [], "<|endoftext|>", EOT
+        else:
+            path = os.path.join(ROOT, ".build-testdata", f"ggml-vocab-{family}.gguf")
+            if not os.path.isfile(path):
+                sys.exit(f"{path} missing: run Tests/Fixtures/llama-vocab/fetch.sh --gguf")
+            self.tok = families.build_from_gguf(path, family)
+            u2b = {v: k for k, v in qwen_bytes_to_unicode().items()}
+            added = {t.content for t in self.tok.get_added_tokens_decoder().values()}
+            vocab = self.tok.get_vocab(with_added_tokens=True)
+            self.token_bytes = [b""] * (max(vocab.values()) + 1)
+            for t, i in vocab.items():
+                plain = t in added or not all(c in u2b for c in t)
+                self.token_bytes[i] = t.encode() if plain else bytes(u2b[c] for c in t)
+            self.separator = families.FAMILIES[family]["end_of_text"]
+            self.vocab_args, self.eot = ["--vocab", path], self.tok.token_to_id(self.separator)
+            raw = open(path, "rb").read() + family.encode()
         self.key = hashlib.sha256(raw + tokenizers.__version__.encode()).hexdigest()[:16]
         self.cache = os.path.join(ROOT, ".build-oracle", "cache") if use_cache else None
         self.seconds = 0.0
@@ -74,7 +101,7 @@ class Reference:
         cp = self._cache_path(data, "sweep") if self.cache else None
         if cp and os.path.isfile(cp):
             a = array.array("I"); a.frombytes(open(cp, "rb").read())
-            return split_at_eot(a.tolist())
+            return split_at_eot(a.tolist(), self.eot)
         t = time.time()
         encs = self.tok.encode_batch(segments, add_special_tokens=False)
         self.seconds += time.time() - t
@@ -83,7 +110,7 @@ class Reference:
             flat = array.array("I")
             for i, s in enumerate(segs):
                 if i:
-                    flat.append(EOT)
+                    flat.append(self.eot)
                 flat.extend(s)
             os.makedirs(self.cache, exist_ok=True)
             flat.tofile(open(cp + ".tmp", "wb")); os.replace(cp + ".tmp", cp)
@@ -94,10 +121,15 @@ class Reference:
                         if 0 <= i < len(self.token_bytes) else f"{i}:?" for i in ids)
 
 
-def split_at_eot(ids):
+def qwen_bytes_to_unicode():
+    import qwen_reference
+    return qwen_reference.bytes_to_unicode()
+
+
+def split_at_eot(ids, eot=EOT):
     segs, cur = [], []
     for i in ids:
-        if i == EOT:
+        if i == eot:
             segs.append(cur); cur = []
         else:
             cur.append(i)
@@ -144,6 +176,16 @@ def report_mismatch(ref, path, text_nfc_bytes, want, got, label):
 def corpus_mode(a, ref, vk, tally):
     cdir = corpus_dir(a.corpus)
     rows = read_manifest(cdir)
+    sample = a.sample_files if a.sample_files is not None else (0 if ref.family == "qwen2" else 1)
+    if sample:
+        per_group, kept = {}, []
+        for r in rows:
+            per_group[r["script"]] = per_group.get(r["script"], 0) + 1
+            if per_group[r["script"]] <= sample:
+                kept.append(r)
+        rows = kept
+        print(f"family {ref.family}: a sample of {sample} file(s) per group, "
+              f"{sum(int(r['bytes']) for r in rows) / 1e6:.1f} MB", flush=True)
     paths = [os.path.join(cdir, r["file"]) for r in rows]
     print(f"corpus: {len(rows)} files in {cdir}; reference encoding ...", flush=True)
     want_all = ref.encode_files(paths)
@@ -164,7 +206,7 @@ def corpus_mode(a, ref, vk, tally):
             variants.append(("--threads 3", ["--threads", "3"]))
         nfc = None
         for label, extra in variants:
-            got, dt, err = run_vocabkit(vk, p, "--format", "ids", *extra)
+            got, dt, err = run_vocabkit(vk, p, "--format", "ids", *ref.vocab_args, *extra)
             if label == "default threads":
                 g["vk_s"] += dt
             if got == want:
@@ -176,12 +218,13 @@ def corpus_mode(a, ref, vk, tally):
             elif reports < a.max_reports:
                 reports += 1
                 if nfc is None:
-                    nfc = ref.tok.normalizer.normalize_str(open(p, encoding="utf-8").read()).encode("utf-8")
+                    text = open(p, encoding="utf-8").read()
+                    nfc = (ref.tok.normalizer.normalize_str(text) if ref.tok.normalizer else text).encode("utf-8")
                 report_mismatch(ref, r["file"], nfc, want, got, label)
             else:
                 print(f"MISMATCH {r['file']} [{label}] (details suppressed, --max-reports {a.max_reports})")
         # --count
-        t = subprocess.run([vk, "tokenize", "--file", p, "--count"], capture_output=True, text=True)
+        t = subprocess.run([vk, "tokenize", "--file", p, "--count", *ref.vocab_args], capture_output=True, text=True)
         if t.returncode == 0 and t.stdout.strip() == str(len(want)):
             tally["passed"] += 1
         else:
@@ -205,12 +248,12 @@ def sweep_segments(cps):
     return [f.format(c=chr(cp)) for cp in cps for f in SWEEP_FORMS]
 
 
-def sweep_text(cps):
-    return "<|endoftext|>".join(sweep_segments(cps))
+def sweep_text(cps, separator="<|endoftext|>"):
+    return separator.join(sweep_segments(cps))
 
 
 def sweep_mode(a, ref, vk, tally):
-    sdir = a.sweep_dir or os.path.join(ROOT, ".build-oracle", "sweep")
+    sdir = a.sweep_dir or os.path.join(ROOT, ".build-oracle", "sweep" if ref.family == "qwen2" else f"sweep-{ref.family}")
     os.makedirs(sdir, exist_ok=True)
     print(f"unicode sweep: {len(SWEEP_FORMS)} strings per scalar, files in {sdir}", flush=True)
     bad_scalars = []
@@ -231,13 +274,13 @@ def sweep_mode(a, ref, vk, tally):
 
     def compare(cps, want, path):
         """cps: scalars; want: their 4*len(cps) reference segments; path: the joined file."""
-        got, dt, err = run_vocabkit(vk, path, "--format", "ids")
+        got, dt, err = run_vocabkit(vk, path, "--format", "ids", *ref.vocab_args)
         if got is None:
             print(f"FAILED {os.path.basename(path)}: {err}")
             for k, cp in enumerate(cps):
                 report(cp, want[4 * k:4 * k + 4], None)
             return
-        got_segs = split_at_eot(got)
+        got_segs = split_at_eot(got, ref.eot)
         if len(got_segs) == len(want):
             for k, cp in enumerate(cps):
                 w, g_ = want[4 * k:4 * k + 4], got_segs[4 * k:4 * k + 4]
@@ -255,7 +298,7 @@ def sweep_mode(a, ref, vk, tally):
         for part, wpart, tag in ((cps[:h], want[:4 * h], "a"), (cps[h:], want[4 * h:], "b")):
             budget["reruns"] -= 1
             sub = path[:-4] + tag + ".txt"
-            open(sub, "wb").write(sweep_text(part).encode("utf-8"))
+            open(sub, "wb").write(sweep_text(part, ref.separator).encode("utf-8"))
             compare(part, wpart, sub)
             os.remove(sub)
 
@@ -265,7 +308,7 @@ def sweep_mode(a, ref, vk, tally):
             continue
         cps = [cp for cp in range(block, min(block + SWEEP_BLOCK, 0x110000)) if not 0xD800 <= cp <= 0xDFFF]
         segs = sweep_segments(cps)
-        data = "<|endoftext|>".join(segs).encode("utf-8")
+        data = ref.separator.join(segs).encode("utf-8")
         path = os.path.join(sdir, f"sweep-{block:06X}.txt")
         if not (os.path.isfile(path) and os.path.getsize(path) == len(data)):
             open(path + ".tmp", "wb").write(data); os.replace(path + ".tmp", path)
@@ -300,13 +343,16 @@ def main():
     ap.add_argument("--failures-out", help="write the differing scalars (hex, one a line) to this file")
     ap.add_argument("--max-reports", type=int, default=10)
     ap.add_argument("--no-cache", action="store_true")
+    ap.add_argument("--family", default="qwen2", choices=sorted(families.FAMILIES),
+                    help="pre-tokenizer family (default qwen2, the bundled vocabulary)")
+    ap.add_argument("--sample-files", type=int, help="files per corpus group (default: all for qwen2, 1 otherwise; 0 = all)")
     a = ap.parse_args()
     vk = os.path.abspath(a.vocabkit) if a.vocabkit else vocabkit_path()
     if not os.access(vk, os.X_OK):
         sys.exit(f"vocabkit binary not found at {vk} (set VOCABKIT or build with swift build -c release)")
     t = time.time()
-    ref = Reference(a.tiktoken, use_cache=not a.no_cache)
-    print(f"reference built in {time.time() - t:.1f} s; vocabkit: {vk}", flush=True)
+    ref = Reference(a.tiktoken, use_cache=not a.no_cache, family=a.family)
+    print(f"reference ({a.family}) built in {time.time() - t:.1f} s; vocabkit: {vk} {' '.join(ref.vocab_args)}", flush=True)
     tally = {"passed": 0, "failed": 0}
     if not a.unicode_sweep or a.all:
         corpus_mode(a, ref, vk, tally)

@@ -59,7 +59,7 @@ final class HFCheckpointPrunerTests: HFTestCase {
 
             // The pruned tokenizer reads back and tokenizes with the new ids.
             let vocabulary = try Vocabulary.load(tokenizerJSON: output + "/tokenizer.json")
-            XCTAssertEqual(Tokenizer(vocabulary: vocabulary).encode("hello<think>"), [newId[259], newId[262]])
+            XCTAssertEqual(Tokenizer(vocabulary: vocabulary).encode("hello<think>"), [newId[259], newId[262]].map { TokenID($0) })
 
             let weights = try SafetensorsFile(path: output + "/model.safetensors")
             let embedding = weights.tensor(named: "model.embed_tokens.weight")!

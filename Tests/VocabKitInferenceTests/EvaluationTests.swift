@@ -137,7 +137,7 @@ final class EvaluationTests: XCTestCase {
         let vocabulary = try Vocabulary.load(path: model)
         var bytes = Array(source.utf8)
         if bytes.last == 0x0A { bytes.removeLast() }
-        let tokens = Tokenizer(vocabulary: vocabulary).encode(String(decoding: bytes, as: UTF8.self), specialTokens: false)
+        let tokens = Tokenizer(vocabulary: vocabulary).encode(String(decoding: bytes, as: UTF8.self), specialTokens: false).map(Int.init)
         XCTAssertEqual(object["tokens"] as? Int, tokens.count)
         let lm = try LanguageModel(path: model, maxContext: 32)
         let expected = try lm.perplexity(of: tokens, contextLength: 32, chunks: 2, byteCount: { vocabulary.bytes(of: $0).count })
@@ -168,7 +168,7 @@ final class EvaluationTests: XCTestCase {
         if bytes.last == 0x0A { bytes.removeLast() }
         let ctx = golden["ctx"] as! Int, chunks = golden["chunks"] as! Int
         let vocabulary = try Vocabulary.load(path: modelPath)
-        let tokens = Tokenizer(vocabulary: vocabulary).encode(String(decoding: bytes, as: UTF8.self), specialTokens: false)
+        let tokens = Tokenizer(vocabulary: vocabulary).encode(String(decoding: bytes, as: UTF8.self), specialTokens: false).map(Int.init)
         let lm = try LanguageModel(path: modelPath, maxContext: ctx)
         let result = try lm.perplexity(of: tokens, contextLength: ctx, chunks: chunks, byteCount: { vocabulary.bytes(of: $0).count })
         let expected = golden["perplexity"] as! Double

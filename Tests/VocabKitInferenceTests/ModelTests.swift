@@ -208,15 +208,15 @@ final class LlamaGoldenTests: XCTestCase {
         var identical = 0
         for c in cases {
             let prompt = c["prompt"]!, golden = Array(c["continuation"]!.utf8)
-            let result = try lm.generateGreedy(prompt: tokenizer.encode(prompt), maxTokens: n, stopTokens: stop)
-            let bytes = try tokenizer.decode(result.tokens)
+            let result = try lm.generateGreedy(prompt: tokenizer.encode(prompt).map(Int.init), maxTokens: n, stopTokens: stop)
+            let bytes = try tokenizer.decode(result.tokens.map(TokenID.init))
             if bytes == golden { identical += 1; continue }
             // Greedy decoding may only part ways with llama.cpp after a near-tie: some token up to the first one
             // that leaves llama.cpp's text must have been chosen by a small margin (the implementations round
             // and sum in different orders). Seen: margins 0.01-0.18 logits at the parting token.
             var first = result.tokens.count
             for i in result.tokens.indices {
-                let prefix = try tokenizer.decode(Array(result.tokens[...i]))
+                let prefix = try tokenizer.decode(result.tokens[...i].map(TokenID.init))
                 if prefix.count > golden.count || Array(golden[..<prefix.count]) != prefix { first = i; break }
             }
             guard first < result.tokens.count else {

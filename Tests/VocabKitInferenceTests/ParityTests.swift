@@ -23,7 +23,7 @@ final class ParityTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("Corpora/sample/bisect.py"), encoding: .utf8)
-        let ids = Tokenizer(vocabulary: try Vocabulary.bundled()).encode(text, specialTokens: false)
+        let ids = Tokenizer(vocabulary: try Vocabulary.bundled()).encode(text, specialTokens: false).map(Int.init)
         let original = folder + "/original.gguf", pruned = folder + "/pruned.gguf"
         try VocabModel.write(to: original, seed: 51, favored: Set(ids))
         let selection = try VocabModel.prune(original, keepingTokensOf: text, to: pruned)

@@ -81,13 +81,13 @@ final class SynthTests: XCTestCase {
                 total += 1
                 let prompt = r["prompt"] as! String
                 let golden = Array(Data(base64Encoded: r["continuation_base64"] as! String)!)
-                let result = try lm.generateGreedy(prompt: tokenizer.encode(prompt), maxTokens: n, stopTokens: stop)
-                let got = try tokenizer.decode(result.tokens)
+                let result = try lm.generateGreedy(prompt: tokenizer.encode(prompt).map(Int.init), maxTokens: n, stopTokens: stop)
+                let got = try tokenizer.decode(result.tokens.map(TokenID.init))
                 if got == golden { identical += 1; continue }
                 // Say where it parts and how close the decision there was, to tell a near-tie from a bug.
                 var first = result.tokens.count
                 for i in result.tokens.indices {
-                    let prefix = try tokenizer.decode(Array(result.tokens[...i]))
+                    let prefix = try tokenizer.decode(result.tokens[...i].map(TokenID.init))
                     if prefix.count > golden.count || Array(golden[..<prefix.count]) != prefix { first = i; break }
                 }
                 let margin = first < result.margins.count ? result.margins[...first].min()! : .nan

@@ -52,7 +52,7 @@ enum VocabModel {
     static func prune(_ original: String, keepingTokensOf text: String, to path: String) throws -> TokenSelection {
         let pruner = try ModelPruner(modelPath: original)
         var counts = [UInt64](repeating: 0, count: pruner.vocabulary.idCount)
-        for id in Tokenizer(vocabulary: pruner.vocabulary).encode(text, specialTokens: false) { counts[id] += 1 }
+        for id in Tokenizer(vocabulary: pruner.vocabulary).encode(text, specialTokens: false) { counts[Int(id)] += 1 }
         let selector = pruner.selector()
         let selection = try selector.select(counts: counts, rules: SelectionRules(minCount: 2))
         _ = try pruner.write(try selector.verify(selection), to: path)

@@ -83,8 +83,8 @@ final class ModelPrunerTests: XCTestCase {
             for line in try readText(file).split(separator: "\n").map(String.init) {
                 let ids = before.encode(line), prunedIds = after.encode(line)
                 XCTAssertEqual(try after.decode(prunedIds), Array(line.utf8))
-                if ids.allSatisfy({ newIdOf[$0] >= 0 }) {
-                    XCTAssertEqual(prunedIds, ids.map { newIdOf[$0] }, line)
+                if ids.allSatisfy({ newIdOf[Int($0)] >= 0 }) {
+                    XCTAssertEqual(prunedIds.map(Int.init), ids.map { newIdOf[Int($0)] }, line)
                     exact += 1
                 }
             }
@@ -92,7 +92,7 @@ final class ModelPrunerTests: XCTestCase {
         XCTAssertGreaterThan(exact, 200)
         let chat = "<|im_start|>user\nnaïve 😀 zzqq<|im_end|>"
         XCTAssertEqual(try after.decode(after.encode(chat)), Array(chat.utf8))
-        XCTAssertEqual(after.encode("<|im_end|>"), [out.integer("tokenizer.ggml.eos_token_id")!])
+        XCTAssertEqual(after.encode("<|im_end|>").map(Int.init), [out.integer("tokenizer.ggml.eos_token_id")!])
     }
 
     func testTiedModelAndRemapAndPruningTwice() throws {
@@ -166,6 +166,6 @@ final class ModelPrunerTests: XCTestCase {
         let before = Tokenizer(vocabulary: pruner.vocabulary)
         let newIdOf = selection.newIdOfOldId
         let text = try readText(sampleFiles[0])
-        XCTAssertEqual(after.encode(text), before.encode(text).map { newIdOf[$0] })
+        XCTAssertEqual(after.encode(text).map(Int.init), before.encode(text).map { newIdOf[Int($0)] })
     }
 }

@@ -9,7 +9,7 @@ final class TokenSelectionTests: XCTestCase {
     lazy var sampleCounts: [UInt64] = {
         let tokenizer = Tokenizer(vocabulary: vocabulary)
         var counts = [UInt64](repeating: 0, count: vocabulary.idCount)
-        for file in sampleFiles { for id in tokenizer.encode(try! readText(file)) { counts[id] += 1 } }
+        for file in sampleFiles { for id in tokenizer.encode(try! readText(file)) { counts[Int(id)] += 1 } }
         return counts
     }()
 
@@ -53,12 +53,12 @@ final class TokenSelectionTests: XCTestCase {
 
     func testDropListTakesDescendantsAndRefusesBytes() throws {
         let tokenizer = Tokenizer(vocabulary: vocabulary)
-        let def = tokenizer.encode("def")[0]          // a common token
+        let def = Int(tokenizer.encode("def")[0])     // a common token
         let selection = try selector.select(counts: sampleCounts, rules: SelectionRules(top: 500, dropList: [def]))
         assertClosed(selection)
         let kept = Set(selection.keptIds)
         XCTAssertFalse(kept.contains(def))
-        let defWithSpace = tokenizer.encode(" def")
+        let defWithSpace = tokenizer.encode(" def").map(Int.init)
         XCTAssertEqual(defWithSpace.count, 1)
         XCTAssertFalse(kept.contains(defWithSpace[0]) && vocabulary.merges.contains { Int($0.result) == defWithSpace[0] && (Int($0.left) == def || Int($0.right) == def) })
         let byteA = vocabulary.id(of: [0x61])!
@@ -83,7 +83,7 @@ final class TokenSelectionTests: XCTestCase {
 
     func testVerifyRefusesASetMissingAParent() throws {
         let tokenizer = Tokenizer(vocabulary: vocabulary)
-        let word = tokenizer.encode(" function")
+        let word = tokenizer.encode(" function").map(Int.init)
         XCTAssertEqual(word.count, 1)
         let good = try selector.select(counts: sampleCounts, rules: SelectionRules(top: 100, keepList: word))
         _ = try selector.verify(good)
@@ -109,8 +109,8 @@ final class TokenSelectionTests: XCTestCase {
             let ids = original.encode(line)
             let prunedIds = small.encode(line)
             XCTAssertEqual(try small.decode(prunedIds), Array(line.utf8), "round trip of \(line)")
-            if ids.allSatisfy({ newIdOf[$0] >= 0 }) {
-                XCTAssertEqual(prunedIds, ids.map { newIdOf[$0] }, line)
+            if ids.allSatisfy({ newIdOf[Int($0)] >= 0 }) {
+                XCTAssertEqual(prunedIds.map(Int.init), ids.map { newIdOf[Int($0)] }, line)
                 exact += 1
             } else {
                 fallback += 1

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VocabKitTokenizer
 
 /// End-to-end runs of the built `vocabkit` binary: the contract scripts rely on.
 final class CLITests: XCTestCase {
@@ -105,5 +106,38 @@ final class CLITests: XCTestCase {
         let path = try requireTestData(".build-testdata/ggml-vocab-qwen2.gguf")
         let r = try run(["tokenize", "--vocab", path, "--format", "ids", "Hello world"])
         XCTAssertEqual(r.stdout, "9707 1879\n")
+    }
+}
+
+extension CLITests {
+    /// The CLI reads each family's vocabulary GGUF with that family's pre-tokenizer, and takes an explicit one
+    /// for formats that do not record it.
+    func testFamiliesThroughTheCLI() throws {
+        let text = "Ça coûte 1234567 €, n'est-ce pas? re\u{301}sume\u{301}"
+        for family in ["qwen35", "llama-bpe"] {
+            let path = try requireTestData(".build-testdata/ggml-vocab-\(family).gguf")
+            let tokenizer = try Tokenizer(contentsOf: path)
+            let r = try run(["tokenize", "--vocab", path, "--format", "ids", text])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.stdout, tokenizer.encode(text).map(String.init).joined(separator: " ") + "\n", family)
+            let refused = try run(["tokenize", "--vocab", path, "--pre-tokenizer", "qwen2", "x"])
+            XCTAssertEqual(refused.status, 1)
+            XCTAssertTrue(refused.stderr.hasPrefix("error: ") && refused.stderr.contains("was asked for"), refused.stderr)
+        }
+        let vkv = repositoryRoot.appendingPathComponent("Vocab/qwen3.vkv").path
+        let llama = try run(["tokenize", "--vocab", vkv, "--pre-tokenizer", "llama-bpe", "--format", "ids", "12345"])
+        XCTAssertEqual(llama.stdout, try Tokenizer(contentsOf: vkv, preTokenizer: .llama3).encode("12345").map(String.init).joined(separator: " ") + "\n")
+        let unknown = try run(["tokenize", "--pre-tokenizer", "gpt-2", "x"])
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertEqual(unknown.stderr.split(separator: "\n").count, 1)
+        XCTAssertTrue(unknown.stderr.contains("unknown pre-tokenizer 'gpt-2'"), unknown.stderr)
+    }
+
+    func testDecodeRefusesIdsOutsideTheVocabulary() throws {
+        for id in ["-1", "4294967296", "151936"] {
+            let r = try run(["decode", "--", id])
+            XCTAssertEqual(r.status, 1, id)
+            XCTAssertEqual(r.stderr, "error: token id \(id) is not in the vocabulary\n")
+        }
     }
 }

@@ -11,8 +11,8 @@ final class GoldenTests: XCTestCase {
         let suffix: String?
         let `repeat`: String?
         let count: Int?
-        let ids: [Int]
-        let ids_no_special: [Int]
+        let ids: [TokenID]
+        let ids_no_special: [TokenID]
         let decoded: String?
         let nfc: String?
         /// Holds code points whose class or normalization depends on the Unicode version.

@@ -70,12 +70,12 @@ final class PropertyTests: XCTestCase {
         var rng = SeededGenerator(seed: 3)
         for _ in 0..<5000 {
             let id = Int(rng.next() % 151_643)
-            XCTAssertEqual(v.bytePairEncode(v.bytes(of: id)), [id], "token \(id)")
+            XCTAssertEqual(v.bytePairEncode(v.bytes(of: id)), [TokenID(id)], "token \(id)")
         }
         // Tokens that are not whole characters (partial UTF-8 sequences) too.
         var partial = 0
         for id in 0..<151_643 where String(validating: v.bytes(of: id), as: UTF8.self) == nil {
-            XCTAssertEqual(v.bytePairEncode(v.bytes(of: id)), [id], "token \(id)")
+            XCTAssertEqual(v.bytePairEncode(v.bytes(of: id)), [TokenID(id)], "token \(id)")
             partial += 1
         }
         XCTAssertGreaterThan(partial, 1000)
@@ -138,7 +138,7 @@ final class PropertyTests: XCTestCase {
             XCTAssertEqual(many.count, one.count, "threads \(threads)")
             XCTAssertTrue(many == one, "threads \(threads): ids differ")
         }
-        XCTAssertEqual(one.map(Int.init), bundledTokenizer.encode(text))
+        XCTAssertEqual(one, bundledTokenizer.encode(text))
     }
 
     /// Long runs go through the heap BPE and the whitespace branches; they must round-trip.
@@ -208,7 +208,7 @@ extension PropertyTests {
             var ends = [Int64](repeating: 0, count: normalized.count + 1)
             let n = normalized.withUnsafeBufferPointer { vk_regex_split_utf8(re, $0.baseAddress, Int64($0.count), &ends, Int64(ends.count)) }
             XCTAssertGreaterThanOrEqual(n, 0)
-            var expected: [Int] = []
+            var expected: [TokenID] = []
             var start = 0
             for k in 0..<max(Int(n), 0) {
                 expected += bundledTokenizer.vocabulary.bytePairEncode(Array(normalized[start..<Int(ends[k])]))
@@ -228,7 +228,7 @@ extension PropertyTests {
         var rng = SeededGenerator(seed: 17)
         for _ in 0..<3000 {
             let id = Int(rng.next() % 151_643)
-            XCTAssertEqual(broken.encodesToItself(id), broken.bytePairEncode(v.bytes(of: id)) == [id], "token \(id)")
+            XCTAssertEqual(broken.encodesToItself(id), broken.bytePairEncode(v.bytes(of: id)) == [TokenID(id)], "token \(id)")
         }
         XCTAssertTrue(v.encodesToItself(Int(target.result)))
     }
@@ -236,8 +236,8 @@ extension PropertyTests {
 
 /// Per-index results written by concurrent workers, each index by one worker.
 final class ResultBox: @unchecked Sendable {
-    private(set) var values: [[Int]]
+    private(set) var values: [[TokenID]]
     private let lock = NSLock()
     init(count: Int) { values = Array(repeating: [], count: count) }
-    func set(_ i: Int, _ v: [Int]) { lock.lock(); values[i] = v; lock.unlock() }
+    func set(_ i: Int, _ v: [TokenID]) { lock.lock(); values[i] = v; lock.unlock() }
 }

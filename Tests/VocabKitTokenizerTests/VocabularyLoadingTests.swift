@@ -41,11 +41,29 @@ final class VocabularyLoadingTests: XCTestCase {
     func testHuggingFaceTokenizerJSON() throws {
         let path = try requireTestData(".build-testdata/qwen-tokenizer.json")
         let v = try Vocabulary.load(path: path)
+        XCTAssertEqual(v.preTokenizer, .qwen2)
         XCTAssertEqual(v.merges, bundledTokenizer.vocabulary.merges)
         // The reference registers every added token as special, so compare ids and texts only.
         XCTAssertEqual(Set(v.specialTokens.map { "\($0.id) \($0.text)" }),
                        Set(bundledTokenizer.vocabulary.specialTokens.map { "\($0.id) \($0.text)" }))
         XCTAssertEqual(Tokenizer(vocabulary: v).encode(sample), bundledTokenizer.encode(sample))
+    }
+
+    /// tokenizer.json files that Hugging Face tokenizers wrote for the Qwen3.5 and Llama-3 references
+    /// (Tests/Scripts/fetch-test-data.sh) are recognised as those families, carry the GGUFs' merges, and give
+    /// llama.cpp's vectors.
+    func testFamilyTokenizerJSONFilesAreRecognised() throws {
+        for family in ["qwen35", "llama-bpe"] {
+            let json = try Vocabulary.load(path: try requireTestData(".build-testdata/\(family)-tokenizer.json"))
+            XCTAssertEqual(json.preTokenizer.name, family)
+            let gguf = try Vocabulary.load(path: try requireTestData(".build-testdata/ggml-vocab-\(family).gguf"))
+            XCTAssertEqual(json.merges, gguf.merges, family)
+            XCTAssertEqual(Set(json.specialTokens.map(\.text)), Set(gguf.specialTokens.map(\.text)), family)
+            let tokenizer = Tokenizer(vocabulary: json)
+            for (text, ids) in try LlamaVectorTests.vectors(family) {
+                XCTAssertEqual(tokenizer.encode(text, specialTokens: false), ids, "\(family): \(text.debugDescription)")
+            }
+        }
     }
 
     func testVocabJSONAndMergesTXTRoundTrip() throws {

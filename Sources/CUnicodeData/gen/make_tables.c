@@ -4,7 +4,8 @@
 //   cc make_tables.c -licuuc -o /tmp/make_tables
 // Class bits: 0-1 = 0 other, 1 letter (\p{L}), 2 number (\p{N}), 3 whitespace (Oniguruma's Unicode \s:
 // U+0009-000D, U+0085, Zs, Zl, Zp); bit 2 = may change under NFC (NFC_Quick_Check not Yes, or a
-// nonzero combining class), so text without it is already NFC.
+// nonzero combining class), so text without it is already NFC; bit 3 = a mark (\p{M}: Mn, Mc, Me), for
+// pre-tokenizers that keep marks with letters (Qwen3.5).
 #include <stdio.h>
 #include <string.h>
 #include <unicode/uchar.h>
@@ -19,6 +20,7 @@ static unsigned char cls(UChar32 c) {
     case U_MODIFIER_LETTER: case U_OTHER_LETTER: k = 1; break;
     case U_DECIMAL_DIGIT_NUMBER: case U_LETTER_NUMBER: case U_OTHER_NUMBER: k = 2; break;
     case U_SPACE_SEPARATOR: case U_LINE_SEPARATOR: case U_PARAGRAPH_SEPARATOR: k = 3; break;
+    case U_NON_SPACING_MARK: case U_ENCLOSING_MARK: case U_COMBINING_SPACING_MARK: k = 8; break;
     default: break;
     }
     if ((c >= 0x09 && c <= 0x0D) || c == 0x85) k = 3;

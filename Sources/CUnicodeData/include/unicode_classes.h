@@ -2,7 +2,9 @@
 #define VOCABKIT_UNICODE_CLASSES_H
 #include <stdint.h>
 
-enum { VK_OTHER = 0, VK_LETTER = 1, VK_NUMBER = 2, VK_SPACE = 3, VK_CLASS_MASK = 3, VK_NFC_UNSAFE = 4 };
+/// Bits 0-1: the class (other, \p{L}, \p{N}, \s); bit 2: may change under NFC; bit 3: \p{M} (only with class
+/// other: marks are neither letters, numbers nor spaces).
+enum { VK_OTHER = 0, VK_LETTER = 1, VK_NUMBER = 2, VK_SPACE = 3, VK_CLASS_MASK = 3, VK_NFC_UNSAFE = 4, VK_MARK = 8 };
 
 extern const uint16_t vk_class_stage1[0x1100];
 extern const uint8_t vk_class_stage2[];
