@@ -20,15 +20,18 @@ struct DecodeCommand: ParsableCommand {
               help: "Token ids (separated by spaces or commas), or '-' to read them from stdin.")
     var ids: [String] = []
 
+    /// The ids without a leading "--" (which only separates options from arguments).
+    var idArguments: [String] { ids.first == "--" ? Array(ids.dropFirst()) : ids }
+
     @Flag(help: "Write the decoded bytes exactly, with no escaping.")
     var raw = false
 
     @OptionGroup var vocabulary: VocabularyOptions
 
     func validate() throws {
-        if ids.isEmpty { throw ValidationError("give token ids, or '-' to read them from stdin") }
+        if idArguments.isEmpty { throw ValidationError("give token ids, or '-' to read them from stdin") }
         // Ids are taken raw (the argument parser is quadratic in their number), so options must come first.
-        if let option = ids.first(where: { $0.hasPrefix("-") && $0 != "-" }) {
+        if ids.first != "--", let option = ids.first(where: { $0.hasPrefix("-") && $0 != "-" }) {
             throw ValidationError("'\(option)' after the ids: put options first (vocabkit decode [--raw] [--vocab V] IDS…)")
         }
     }
@@ -40,14 +43,14 @@ struct DecodeCommand: ParsableCommand {
             // Ids stream through in pieces: constant memory and linear time for any count. A character cut
             // between two pieces is carried over, so escaping sees whole characters.
             var display = DisplayText(raw: raw)
-            var reader = IdListReader(source: ids == ["-"] ? "stdin" : "arguments", maximum: tokenizer.vocabulary.idCount - 1)
+            var reader = IdListReader(source: idArguments == ["-"] ? "stdin" : "arguments", maximum: tokenizer.vocabulary.idCount - 1)
             var pending: [UInt8] = []
             func emit(_ id: Int) throws {
                 pending.append(contentsOf: tokenizer.vocabulary.bytes(of: id))
                 if pending.count >= 1 << 16 { display.write(&pending, to: out, final: false) }
             }
             do {
-                if ids == ["-"] {
+                if idArguments == ["-"] {
                     var chunk = [UInt8](repeating: 0, count: 1 << 16)
                     while true {
                         let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress!, $0.count) }
@@ -57,7 +60,7 @@ struct DecodeCommand: ParsableCommand {
                         try chunk.withUnsafeBytes { try reader.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n]), emit) }
                     }
                 } else {
-                    for argument in ids {
+                    for argument in idArguments {
                         var text = argument + " "
                         try text.withUTF8 { try reader.feed(UnsafeRawBufferPointer($0), emit) }
                     }

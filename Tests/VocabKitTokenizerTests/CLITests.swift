@@ -134,10 +134,12 @@ extension CLITests {
     }
 
     func testDecodeRefusesIdsOutsideTheVocabulary() throws {
-        for id in ["-1", "4294967296", "151936"] {
+        for (id, message) in [("-1", "'-' in a list of token ids (ids are not negative)"),
+                              ("4294967296", "token id out of range (at most 151668) (the vocabulary has 151669 ids)"),
+                              ("151936", "token id out of range (at most 151668) (the vocabulary has 151669 ids)")] {
             let r = try run(["decode", "--", id])
             XCTAssertEqual(r.status, 1, id)
-            XCTAssertEqual(r.stderr, "error: token id \(id) is not in the vocabulary\n")
+            XCTAssertEqual(r.stderr, "error: arguments:1: \(message)\n")
         }
     }
 }
