@@ -28,6 +28,7 @@ step "generated data is what its generators derive"
 "$PY" Vocab/make_vocab.py --check --tiktoken .build-oracle/qwen.tiktoken
 "$PY" Sources/CUnicodeData/gen/make_tables.py --check
 "$PY" Tests/Oracle/make_goldens.py --check
+"$PY" Tests/Oracle/make_jsonl_goldens.py --check
 
 # One optimized build serves the tests (with testable imports), the CLI they drive, the oracle checks and
 # the main job.
