@@ -6,7 +6,6 @@ public struct SHA256 {
     private var block = [UInt8](repeating: 0, count: 64)
     private var blockCount = 0
     private var length: UInt64 = 0
-    private var schedule = [UInt32](repeating: 0, count: 64)
 
     public init() {}
 
@@ -74,25 +73,26 @@ public struct SHA256 {
     /// One 64-byte block at `p`.
     private mutating func compress(_ p: UnsafeRawPointer) {
         @inline(__always) func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-        var w = schedule
-        schedule = []  // unshared while in use, so writes to w do not copy
-        for t in 0..<16 { w[t] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 4 * t, as: UInt32.self)) }
-        for t in 16..<64 {
-            let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
-            let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
-            w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
-        }
         var (a, b, c, d, e, f, g, h) = state
-        for t in 0..<64 {
-            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let choice = (e & f) ^ (~e & g)
-            let t1 = h &+ s1 &+ choice &+ SHA256.k[t] &+ w[t]
-            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let majority = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ majority
-            h = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            SHA256.k.withUnsafeBufferPointer { k in
+                for t in 0..<16 { w[t] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 4 * t, as: UInt32.self)) }
+                for t in 16..<64 {
+                    let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+                    let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+                    w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+                }
+                for t in 0..<64 {
+                    let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+                    let choice = (e & f) ^ (~e & g)
+                    let t1 = h &+ s1 &+ choice &+ k[t] &+ w[t]
+                    let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+                    let majority = (a & b) ^ (a & c) ^ (b & c)
+                    let t2 = s0 &+ majority
+                    h = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+                }
+            }
         }
-        schedule = w
         state = (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d, state.4 &+ e, state.5 &+ f, state.6 &+ g, state.7 &+ h)
     }
 }
@@ -103,26 +103,29 @@ extension Vocabulary {
     /// vocabularies with the same fingerprint count any text to the same ids; a usage table records it so that
     /// tables counted with different vocabularies are never summed.
     public var fingerprint: String {
-        var hash = SHA256()
-        hash.update(Array("vocabkit vocabulary fingerprint v1\n".utf8))
+        var bytes = Array("vocabkit vocabulary fingerprint v1\n".utf8)
+        bytes.reserveCapacity(Int(tokenOffsets[idCount]) + 8 * idCount + 12 * merges.count + 64)
+        func append(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
         for id in 0..<idCount where isToken(id) {
             let start = Int(tokenOffsets[id]), end = Int(tokenOffsets[id + 1])
-            hash.update(UInt32(id))
-            hash.update(UInt32(end - start))
-            hash.update(UnsafeRawBufferPointer(start: tokenBytes + start, count: end - start))
+            append(UInt32(id))
+            append(UInt32(end - start))
+            bytes += UnsafeBufferPointer(start: tokenBytes + start, count: end - start)
         }
-        hash.update(UInt32.max)
+        append(UInt32.max)
         for merge in merges {
-            hash.update(merge.left)
-            hash.update(merge.right)
-            hash.update(merge.result)
+            append(merge.left)
+            append(merge.right)
+            append(merge.result)
         }
-        hash.update(UInt32.max)
+        append(UInt32.max)
         for special in specialTokens.sorted(by: { $0.id < $1.id }) {
-            hash.update(UInt32(special.id))
-            hash.update(UInt32(special.text.utf8.count))
-            hash.update(Array(special.text.utf8))
+            append(UInt32(special.id))
+            append(UInt32(special.text.utf8.count))
+            bytes += special.text.utf8
         }
+        var hash = SHA256()
+        bytes.withUnsafeBytes { hash.update($0) }
         return hash.hexDigest()
     }
 }
