@@ -242,6 +242,7 @@ public struct TokenUsage: Equatable, Sendable {
         var sawRow = false
         var listed: [Bool] = []
         var sums: [UInt64] = [0]
+        var values: [UInt64] = [0]  // this row's counts, reused from row to row
         for line in TextLines(bytes) {
             let fields = line.bytes
             if fields.isEmpty { continue }
@@ -292,7 +293,8 @@ public struct TokenUsage: Equatable, Sendable {
                 continue
             }
             sawRow = true
-            var values: [UInt64] = Array(repeating: 0, count: 1 + layout.extraNames.count)
+            if values.count != 1 + layout.extraNames.count { values = Array(repeating: 0, count: 1 + layout.extraNames.count) }
+            for slot in values.indices { values[slot] = 0 }
             var id = -1
             var piece: Slice<UnsafeRawBufferPointer>?
             var rest = fields[...]
@@ -365,78 +367,12 @@ public struct TokenUsage: Equatable, Sendable {
         return usage
     }
 
-    /// Sums tables counted separately (shards, machines, partitions). Every count column and header total is
-    /// summed exactly (past 2^64 - 1, or 2^63 - 1 for the totals, is an error, not a wrap). Refused: tables
-    /// whose vocabulary fingerprints differ, whose pieces disagree for an id, whose count columns differ, or
-    /// that hold the same shard of a split twice.
+    /// Sums tables counted separately (shards, machines, partitions): `UsageMerger` over all of them.
     public static func merging(_ shards: [(path: String, usage: TokenUsage)]) throws -> TokenUsage {
-        guard let first = shards.first else { throw PruneError.emptyCorpus(reason: "no usage tables to merge") }
-        var total = TokenUsage(counts: [], pieces: [:], files: 0, documents: 0, bytes: 0, vocabularySource: first.usage.vocabularySource)
-        total.extraColumns = first.usage.extraColumns.map { UsageColumn(name: $0.name, values: []) }
-        var fingerprintPath: String?
-        var shardPaths: [Int: String] = [:]
-        var occurrences: UInt64 = 0
-        for (path, shard) in shards {
-            if let fingerprint = shard.vocabularyFingerprint {
-                if let known = total.vocabularyFingerprint, known != fingerprint {
-                    throw PruneError.usageMismatch(path: path, line: 0, reason: "its vocabulary fingerprint \(fingerprint.prefix(12))… "
-                        + "differs from \(known.prefix(12))… in \(fingerprintPath ?? "")")
-                }
-                if total.vocabularyFingerprint == nil { fingerprintPath = path }
-                total.vocabularyFingerprint = fingerprint
-            }
-            guard shard.extraColumns.map(\.name) == total.extraColumns.map(\.name) else {
-                throw PruneError.malformedUsage(path: path, line: 0, reason: "its columns are \(shard.columnNames.joined(separator: " ")) "
-                    + "but \(first.path) has \(first.usage.columnNames.joined(separator: " ")); only tables with the same columns sum")
-            }
-            if let split = shard.shards {
-                if let known = total.shards, known.count != split.count {
-                    throw PruneError.malformedUsage(path: path, line: 0, reason: "it holds shards of a split into \(split.count) "
-                        + "but an earlier table of a split into \(known.count); merge each split on its own")
-                }
-                for index in split.indices {
-                    if let earlier = shardPaths[index] {
-                        throw PruneError.malformedUsage(path: path, line: 0, reason: "shard \(index)/\(split.count) is also in \(earlier): "
-                            + "it would be counted twice (merge each split's shards once)")
-                    }
-                    shardPaths[index] = path
-                }
-                total.shards = ShardSet(count: split.count, indices: (total.shards?.indices ?? []) + split.indices)
-            }
-            if shard.counts.count > total.counts.count {
-                total.counts += Array(repeating: 0, count: shard.counts.count - total.counts.count)
-            }
-            for (id, count) in shard.counts.enumerated() where count > 0 {
-                let (sum, overflow) = total.counts[id].addingReportingOverflow(count)
-                let (all, allOverflow) = occurrences.addingReportingOverflow(count)
-                guard !overflow, !allOverflow else {
-                    throw PruneError.countOverflow(path: path, reason: "the summed counts pass 2^64 - 1 at id \(id)")
-                }
-                total.counts[id] = sum
-                occurrences = all
-            }
-            for (slot, column) in shard.extraColumns.enumerated() {
-                try total.extraColumns[slot].add(column, path: path)
-            }
-            for (id, piece) in shard.pieces {
-                if let known = total.pieces[id], known != piece {
-                    throw PruneError.usageMismatch(path: path, line: 0,
-                                                   reason: "id \(id) is '\(piece)' here but '\(known)' in an earlier table")
-                }
-                total.pieces[id] = piece
-            }
-            func add(_ a: Int, _ b: Int, _ what: String) throws -> Int {
-                let (sum, overflow) = a.addingReportingOverflow(b)
-                guard !overflow else { throw PruneError.countOverflow(path: path, reason: "the summed \(what) pass 2^63 - 1") }
-                return sum
-            }
-            total.files = try add(total.files, shard.files, "files")
-            total.documents = try add(total.documents, shard.documents, "documents")
-            total.bytes = try add(total.bytes, shard.bytes, "bytes")
-            total.skipped = try add(total.skipped, shard.skipped, "skipped counts")
-        }
-        if let split = total.shards, split.isComplete { total.shards = nil }
-        return total
+        guard !shards.isEmpty else { throw PruneError.emptyCorpus(reason: "no usage tables to merge") }
+        var merger = UsageMerger()
+        for (path, usage) in shards { try merger.add(usage, path: path) }
+        return merger.total
     }
 
     /// Checks that every counted id means the same token in `vocabulary`, and returns counts sized to it.
@@ -455,6 +391,95 @@ public struct TokenUsage: Equatable, Sendable {
             result[id] = count
         }
         return result
+    }
+}
+
+/// Sums tables one at a time, so that a thousand shards' tables need memory for two, not a thousand. Every
+/// count column and header total is summed exactly (past 2^64 - 1, or 2^63 - 1 for the totals, is an error,
+/// not a wrap). Refused: a table whose vocabulary fingerprint differs, whose pieces disagree for an id, whose
+/// count columns differ, or that holds a shard of a split already added.
+public struct UsageMerger {
+    private var sum: TokenUsage?
+    private var first = ""
+    private var fingerprintPath: String?
+    private var shardPaths: [Int: String] = [:]
+    private var occurrences: UInt64 = 0
+
+    public init() {}
+
+    /// The sum so far; a complete split of shards reads as a whole corpus (no `shards`).
+    public var total: TokenUsage {
+        var result = sum ?? TokenUsage(counts: [], pieces: [:], files: 0, documents: 0, bytes: 0, vocabularySource: "")
+        if let split = result.shards, split.isComplete { result.shards = nil }
+        return result
+    }
+
+    public mutating func add(_ shard: TokenUsage, path: String) throws {
+        if sum == nil {
+            var empty = TokenUsage(counts: [], pieces: [:], files: 0, documents: 0, bytes: 0, vocabularySource: shard.vocabularySource)
+            empty.extraColumns = shard.extraColumns.map { UsageColumn(name: $0.name, values: []) }
+            sum = empty
+            first = path
+        }
+        var total = sum!
+        sum = nil  // uniquely referenced while it grows
+        defer { sum = total }
+        if let fingerprint = shard.vocabularyFingerprint {
+            if let known = total.vocabularyFingerprint, known != fingerprint {
+                throw PruneError.usageMismatch(path: path, line: 0, reason: "its vocabulary fingerprint \(fingerprint.prefix(12))… "
+                    + "differs from \(known.prefix(12))… in \(fingerprintPath ?? "")")
+            }
+            if total.vocabularyFingerprint == nil { fingerprintPath = path }
+            total.vocabularyFingerprint = fingerprint
+        }
+        guard shard.extraColumns.map(\.name) == total.extraColumns.map(\.name) else {
+            throw PruneError.malformedUsage(path: path, line: 0, reason: "its columns are \(shard.columnNames.joined(separator: " ")) "
+                + "but \(first) has \(total.columnNames.joined(separator: " ")); only tables with the same columns sum")
+        }
+        if let split = shard.shards {
+            if let known = total.shards, known.count != split.count {
+                throw PruneError.malformedUsage(path: path, line: 0, reason: "it holds shards of a split into \(split.count) "
+                    + "but an earlier table of a split into \(known.count); merge each split on its own")
+            }
+            for index in split.indices {
+                if let earlier = shardPaths[index] {
+                    throw PruneError.malformedUsage(path: path, line: 0, reason: "shard \(index)/\(split.count) is also in \(earlier): "
+                        + "it would be counted twice (merge each split's shards once)")
+                }
+                shardPaths[index] = path
+            }
+            total.shards = ShardSet(count: split.count, indices: (total.shards?.indices ?? []) + split.indices)
+        }
+        if shard.counts.count > total.counts.count {
+            total.counts += Array(repeating: 0, count: shard.counts.count - total.counts.count)
+        }
+        for (id, count) in shard.counts.enumerated() where count > 0 {
+            let (sum, overflow) = total.counts[id].addingReportingOverflow(count)
+            let (all, allOverflow) = occurrences.addingReportingOverflow(count)
+            guard !overflow, !allOverflow else {
+                throw PruneError.countOverflow(path: path, reason: "the summed counts pass 2^64 - 1 at id \(id)")
+            }
+            total.counts[id] = sum
+            occurrences = all
+        }
+        for (slot, column) in shard.extraColumns.enumerated() {
+            try total.extraColumns[slot].add(column, path: path)
+        }
+        for (id, piece) in shard.pieces {
+            if let known = total.pieces.updateValue(piece, forKey: id), known != piece {
+                throw PruneError.usageMismatch(path: path, line: 0,
+                                               reason: "id \(id) is '\(piece)' here but '\(known)' in an earlier table")
+            }
+        }
+        func add(_ a: Int, _ b: Int, _ what: String) throws -> Int {
+            let (sum, overflow) = a.addingReportingOverflow(b)
+            guard !overflow else { throw PruneError.countOverflow(path: path, reason: "the summed \(what) pass 2^63 - 1") }
+            return sum
+        }
+        total.files = try add(total.files, shard.files, "files")
+        total.documents = try add(total.documents, shard.documents, "documents")
+        total.bytes = try add(total.bytes, shard.bytes, "bytes")
+        total.skipped = try add(total.skipped, shard.skipped, "skipped counts")
     }
 }
 

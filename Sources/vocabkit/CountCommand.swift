@@ -63,7 +63,10 @@ struct CountCommand: ParsableCommand {
             var tokenizerVocabulary: Vocabulary?
             if merge {
                 if tablePaths.filter({ $0 == "-" }).count > 1 { throw ValidationError("'-' (standard input) is named twice") }
-                usage = try TokenUsage.merging(tablePaths.map { ($0 == "-" ? "stdin" : $0, try TokenUsage.read(path: $0)) })
+                // One table in memory at a time, however many shards there are.
+                var merger = UsageMerger()
+                for path in tablePaths { try merger.add(try TokenUsage.read(path: path), path: path == "-" ? "stdin" : path) }
+                usage = merger.total
             } else {
                 let tokenizer = try vocabulary.tokenizer()
                 tokenizerVocabulary = tokenizer.vocabulary
