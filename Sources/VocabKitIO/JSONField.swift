@@ -36,10 +36,11 @@ public struct JSONLineProblem: Error, Equatable, Sendable, CustomStringConvertib
 /// Written by hand rather than with JSONSerialization: a counting pass over gigabytes of JSON Lines spends most
 /// of its time here, and building a dictionary per line for one string is several times slower. Nesting is
 /// skipped with an explicit stack, so a line of a million `[` costs memory, never the call stack.
-public struct JSONFieldReader {
+/// One reader per thread: it keeps its buffers from line to line.
+public final class JSONFieldReader {
     public let path: JSONFieldPath
-    /// The decoded text of the last extracted field.
-    public private(set) var text: UnsafeMutableRawBufferPointer
+    /// The decoded text of the last extracted field, valid until the next `read`.
+    public private(set) var text: UnsafeRawBufferPointer
     private var storage: UnsafeMutableRawPointer
     private var capacity: Int
     private var keyScratch: [UInt8] = []
@@ -49,14 +50,10 @@ public struct JSONFieldReader {
         self.path = path
         capacity = 1 << 12
         storage = .allocate(byteCount: capacity, alignment: 16)
-        text = UnsafeMutableRawBufferPointer(start: storage, count: 0)
+        text = UnsafeRawBufferPointer(start: storage, count: 0)
     }
 
-    /// Frees the text buffer; the reader must not be used afterwards.
-    public mutating func deallocate() {
-        storage.deallocate()
-        capacity = 0
-    }
+    deinit { storage.deallocate() }
 
     /// What one line holds.
     public enum Line: Equatable {
@@ -69,14 +66,14 @@ public struct JSONFieldReader {
     /// Reads `line` (without its line feed). Throws a `JSONLineProblem` when the line is not a JSON object,
     /// lacks the field, or the field is not a string (or is one with an unpaired surrogate escape, which
     /// UTF-8 cannot carry).
-    public mutating func read(_ line: UnsafeRawBufferPointer) throws -> Line {
+    public func read(_ line: UnsafeRawBufferPointer) throws -> Line {
         // Decoded text is never longer than its JSON spelling.
         if line.count > capacity {
             storage.deallocate()
             capacity = max(line.count, capacity * 2)
             storage = .allocate(byteCount: capacity, alignment: 16)
         }
-        text = UnsafeMutableRawBufferPointer(start: storage, count: 0)
+        text = UnsafeRawBufferPointer(start: storage, count: 0)
         guard let base = line.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .blank }
         var scanner = Scanner(p: base, n: line.count, out: storage.assumingMemoryBound(to: UInt8.self))
         scanner.skipWhitespace()
@@ -94,7 +91,7 @@ public struct JSONFieldReader {
         guard scanner.i == scanner.n else { throw scanner.problem("not JSON: text after the object") }
         switch found {
         case let .text(count):
-            text = UnsafeMutableRawBufferPointer(start: storage, count: count)
+            text = UnsafeRawBufferPointer(start: storage, count: count)
             return .document
         case let .absent(depth):
             let name = JSONFieldPath.describe(path.keys[...depth])

@@ -74,8 +74,7 @@ public final class LineBatchReader {
             // One line fills the whole batch: grow it and read on.
             searchedUpTo = batch.count
             guard batch.capacity < maximumLineBytes else {
-                throw FileError.unreadable(path: path == "-" ? "stdin" : path,
-                                           reason: "a line is longer than \(maximumLineBytes) bytes")
+                throw FileError.lineTooLong(path: path == "-" ? "stdin" : path, limit: maximumLineBytes)
             }
             batch.reserve(min(batch.capacity * 2, maximumLineBytes))
         }

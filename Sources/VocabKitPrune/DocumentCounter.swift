@@ -79,8 +79,7 @@ public struct DocumentCounter {
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var tally = WorkerTally(idCount: idCount)
             let encoder = ReusableEncoder(tokenizer)
-            var fields = JSONFieldReader(path: field)
-            defer { fields.deallocate() }
+            let fields = JSONFieldReader(path: field)
             while let job = queue.pop() {
                 var lineIndex = 0
                 var start = 0
@@ -99,7 +98,7 @@ public struct DocumentCounter {
                             line = UnsafeRawBufferPointer(rebasing: line[3...])  // a UTF-8 byte order mark
                         }
                         do {
-                            try Self.countLine(line, fields: &fields, encoder: encoder, tally: &tally)
+                            try Self.countLine(line, fields: fields, encoder: encoder, tally: &tally)
                         } catch let problem as JSONLineProblem {
                             let position = LinePosition(sequence: job.sequence, index: lineIndex)
                             if skipInvalid {
@@ -149,14 +148,14 @@ public struct DocumentCounter {
     }
 
     /// One line: blank lines are no document; anything else must be an object with a string at the field.
-    static func countLine(_ line: UnsafeRawBufferPointer, fields: inout JSONFieldReader, encoder: ReusableEncoder,
+    static func countLine(_ line: UnsafeRawBufferPointer, fields: JSONFieldReader, encoder: ReusableEncoder,
                           tally: inout WorkerTally) throws {
         guard let base = line.baseAddress else { return }
         if let bad = UTF8Validation.firstInvalidOffset(base.assumingMemoryBound(to: UInt8.self), line.count) {
             throw JSONLineProblem(reason: "invalid UTF-8", column: bad + 1)
         }
         guard try fields.read(line) == .document else { return }
-        let text = UnsafeRawBufferPointer(fields.text)
+        let text = fields.text
         try encoder.encode(utf8: text) { ids in
             tally.counts.withUnsafeMutableBufferPointer { table in
                 for id in ids { table[Int(id)] &+= 1 }
@@ -268,7 +267,8 @@ final class BatchQueue: @unchecked Sendable {
 /// What the workers found: failures, skipped lines (the first few), line counts per batch (to turn a
 /// position into a line number at the end) and each worker's tally.
 final class DocumentResults: @unchecked Sendable {
-    private let lock = Mutex<Void>(())
+    /// A pthread lock rather than Synchronization's Mutex: ThreadSanitizer sees this one.
+    private let lock = NSLock()
     private let failedSequence = Atomic<Int>(Int.max)
     private var lineFailure: LineFailure?
     private var readFailure: ReadFailure?
@@ -291,35 +291,35 @@ final class DocumentResults: @unchecked Sendable {
     var firstFailedSequence: Int { failedSequence.load(ordering: .relaxed) }
 
     func registerBatch(sequence: Int, input: Int) {
-        lock.withLock { _ in
+        lock.withLock {
             while batchLines.count <= sequence { batchLines.append(0); batchInput.append(input) }
             batchInput[sequence] = input
         }
     }
 
     func finishBatch(sequence: Int, lines: Int) {
-        lock.withLock { _ in
+        lock.withLock {
             while batchLines.count <= sequence { batchLines.append(0); batchInput.append(-1) }
             batchLines[sequence] = lines
         }
     }
 
     func fail(_ failure: LineFailure) {
-        lock.withLock { _ in
+        lock.withLock {
             if lineFailure.map({ failure.position < $0.position }) ?? true { lineFailure = failure }
             failedSequence.store(min(failedSequence.load(ordering: .relaxed), failure.position.sequence), ordering: .relaxed)
         }
     }
 
     func fail(_ failure: ReadFailure) {
-        lock.withLock { _ in
+        lock.withLock {
             readFailure = failure
             failedSequence.store(min(failedSequence.load(ordering: .relaxed), failure.sequence), ordering: .relaxed)
         }
     }
 
     func recordSkip(_ position: LinePosition, input: Int, problem: JSONLineProblem) {
-        lock.withLock { _ in
+        lock.withLock {
             guard skipped.count < reportLimit || position < skipped[skipped.count - 1].position else { return }
             skipped.append((input, position, problem))
             skipped.sort { $0.position < $1.position }
@@ -328,7 +328,7 @@ final class DocumentResults: @unchecked Sendable {
     }
 
     func store(worker: Int, tally: WorkerTally) {
-        lock.withLock { _ in tallies.append(tally) }
+        lock.withLock { tallies.append(tally) }
     }
 
     /// The 1-based line number of `position` within its input (read after the workers have finished).
@@ -348,9 +348,10 @@ final class DocumentResults: @unchecked Sendable {
                                               column: line.problem.column, reason: line.problem.reason)
         }
         guard let read = readFailure else { return nil }
-        if case let FileError.unreadable(_, reason) = read.error, reason.hasPrefix("a line is longer") {
+        if case let FileError.lineTooLong(_, limit) = read.error {
+            // The line starts the batch the reader was filling.
             return PruneError.invalidDocument(path: name(read.input), line: lineNumber(LinePosition(sequence: read.sequence, index: 0), input: read.input),
-                                              column: 1, reason: reason.replacingOccurrences(of: "a line is", with: "the line is"))
+                                              column: 1, reason: "the line is longer than \(limit) bytes")
         }
         if read.error is FileError { return read.error }  // it names the path already
         return PruneError.unreadable(path: name(read.input), reason: "\(read.error)")

@@ -76,8 +76,7 @@ final class DocumentCountTests: XCTestCase {
         for row in golden.split(separator: "\n") where !row.hasPrefix("#") {
             let columns = row.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             let (name, path, line, expected, expectedText) = (columns[0], columns[1], hexBytes(columns[2]), columns[3], hexBytes(columns[4]))
-            var reader = JSONFieldReader(path: JSONFieldPath(path)!)
-            defer { reader.deallocate() }
+            let reader = JSONFieldReader(path: JSONFieldPath(path)!)
             let verdict: String
             var textBytes: [UInt8] = []
             if line.withUnsafeBufferPointer({ UTF8Validation.firstInvalidOffset($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }) != nil {
