@@ -159,6 +159,11 @@ final class UsageTableTests: XCTestCase {
         XCTAssertEqual(reread.files, 0)
         XCTAssertEqual(reread.vocabularyFingerprint, bundledVocabulary.fingerprint)
         XCTAssertEqual(try TokenUsage.merging([("e", reread), ("e2", reread)]).tokens, 0)
+        // Selecting by counts from it is refused rather than keeping only the bytes and specials.
+        let selector = TokenSelector(vocabulary: bundledVocabulary)
+        XCTAssertThrowsError(try selector.select(counts: reread.counts, rules: SelectionRules(coverage: 0.99))) { error in
+            XCTAssertTrue("\(error)".contains("counts no tokens"), "\(error)")
+        }
     }
 
     /// The tiny GGUF written from the bundled vocabulary (padded with rows that have no text) tokenizes the
