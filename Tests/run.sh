@@ -28,6 +28,7 @@ step "generated data is what its generators derive"
 "$PY" Vocab/make_vocab.py --check --tiktoken .build-oracle/qwen.tiktoken
 "$PY" Sources/CUnicodeData/gen/make_tables.py --check
 "$PY" Tests/Oracle/make_goldens.py --check
+"$PY" Tests/Oracle/make_jsonl_goldens.py --check
 
 # One optimized build serves the tests (with testable imports), the CLI they drive, the oracle checks and
 # the main job.
@@ -60,6 +61,9 @@ run_tests "swift test --sanitize=thread" .build-testdata/swift-test-tsan.log \
 
 step "Hugging Face round trip: transformers, tokenizers, PEFT, llama.cpp's converter"
 bash Tests/Scripts/ci-hf-oracle.sh
+
+step "counting past one machine: the Spark, Ray, Slurm, Kubernetes and GNU parallel recipes"
+bash Tests/Scripts/test-distributed.sh
 
 step "llama.cpp vectors (qwen2, qwen35, llama-bpe) through the CLI"
 "$PY" Tests/Oracle/check_llama_vectors.py --family all --vocabkit

@@ -22,6 +22,8 @@ public enum FileError: Error, CustomStringConvertible, Equatable, Sendable {
     case outputsCollide(first: String, second: String)
     /// Text that should be a line-based table or list has a bad line.
     case malformedLine(path: String, line: Int, reason: String)
+    /// A line longer than a streaming reader will hold (its number is known to the caller, who counts lines).
+    case lineTooLong(path: String, limit: Int)
 
     public var description: String {
         switch self {
@@ -36,6 +38,7 @@ public enum FileError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .outputsCollide(first, second):
             return first == second ? "\(first) is named as two outputs" : "\(first) and \(second) are the same file; give two outputs two paths"
         case let .malformedLine(path, line, reason): return "\(path):\(line): \(reason)"
+        case let .lineTooLong(path, limit): return "\(path): a line is longer than \(limit) bytes"
         }
     }
 

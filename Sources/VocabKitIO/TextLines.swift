@@ -40,6 +40,7 @@ public struct TextLines: Sequence {
 /// allowed), no overflow, no surrounding space.
 public enum DecimalParser {
     /// A non-negative integer that fits UInt64, or nil.
+    @inlinable
     public static func unsigned<Bytes: Collection>(_ bytes: Bytes) -> UInt64? where Bytes.Element == UInt8 {
         guard !bytes.isEmpty, bytes.count <= 20 else { return nil }
         var value: UInt64 = 0
@@ -54,6 +55,7 @@ public enum DecimalParser {
     }
 
     /// A non-negative integer that fits Int, or nil.
+    @inlinable
     public static func int<Bytes: Collection>(_ bytes: Bytes) -> Int? where Bytes.Element == UInt8 {
         guard let v = unsigned(bytes), v <= UInt64(Int.max) else { return nil }
         return Int(v)

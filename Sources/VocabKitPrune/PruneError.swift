@@ -11,6 +11,8 @@ public enum PruneError: Error, Equatable, Sendable, CustomStringConvertible {
     case unreachableToken(id: Int, piece: String, reason: String)
     case unsupportedModel(path: String, reason: String)
     case countOverflow(path: String, reason: String)
+    /// A JSON Lines line that is not a document (not an object, no string at the field).
+    case invalidDocument(path: String, line: Int, column: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum PruneError: Error, Equatable, Sendable, CustomStringConvertible {
             return "kept token \(id) '\(piece)' would no longer be produced: \(reason)"
         case let .unsupportedModel(path, reason): return "\(path): cannot prune: \(reason)"
         case let .countOverflow(path, reason): return "\(path): \(reason)"
+        case let .invalidDocument(path, line, column, reason):
+            return "\(path):\(line):\(column): \(reason) (use --skip-invalid to skip such lines)"
         }
     }
 }

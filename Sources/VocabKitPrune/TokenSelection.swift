@@ -94,6 +94,10 @@ public struct TokenSelector {
             throw PruneError.invalidSelection("usage has \(counts.count) ids but the vocabulary only \(idCount)")
         }
         let counts = counts + Array(repeating: 0, count: idCount - counts.count)
+        // A table of an empty corpus (count --allow-empty) would select nothing by counts, silently.
+        if rules.coverage != nil || rules.top != nil || rules.minCount != nil, !counts.contains(where: { $0 > 0 }) {
+            throw PruneError.invalidSelection("the usage counts no tokens (an empty corpus), so --coverage, --top and --min-count select nothing")
+        }
         var report: [(String, Int)] = []
         let ranked = (0..<idCount).filter { counts[$0] > 0 && !paddingIds.contains($0) }
             .sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : $0 < $1 }

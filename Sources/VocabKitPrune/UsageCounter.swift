@@ -29,7 +29,9 @@ public struct CorpusFiles: Sendable {
             result.append(path)
         }
         for argument in paths {
-            let expanded = argument.contains(where: { "*?[".contains($0) }) ? Self.glob(argument) : [argument]
+            // A path that exists is taken as it is, even with glob characters in its name.
+            let isPattern = argument.contains(where: { "*?[".contains($0) }) && !FileManager.default.fileExists(atPath: argument)
+            let expanded = isPattern ? Self.glob(argument) : [argument]
             if expanded.isEmpty { throw PruneError.unreadable(path: argument, reason: "the pattern matches no file") }
             for path in expanded {
                 var isDirectory: ObjCBool = false
@@ -161,6 +163,9 @@ public struct UsageCounter {
     /// Whether the result spells each used token (`TokenUsage.pieces`); a caller that writes the table with the
     /// vocabulary at hand can skip building tens of thousands of strings.
     public var recordPieces = true
+    /// An empty file list or a corpus without tokens gives an empty table instead of an error (a shard of a
+    /// split with more shards than files).
+    public var allowEmpty = false
 
     public init(tokenizer: Tokenizer, threads: Int = ProcessInfo.processInfo.activeProcessorCount, skipInvalid: Bool = false) {
         self.tokenizer = tokenizer
@@ -170,8 +175,12 @@ public struct UsageCounter {
 
     /// Counts `files`; `progress` (bytes done, bytes total) is called from worker threads, at most once per MiB.
     public func count(files: [String], progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> TokenUsage {
-        guard !files.isEmpty else { throw PruneError.emptyCorpus(reason: "no input files (check the paths and --include/--exclude)") }
         let idCount = tokenizer.vocabulary.idCount
+        guard !files.isEmpty else {
+            guard allowEmpty else { throw PruneError.emptyCorpus(reason: "no input files (check the paths and --include/--exclude)") }
+            return TokenUsage(counts: Array(repeating: 0, count: idCount), pieces: [:], files: 0, bytes: 0,
+                              vocabularySource: tokenizer.vocabulary.source, vocabularyFingerprint: tokenizer.vocabulary.fingerprint)
+        }
         // Sizes by `stat`, spread over the threads (thousands of small files make this a serial cost otherwise).
         let statted = FileSizes(count: files.count)
         let statChunk = 256
@@ -262,9 +271,10 @@ public struct UsageCounter {
             }
         }
         var usage = TokenUsage(counts: total, pieces: [:], files: countedFiles, bytes: countedBytes,
-                               vocabularySource: tokenizer.vocabulary.source)
+                               vocabularySource: tokenizer.vocabulary.source, vocabularyFingerprint: tokenizer.vocabulary.fingerprint)
         usage.skippedFiles = skipped
-        guard usage.tokens > 0 else {
+        usage.skipped = skipped.count
+        guard usage.tokens > 0 || allowEmpty else {
             throw PruneError.emptyCorpus(reason: "\(files.count) file(s) with \(countedBytes) bytes of text gave no tokens"
                                              + (skipped.isEmpty ? "" : " (\(skipped.count) skipped as invalid UTF-8)"))
         }
@@ -324,7 +334,7 @@ final class SliceDispatcher: @unchecked Sendable {
     private let slicesPerFile: [Int]
     private var nextSlice: [Int]      // by position in `order`
     private var nextFile = 0
-    private let lock = Mutex<Void>(())
+    private let lock = Lock()
 
     init(order: [Int], slicesPerFile: [Int]) {
         self.order = order
@@ -334,7 +344,7 @@ final class SliceDispatcher: @unchecked Sendable {
 
     /// The next (file index, slice) for a thread whose current file (a position in `order`) is `current`.
     func claim(continuing current: inout Int?) -> (Int, Int)? {
-        lock.withLock { _ in
+        lock.withLock {
             func take(_ position: Int) -> (Int, Int) {
                 let slice = nextSlice[position]
                 nextSlice[position] += 1
@@ -373,7 +383,7 @@ final class WorkerResults: @unchecked Sendable {
     private var errors: [Error?]
     private(set) var counts: [[UInt64]]
     private let failed = Atomic<Bool>(false)
-    private let lock = Mutex<Void>(())
+    private let lock = Lock()
 
     init(workers: Int, slicesPerFile: [Int]) {
         slicesTotal = slicesPerFile
@@ -391,24 +401,24 @@ final class WorkerResults: @unchecked Sendable {
 
     /// A file's slices are handed out in order, so once one is bad every earlier slice of that file is already
     /// under way: skipping the later ones still finds the file's first invalid byte.
-    func hasProblem(file: Int) -> Bool { lock.withLock { _ in invalidAt[file] != nil || errors[file] != nil } }
+    func hasProblem(file: Int) -> Bool { lock.withLock { invalidAt[file] != nil || errors[file] != nil } }
 
     func record(file: Int, sliceDone range: Range<Int>?) {
-        lock.withLock { _ in
+        lock.withLock {
             slicesDone[file] += 1
             if let range { countedSlices[file].append(range) }
         }
     }
 
     func record(file: Int, invalidAt offset: Int) {
-        lock.withLock { _ in
+        lock.withLock {
             slicesDone[file] += 1
             invalidAt[file] = min(invalidAt[file] ?? offset, offset)
         }
     }
 
     func record(file: Int, error: Error) {
-        lock.withLock { _ in
+        lock.withLock {
             slicesDone[file] += 1
             if errors[file] == nil { errors[file] = error }
         }
@@ -416,7 +426,7 @@ final class WorkerResults: @unchecked Sendable {
     }
 
     func store(worker: Int, counts workerCounts: [UInt64]) {
-        lock.withLock { _ in counts[worker] = workerCounts }
+        lock.withLock { counts[worker] = workerCounts }
     }
 
     /// Read after the workers have finished.

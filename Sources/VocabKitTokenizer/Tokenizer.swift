@@ -1,4 +1,5 @@
 import Dispatch
+import VocabKitIO
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import VocabKitIO
 #if canImport(Glibc)
 import Glibc
 #endif

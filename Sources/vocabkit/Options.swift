@@ -26,7 +26,9 @@ func requireFraction(_ value: Double?, _ name: String) throws {
     guard value > 0, value <= 1 else { throw ValidationError("\(name) must be a fraction above 0 and at most 1, got \(value)") }
 }
 
-/// The files a corpus is read from, as `count` and `prune --corpus` take them.
+/// The corpus a count reads, as `count` and `prune --corpus` take it: files, folders and globs (from the
+/// command line and `--files-from`), filtered, optionally one shard of them, read as plain text files or as
+/// JSON Lines documents.
 struct CorpusOptions: ParsableArguments {
     @Option(help: "Only count files whose path or name matches this glob (repeatable).")
     var include: [String] = []
@@ -37,13 +39,86 @@ struct CorpusOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Threads to count with (default: all cores).")
     var threads: Int = defaultThreads
 
-    @Flag(help: "Skip files that are not valid UTF-8 (and list them) instead of failing.")
+    @Flag(help: "Skip files that are not valid UTF-8, or JSON Lines lines that are not documents (and report them) instead of failing.")
     var skipInvalid = false
 
-    func validate() throws { try requireRange(threads, "--threads", 1...maximumThreads) }
+    @Option(help: ArgumentHelp("Also read PATHs from this file, one per line ('-': standard input).", valueName: "file"))
+    var filesFrom: String?
 
-    func files(_ paths: [String]) throws -> [String] {
-        try CorpusFiles(paths: paths, includes: include, excludes: exclude).resolve()
+    @Option(help: ArgumentHelp("Count only shard I of N of the sorted file list (1 <= I <= N; every N-th file from the I-th), for one task of an array job; sum the tables with `count --merge`.", valueName: "I/N"))
+    var shard: String?
+
+    @Option(help: ArgumentHelp("Read the inputs as JSON Lines: each line an object whose string at FIELD (dotted for nested fields: meta.text) is one document; '-' as a PATH reads standard input.", valueName: "field"))
+    var jsonl: String?
+
+    @Flag(help: "An empty corpus gives an empty table instead of an error (a shard or partition that may hold nothing).")
+    var allowEmpty = false
+
+    func validate() throws {
+        try requireRange(threads, "--threads", 1...maximumThreads)
+        if let shard, Shard(shard) == nil {
+            throw ValidationError("--shard must be I/N with 1 <= I <= N <= \(ShardSet.maximumCount), got '\(shard)' "
+                                  + "(shards count from 1: 1/4 ... 4/4; a Kubernetes pod passes $((JOB_COMPLETION_INDEX + 1))/N)")
+        }
+        if let jsonl, JSONFieldPath(jsonl) == nil {
+            throw ValidationError("--jsonl needs a field name (dotted for nested fields, no empty parts), got '\(jsonl)'")
+        }
+    }
+
+    var selectedShard: Shard? { shard.flatMap(Shard.init) }
+    var field: JSONFieldPath? { jsonl.flatMap(JSONFieldPath.init) }
+
+    /// The PATHs given on the command line and in --files-from, as given.
+    func listedPaths(_ paths: [String]) throws -> [String] {
+        guard let filesFrom else { return paths }
+        if filesFrom == "-" && paths.contains("-") {
+            throw ValidationError("standard input cannot be both --files-from - and a PATH")
+        }
+        let list = try InputFile.open(filesFrom, limit: 1 << 30)
+        var listed = paths
+        for line in TextLines(list.bytes) where !line.bytes.isEmpty {
+            guard let path = String(validating: line.bytes, as: UTF8.self) else {
+                throw ReportInputError("\(filesFrom == "-" ? "stdin" : filesFrom):\(line.number): the path is not UTF-8")
+            }
+            listed.append(path)
+        }
+        return listed
+    }
+
+    /// The inputs a count reads: files resolved from `paths` (folders walked, globs expanded, --include and
+    /// --exclude applied), "-" kept for --jsonl, and with --shard only this shard's files.
+    func inputs(_ paths: [String]) throws -> [String] {
+        let listed = try listedPaths(paths)
+        let readsStandardInput = listed.contains("-")
+        if readsStandardInput && jsonl == nil {
+            throw ValidationError("'-' (standard input) is read as JSON Lines only: add --jsonl FIELD")
+        }
+        if readsStandardInput && shard != nil {
+            throw ValidationError("--shard splits a list of files; standard input cannot be split")
+        }
+        if listed.filter({ $0 == "-" }).count > 1 { throw ValidationError("'-' (standard input) is named twice") }
+        var files = try CorpusFiles(paths: listed.filter { $0 != "-" }, includes: include, excludes: exclude).resolve()
+        if let shard = selectedShard { files = shard.files(of: files) }
+        return (readsStandardInput ? ["-"] : []) + files
+    }
+
+    /// Counts `inputs` (from `inputs(_:)`) with `tokenizer`: as files, or as JSON Lines documents with --jsonl.
+    func count(_ inputs: [String], tokenizer: Tokenizer, recordPieces: Bool = true) throws -> TokenUsage {
+        var usage: TokenUsage
+        if let field {
+            var counter = DocumentCounter(tokenizer: tokenizer, field: field, threads: threads, skipInvalid: skipInvalid)
+            counter.allowEmpty = allowEmpty
+            counter.recordPieces = recordPieces
+            usage = try counter.count(inputs: inputs, progress: stderrIsTerminal ? terminalReadProgress("reading") : nil)
+        } else {
+            var counter = UsageCounter(tokenizer: tokenizer, threads: threads, skipInvalid: skipInvalid)
+            counter.allowEmpty = allowEmpty
+            counter.recordPieces = recordPieces
+            usage = try counter.count(files: inputs, progress: stderrIsTerminal ? terminalProgress("counting") : nil)
+        }
+        if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        usage.shards = selectedShard.map(ShardSet.init)
+        return usage
     }
 }
 

@@ -49,9 +49,11 @@ struct PruneCommand: ParsableCommand {
     var hfTokenizer: String?
 
     func validate() throws {
-        if (usage == nil) == corpus.isEmpty { throw ValidationError("give either --usage FILE or --corpus PATH…") }
+        let countsCorpus = !corpus.isEmpty || corpusOptions.filesFrom != nil
+        if (usage == nil) != countsCorpus { throw ValidationError("give either --usage FILE or --corpus PATH… (or --files-from FILE)") }
         if output == nil && !dryRun { throw ValidationError("give -o OUT.gguf (or --dry-run)") }
         try validateHuggingFaceOptions()
+        if corpusOptions.shard != nil { throw ValidationError("--shard is for `count`; prune from the merged table with --usage") }
     }
 
     func run() throws {
@@ -61,8 +63,9 @@ struct PruneCommand: ParsableCommand {
     func prune() throws {
         let started = DispatchTime.now()
         // Every file this run reads; no output may be one of them, and the outputs may not collide.
-        let corpusFiles = corpus.isEmpty ? [] : try corpusOptions.files(corpus)
-        let inputs = [model] + [usage].compactMap { $0 } + selectionOptions.inputs + corpusFiles
+        let corpusFiles = usage != nil ? [] : try corpusOptions.inputs(corpus)
+        let inputs = [model] + [usage, corpusOptions.filesFrom].compactMap { $0 } + selectionOptions.inputs
+            + corpusFiles.filter { $0 != "-" }
         if isCheckpointDirectory { return try pruneCheckpoint(started: started, corpusFiles: corpusFiles, inputs: inputs) }
         let tokenizerFiles = hfTokenizer.map(HFTokenizerExport.paths(in:)) ?? []
         let outputs = dryRun ? [] : [output, remap].compactMap { $0 } + tokenizerFiles
@@ -101,11 +104,9 @@ struct PruneCommand: ParsableCommand {
     /// Counts from --usage, or from counting --corpus with `vocabulary`.
     func counts(for vocabulary: Vocabulary, corpusFiles: [String]) throws -> [UInt64] {
         if let usage { return try TokenUsage.read(path: usage).counts(for: vocabulary, path: usage) }
-        let counter = UsageCounter(tokenizer: Tokenizer(vocabulary: vocabulary), threads: corpusOptions.threads,
-                                   skipInvalid: corpusOptions.skipInvalid)
-        let counted = try counter.count(files: corpusFiles, progress: stderrIsTerminal ? terminalProgress("counting") : nil)
-        if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        print("counted \(counted.files) files, \(counted.tokens) tokens")
+        let counted = try corpusOptions.count(corpusFiles, tokenizer: Tokenizer(vocabulary: vocabulary), recordPieces: false)
+        print("counted \(counted.files) files, " + (counted.documents == counted.files ? "" : "\(counted.documents) documents, ")
+              + "\(counted.tokens) tokens")
         return counted.counts
     }
 
