@@ -96,7 +96,7 @@ public struct TokenSelector {
         let counts = counts + Array(repeating: 0, count: idCount - counts.count)
         // A table of an empty corpus (count --allow-empty) would select nothing by counts, silently.
         if rules.coverage != nil || rules.top != nil || rules.minCount != nil, !counts.contains(where: { $0 > 0 }) {
-            throw PruneError.invalidSelection("the usage counts no tokens (an empty corpus), so --coverage, --top and --min-count select nothing")
+            throw PruneError.invalidSelection("the usage counts no tokens (an empty corpus), so coverage, top and minimum-count rules select nothing")
         }
         var report: [(String, Int)] = []
         let ranked = (0..<idCount).filter { counts[$0] > 0 && !paddingIds.contains($0) }
@@ -110,7 +110,7 @@ public struct TokenSelector {
             return selected
         }
         if let coverage = rules.coverage {
-            guard coverage > 0, coverage <= 1 else { throw PruneError.invalidSelection("--coverage must be in (0, 1], got \(coverage)") }
+            guard coverage > 0, coverage <= 1 else { throw PruneError.invalidSelection("coverage must be in (0, 1], got \(coverage)") }
             let total = ranked.reduce(UInt64(0)) { $0 + counts[$1] }
             let needed = UInt64((Double(total) * coverage).rounded(.up))
             var sum: UInt64 = 0, taken = 0
@@ -118,7 +118,7 @@ public struct TokenSelector {
             report.append(("coverage \(TokenUsage.percent(coverage))%", mark(ranked.prefix(taken))))
         }
         if let top = rules.top {
-            guard top >= 0 else { throw PruneError.invalidSelection("--top must not be negative") }
+            guard top >= 0 else { throw PruneError.invalidSelection("top must not be negative") }
             report.append(("top \(top)", mark(ranked.prefix(top))))
         }
         if let minCount = rules.minCount {
@@ -221,10 +221,10 @@ public struct TokenSelector {
         var keptCount = kept.reduce(0) { $0 + ($1 ? 1 : 0) }
         let requiredCount = required.reduce(0) { $0 + ($1 ? 1 : 0) }
         guard target >= requiredCount else {
-            throw PruneError.invalidSelection("--target-size \(target) is below the \(requiredCount) bytes, special and referenced tokens that must stay")
+            throw PruneError.invalidSelection("target size \(target) is below the \(requiredCount) bytes, special and referenced tokens that must stay")
         }
         guard keptCount >= target else {
-            throw PruneError.invalidSelection("the other rules keep only \(keptCount) tokens, fewer than --target-size \(target)")
+            throw PruneError.invalidSelection("the other rules keep only \(keptCount) tokens, fewer than the target size \(target)")
         }
         var weight = counts
         // How many kept merges use each token as a part.
@@ -257,7 +257,7 @@ public struct TokenSelector {
             }
         }
         guard keptCount == target else {
-            throw PruneError.invalidSelection("cannot reach --target-size \(target): \(keptCount) tokens are needed to build the required ones")
+            throw PruneError.invalidSelection("cannot reach the target size \(target): \(keptCount) tokens are needed to build the required ones")
         }
         return removed
     }

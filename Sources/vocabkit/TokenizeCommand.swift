@@ -43,7 +43,7 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
+        try runReportingErrors(hint: replaceInvalidHint) {
             let tokenizer = try vocabulary.tokenizer()
             var ids: [UInt32] = []
             var total = 0
@@ -125,4 +125,10 @@ func jsonString(_ s: String) -> String {
         }
     }
     return out + "\""
+}
+
+/// For ill-formed text: the option that substitutes U+FFFD instead of stopping.
+func replaceInvalidHint(_ error: any Error) -> String? {
+    if case TokenizerError.invalidUTF8 = error { return "use --replace-invalid to substitute U+FFFD" }
+    return nil
 }
