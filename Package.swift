@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // ICU behind plain C functions: Debian renames ICU's entry points with version-suffix macros
@@ -37,10 +38,12 @@ let package = Package(
         .target(name: "VocabKitSafetensors", dependencies: ["VocabKitIO"]),
         .target(
             name: "VocabKitTokenizer",
-            dependencies: ["CICU", "CUnicodeData", "VocabKitVocab", "VocabKitGGUF", "VocabKitIO"]
+            dependencies: ["CICU", "CUnicodeData", "VocabKitVocab", "VocabKitGGUF", "VocabKitIO",
+                           .product(name: "HeapModule", package: "swift-collections")]
         ),
         // Token usage counting, kept-set selection and GGUF vocabulary rewriting.
-        .target(name: "VocabKitPrune", dependencies: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]),
+        .target(name: "VocabKitPrune", dependencies: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO",
+                                                .product(name: "HeapModule", package: "swift-collections")]),
         // A CPU forward pass for Qwen2/Qwen3 over GGUF weights, used to check pruned models.
         // AVX2/FMA/F16C kernels for it, chosen at run time (each function carries its own target attribute).
         // Hugging Face checkpoints: pruning a safetensors checkpoint's vocabulary with its config and tokenizer

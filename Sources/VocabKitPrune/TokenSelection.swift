@@ -1,3 +1,4 @@
+import HeapModule
 import VocabKitTokenizer
 
 /// The rules that choose which tokens a pruned vocabulary keeps. Positive rules (coverage, top, min-count,
@@ -233,10 +234,10 @@ public struct TokenSelector {
             uses[Int(merge.left)] += 1
             uses[Int(merge.right)] += 1
         }
-        var leaves = LeafHeap()
-        for id in kept.indices where kept[id] && uses[id] == 0 && !required[id] { leaves.push(weight[id], id) }
+        var leaves = Heap<Leaf>()
+        for id in kept.indices where kept[id] && uses[id] == 0 && !required[id] { leaves.insert(Leaf(count: weight[id], id: id)) }
         var removed = 0
-        while keptCount > target, let (_, id) = leaves.pop() {
+        while keptCount > target, let id = leaves.popMin()?.id {
             kept[id] = false
             keptCount -= 1
             removed += 1
@@ -252,7 +253,7 @@ public struct TokenSelector {
                 }
                 for part in [left, right] {
                     uses[part] -= 1
-                    if uses[part] == 0 && !required[part] { leaves.push(weight[part], part) }
+                    if uses[part] == 0 && !required[part] { leaves.insert(Leaf(count: weight[part], id: part)) }
                 }
             }
         }
@@ -298,41 +299,11 @@ public struct TokenSelector {
     }
 }
 
-/// A binary min-heap of (count, id), highest id first among equal counts.
-struct LeafHeap {
-    private var items: [(count: UInt64, id: Int)] = []
+/// A merge-tree leaf waiting to be trimmed: the lowest count goes first, the highest id first among equal
+/// counts (the newest token of a tie).
+struct Leaf: Comparable {
+    let count: UInt64
+    let id: Int
 
-    private static func before(_ a: (count: UInt64, id: Int), _ b: (count: UInt64, id: Int)) -> Bool {
-        a.count != b.count ? a.count < b.count : a.id > b.id
-    }
-
-    mutating func push(_ count: UInt64, _ id: Int) {
-        items.append((count, id))
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard Self.before(items[child], items[parent]) else { break }
-            items.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> (UInt64, Int)? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1, right = left + 1
-                var best = parent
-                if left < items.count && Self.before(items[left], items[best]) { best = left }
-                if right < items.count && Self.before(items[right], items[best]) { best = right }
-                if best == parent { break }
-                items.swapAt(parent, best)
-                parent = best
-            }
-        }
-        return (top.count, top.id)
-    }
+    static func < (a: Leaf, b: Leaf) -> Bool { a.count != b.count ? a.count < b.count : a.id > b.id }
 }
