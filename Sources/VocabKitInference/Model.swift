@@ -73,10 +73,12 @@ public struct ModelConfig: Equatable, Sendable {
 struct Matrix: @unchecked Sendable {
     let name: String
     let base: UnsafeRawPointer
-    let type: GGMLType
+    let traits: TensorTypeTraits
     let cols: Int
     let rows: Int
     let rowBytes: Int
+
+    var type: GGMLType { traits.type }
 
     func row(_ r: Int) -> UnsafeRawPointer { base + r * rowBytes }
 }
@@ -114,8 +116,8 @@ struct ModelWeights {
             guard t.dimensions.count == 2, t.dimensions[0] == cols, rows == nil || t.dimensions[1] == rows else {
                 throw InferenceError.unexpectedShape(tensor: name, expected: [cols, rows ?? -1], found: t.dimensions)
             }
-            guard isSupportedWeightType(t.type) else { throw InferenceError.unsupportedTensorType(tensor: name, type: t.type.name) }
-            return Matrix(name: name, base: base + file.absoluteOffset(of: t), type: t.type,
+            guard let traits = TensorTypeTraits.of(t.type) else { throw InferenceError.unsupportedTensorType(tensor: name, type: t.type.name) }
+            return Matrix(name: name, base: base + file.absoluteOffset(of: t), traits: traits,
                           cols: cols, rows: t.dimensions[1], rowBytes: t.rowByteCount)
         }
         func vector(_ name: String, _ n: Int, optional: Bool = false) throws -> [Float]? {
@@ -124,10 +126,10 @@ struct ModelWeights {
                 throw InferenceError.missingTensor(name)
             }
             guard t.elementCount == n else { throw InferenceError.unexpectedShape(tensor: name, expected: [n], found: t.dimensions) }
-            guard isSupportedWeightType(t.type) else { throw InferenceError.unsupportedTensorType(tensor: name, type: t.type.name) }
+            guard let traits = TensorTypeTraits.of(t.type) else { throw InferenceError.unsupportedTensorType(tensor: name, type: t.type.name) }
             var out = [Float](repeating: 0, count: n)
             file.withTensorBytes(t) { bytes in
-                out.withUnsafeMutableBufferPointer { dequantizeRow(t.type, bytes.baseAddress!, $0.baseAddress!, n) }
+                out.withUnsafeMutableBufferPointer { traits.dequantize(bytes.baseAddress!, $0.baseAddress!, n) }
             }
             return out
         }
@@ -225,7 +227,7 @@ final class RunState {
 // MARK: Kernels
 
 /// out = x / sqrt(mean(x²) + eps) * weight, with the sum of squares in Double like ggml.
-public func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ n: Int, _ eps: Float) {
+package func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ n: Int, _ eps: Float) {
     var ss: Double = 0
     for i in 0..<n { ss += Double(x[i] * x[i]) }
     let scale = 1 / (Float(ss / Double(n)) + eps).squareRoot()
@@ -233,7 +235,7 @@ public func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float
 }
 
 /// In-place softmax of x[0..<n].
-public func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+package func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
     guard n > 0 else { return }
     var m = x[0]
     for i in 1..<n { m = max(m, x[i]) }
@@ -249,7 +251,7 @@ public func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
 /// NeoX-style rotary embedding (llama.cpp rope type 2) of `heads` heads of `headDim` values at `pos`:
 /// element i pairs with i + headDim/2, rotated by pos · base^(-2i/headDim). The angle is built by repeated
 /// multiplication in Float, as ggml does, and the rotation is fused the way llama.cpp's build computes it.
-public func ropeNeoX(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, base: Float) {
+package func ropeNeoX(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, base: Float) {
     let half = headDim / 2
     let thetaScale = powf(base, -2 / Float(headDim))
     var theta = Float(pos)
@@ -381,7 +383,8 @@ public final class LanguageModel {
         let dim = c.dim, qDim = c.qDim, kvDim = c.kvDim, headDim = c.headDim, hidden = c.hiddenDim
         let groupSize = c.headCount / c.kvHeadCount
 
-        for i in 0..<n { dequantizeRow(w.tokenEmbedding.type, w.tokenEmbedding.row(tokens[i]), s.x + i * dim, dim) }
+        let embed = w.tokenEmbedding.traits.dequantize
+        for i in 0..<n { embed(w.tokenEmbedding.row(tokens[i]), s.x + i * dim, dim) }
 
         for (l, layer) in w.layers.enumerated() {
             layer.attnNorm.withUnsafeBufferPointer { wn in
@@ -517,7 +520,7 @@ extension LanguageModel {
 }
 
 /// Index of the largest value (the first one on ties).
-public func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
+package func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
     var best = 0
     for i in x.indices where x[i] > x[best] { best = i }
     return best

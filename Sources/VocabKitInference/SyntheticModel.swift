@@ -43,12 +43,16 @@ public struct SyntheticModelSpec: Sendable, Equatable {
 
     public var headDim: Int { dim / heads }
 
+
     /// Checks the shape: every matrix row must be whole blocks of `type`, heads must split `dim` into even
     /// head sizes, and K/V heads must divide the query heads. Sizes are capped to keep files small.
-    public func validate() throws {
+    public func validate() throws { _ = try checked() }
+
+    /// `validate()`, returning the traits of `type`.
+    func checked() throws -> TensorTypeTraits {
         func fail(_ message: String) -> SyntheticModelError { SyntheticModelError(message) }
-        guard isSupportedWeightType(type) else {
-            let names = GGMLType.allCases.filter(isSupportedWeightType).map(\.name).joined(separator: ", ")
+        guard let traits = TensorTypeTraits.of(type) else {
+            let names = TensorTypeTraits.supported.map(\.name).joined(separator: ", ")
             throw fail("type \(type.name) is not supported; use one of \(names)")
         }
         for (name, value, limit) in [("dim", dim, 8192), ("layers", layers, 64), ("heads", heads, 256),
@@ -62,6 +66,7 @@ public struct SyntheticModelSpec: Sendable, Equatable {
         guard dim % block == 0 else { throw fail("dim \(dim) is not a multiple of \(type.name)'s block size \(block)") }
         guard ffn % block == 0 else { throw fail("ffn \(ffn) is not a multiple of \(type.name)'s block size \(block)") }
         guard architecture == .qwen2 || !untiedOutput else { throw fail("qwen3 ties its output to the token embedding") }
+        return traits
     }
 }
 
@@ -80,16 +85,17 @@ public enum SyntheticModel {
     /// Writes `spec` with `vocabulary` (normally `Vocabulary.bundled()`) to `path`, through a temporary
     /// name that is renamed when complete (GGUFWriter).
     public static func write(_ spec: SyntheticModelSpec, vocabulary: Vocabulary, to path: String) throws {
-        try spec.validate()
+        let traits = try spec.checked()
         guard vocabulary.idCount <= embeddingRows else {
             throw SyntheticModelError("the vocabulary has \(vocabulary.idCount) ids, more than \(embeddingRows) rows")
         }
-        try GGUFWriter.write(to: path, metadata: metadata(spec, vocabulary: vocabulary), tensors: tensors(spec, vocabulary: vocabulary))
+        try GGUFWriter.write(to: path, metadata: metadata(spec, traits, vocabulary: vocabulary),
+                             tensors: tensors(spec, traits, vocabulary: vocabulary))
     }
 
     // MARK: Metadata
 
-    static func metadata(_ spec: SyntheticModelSpec, vocabulary: Vocabulary) -> [(key: String, value: GGUFOutputValue)] {
+    static func metadata(_ spec: SyntheticModelSpec, _ traits: TensorTypeTraits, vocabulary: Vocabulary) -> [(key: String, value: GGUFOutputValue)] {
         let arch = spec.architecture.rawValue
         func u32(_ v: Int) -> GGUFOutputValue { .value(.uint32(UInt32(v))) }
         var m: [(key: String, value: GGUFOutputValue)] = [
@@ -108,7 +114,7 @@ public enum SyntheticModel {
         if spec.architecture == .qwen3 {
             m += [("\(arch).attention.key_length", u32(spec.headDim)), ("\(arch).attention.value_length", u32(spec.headDim))]
         }
-        m.append(("general.file_type", u32(fileType(spec.type))))
+        m.append(("general.file_type", u32(traits.fileType)))
         if spec.type.blockElements > 1 { m.append(("general.quantization_version", u32(2))) }
         m += tokenizerMetadata(vocabulary, rows: embeddingRows)
         m += [
@@ -116,26 +122,6 @@ public enum SyntheticModel {
             ("vocabkit.synthetic.seed", .value(.uint64(spec.seed))),
         ]
         return m
-    }
-
-    /// llama.cpp's `llama_ftype` for a model whose matrices are all `type` (the "_S" mix for K-quants).
-    static func fileType(_ type: GGMLType) -> Int {
-        switch type {
-        case .f32: return 0
-        case .f16: return 1
-        case .q4_0: return 2
-        case .q4_1: return 3
-        case .q8_0: return 7
-        case .q5_0: return 8
-        case .q5_1: return 9
-        case .q2_K: return 10
-        case .q3_K: return 11
-        case .q4_K: return 14
-        case .q5_K: return 16
-        case .q6_K: return 18
-        case .bf16: return 32
-        default: return 0
-        }
     }
 
     /// Tokenizer keys as a converted Qwen GGUF has them: byte-level spellings of the BPE tokens (type 1),
@@ -186,7 +172,7 @@ public enum SyntheticModel {
         case vector(center: Float, spread: Float)
     }
 
-    static func tensors(_ spec: SyntheticModelSpec, vocabulary: Vocabulary) -> [GGUFOutputTensor] {
+    static func tensors(_ spec: SyntheticModelSpec, _ traits: TensorTypeTraits, vocabulary: Vocabulary) -> [GGUFOutputTensor] {
         let dim = spec.dim, qDim = spec.heads * spec.headDim, kvDim = spec.kvHeads * spec.headDim
         let vocabularyIds = vocabulary.idCount
         let specialIds = Set(vocabulary.specialTokens.map(\.id))
@@ -230,7 +216,8 @@ public enum SyntheticModel {
             list.append((p + "ffn_down.weight", [spec.ffn, dim], .matrix(std: residualGain * gain(spec.ffn), rowScale: unit)))
         }
         let type = spec.type, seed = spec.seed
-        let unitRMS = type.blockElements > 1 ? unitBlockRMS(type) : 1
+        let unitRMS: Float
+        if case let .blocks(fields) = traits.synthetic { unitRMS = unitBlockRMS(traits, scaleFields: fields) } else { unitRMS = 1 }
         return list.enumerated().map { index, entry in
             let (name, dims, fill) = entry
             switch fill {
@@ -254,7 +241,7 @@ public enum SyntheticModel {
                             for i in 0..<count {
                                 var rng = SyntheticRandom(seed: seed, stream: UInt64(index), row: UInt64(start + i))
                                 let scale = std * rowScale(start + i, &rng)
-                                fillRow(type, out.baseAddress! + i * rowBytes, cols: cols, std: scale, unitRMS: unitRMS, rng: &rng)
+                                fillRow(traits, out.baseAddress! + i * rowBytes, cols: cols, std: scale, unitRMS: unitRMS, rng: &rng)
                             }
                         }
                         try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<count * rowBytes])) }
@@ -265,76 +252,55 @@ public enum SyntheticModel {
         }
     }
 
-    /// The F16 scale fields of each quantized block: byte offset and the multiple of the block's base scale
-    /// written there. Mins are chosen so that a block's values average about zero.
-    static func scaleFields(_ type: GGMLType) -> [(offset: Int, multiple: Float)] {
-        switch type {
-        case .q4_0, .q5_0, .q8_0: return [(0, 1)]
-        case .q4_1: return [(0, 1), (2, -7.5)]        // q in 0...15
-        case .q5_1: return [(0, 1), (2, -15.5)]       // q in 0...31
-        case .q2_K: return [(80, 1), (82, 1.5)]       // mean sc·q = 7.5·1.5, mean min = 7.5
-        case .q3_K: return [(108, 1)]                 // signed scales and quants
-        case .q4_K: return [(0, 1), (2, 7.5)]         // mean sc·q = 31.5·7.5, mean min = 31.5
-        case .q5_K: return [(0, 1), (2, 15.5)]
-        case .q6_K: return [(208, 1)]
-        default: return []
-        }
-    }
-
     /// Root mean square of values of random blocks whose base scale is 1, measured with `dequantizeRow` on a
     /// fixed sample, so that any block layout can be scaled to a wanted deviation.
-    static func unitBlockRMS(_ type: GGMLType) -> Float {
-        let blocks = max(1, 4096 / type.blockElements)
-        let n = blocks * type.blockElements
-        var bytes = [UInt8](repeating: 0, count: blocks * type.blockBytes)
+    static func unitBlockRMS(_ traits: TensorTypeTraits, scaleFields: [ScaleField]) -> Float {
+        let blocks = max(1, 4096 / traits.blockElements)
+        let n = blocks * traits.blockElements
+        var bytes = [UInt8](repeating: 0, count: blocks * traits.blockBytes)
         var rng = SyntheticRandom(seed: 0x5EED, stream: 0, row: 0)
         bytes.withUnsafeMutableBytes { raw in
-            for b in 0..<blocks { randomBlock(type, raw.baseAddress! + b * type.blockBytes, baseScale: 1, rng: &rng) }
+            for b in 0..<blocks {
+                randomBlock(raw.baseAddress! + b * traits.blockBytes, bytes: traits.blockBytes, scaleFields: scaleFields, baseScale: 1, rng: &rng)
+            }
         }
         var values = [Float](repeating: 0, count: n)
-        bytes.withUnsafeBytes { src in values.withUnsafeMutableBufferPointer { dequantizeRow(type, src.baseAddress!, $0.baseAddress!, n) } }
+        bytes.withUnsafeBytes { src in values.withUnsafeMutableBufferPointer { traits.dequantize(src.baseAddress!, $0.baseAddress!, n) } }
         let meanSquare = values.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(n)
         return Float(meanSquare.squareRoot())
     }
 
     /// Random quant bytes with the scale fields set from `baseScale`.
-    static func randomBlock(_ type: GGMLType, _ block: UnsafeMutableRawPointer, baseScale: Float, rng: inout SyntheticRandom) {
+    static func randomBlock(_ block: UnsafeMutableRawPointer, bytes: Int, scaleFields: [ScaleField], baseScale: Float,
+                            rng: inout SyntheticRandom) {
         var i = 0
-        while i < type.blockBytes {
+        while i < bytes {
             var word = rng.next()
-            for _ in 0..<8 where i < type.blockBytes {
+            for _ in 0..<8 where i < bytes {
                 block.storeBytes(of: UInt8(truncatingIfNeeded: word), toByteOffset: i, as: UInt8.self)
                 word >>= 8
                 i += 1
             }
         }
-        for field in scaleFields(type) {
+        for field in scaleFields {
             let bits = Float16(baseScale * field.multiple).bitPattern.littleEndian
             block.storeBytes(of: bits, toByteOffset: field.offset, as: UInt16.self)
         }
     }
 
-    /// One row of `cols` values with standard deviation about `std`, in `type`.
-    static func fillRow(_ type: GGMLType, _ out: UnsafeMutableRawPointer, cols: Int, std: Float, unitRMS: Float,
+    /// One row of `cols` values with standard deviation about `std`, in the type of `traits`.
+    static func fillRow(_ traits: TensorTypeTraits, _ out: UnsafeMutableRawPointer, cols: Int, std: Float, unitRMS: Float,
                         rng: inout SyntheticRandom) {
-        // Uniform on ±a has deviation a/√3.
-        let a = std * Float(3).squareRoot()
-        switch type {
-        case .f32:
-            for i in 0..<cols { out.storeBytes(of: (a * rng.symmetric()).bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
-        case .f16:
-            for i in 0..<cols { out.storeBytes(of: Float16(a * rng.symmetric()).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
-        case .bf16:
-            for i in 0..<cols {
-                // Round to nearest even on the upper 16 bits (values are finite).
-                let bits = (a * rng.symmetric()).bitPattern
-                let rounded = UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
-                out.storeBytes(of: rounded.littleEndian, toByteOffset: 2 * i, as: UInt16.self)
-            }
-        default:
+        switch traits.synthetic {
+        case let .elements(store):
+            // Uniform on ±a has deviation a/√3.
+            let a = std * Float(3).squareRoot()
+            let size = traits.blockBytes
+            for i in 0..<cols { store(a * rng.symmetric(), out + size * i) }
+        case let .blocks(scaleFields):
             let base = std / unitRMS
-            for b in 0..<cols / type.blockElements {
-                randomBlock(type, out + b * type.blockBytes, baseScale: base, rng: &rng)
+            for b in 0..<cols / traits.blockElements {
+                randomBlock(out + b * traits.blockBytes, bytes: traits.blockBytes, scaleFields: scaleFields, baseScale: base, rng: &rng)
             }
         }
     }
