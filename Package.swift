@@ -4,7 +4,7 @@ import PackageDescription
 let package = Package(
     name: "VocabKit",
     products: [
-        .library(name: "VocabKit", targets: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference"]),
+        .library(name: "VocabKit", targets: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitModels", "VocabKitPrune", "VocabKitInference"]),
         .executable(name: "vocabkit", targets: ["vocabkit"]),
     ],
     dependencies: [
@@ -27,6 +27,9 @@ let package = Package(
             resources: [.copy("qwen3.vkv")]
         ),
         .target(name: "VocabKitGGUF"),
+        // What distinguishes architectures (hyperparameter keys, tensor names, RoPE style, optional tensors) and
+        // the published shapes of model families, read by inference, synth, inspect and savings.
+        .target(name: "VocabKitModels", dependencies: ["VocabKitGGUF"]),
         .target(
             name: "VocabKitTokenizer",
             dependencies: ["CICU", "CUnicodeData", "VocabKitVocab", "VocabKitGGUF"]
@@ -36,17 +39,18 @@ let package = Package(
         // A CPU forward pass for Qwen2/Qwen3 over GGUF weights, used to check pruned models.
         // AVX2/FMA/F16C kernels for it, chosen at run time (each function carries its own target attribute).
         .target(name: "CKernels"),
-        .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitTokenizer", "CKernels"]),
+        .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitModels", "VocabKitTokenizer", "CKernels"]),
         .executableTarget(
             name: "vocabkit",
             dependencies: [
-                "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference",
+                "VocabKitTokenizer", "VocabKitGGUF", "VocabKitModels", "VocabKitPrune", "VocabKitInference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTokenizer", "CICU"]),
         .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitGGUF"]),
-        .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitInference", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune"]),
+        .testTarget(name: "VocabKitModelsTests", dependencies: ["VocabKitModels", "VocabKitGGUF"]),
+        .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitInference", "VocabKitModels", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune"]),
         .testTarget(name: "VocabKitPruneTests", dependencies: ["VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF"]),
     ]
 )
