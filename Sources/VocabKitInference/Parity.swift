@@ -9,6 +9,7 @@ public enum ParityError: Error, Equatable, Sendable, CustomStringConvertible {
     case shapeMismatch(what: String, original: Int, pruned: Int)
     case emptyText(label: String)
     case contextTooSmall(context: Int, greedyTokens: Int)
+    case architectureMismatch(original: String, pruned: String)
 
     public var description: String {
         switch self {
@@ -19,6 +20,8 @@ public enum ParityError: Error, Equatable, Sendable, CustomStringConvertible {
             return "the models differ in \(what) (\(original) vs \(pruned)): not an original and its pruned copy"
         case let .emptyText(label): return "\(label) has no tokens"
         case let .contextTooSmall(context, n): return "a context of \(context) leaves no room for a text and \(n) generated tokens"
+        case let .architectureMismatch(original, pruned):
+            return "the models have different architectures (\(original) vs \(pruned)): not an original and its pruned copy"
         }
     }
 }
@@ -133,11 +136,20 @@ public final class ParityChecker {
     public init(original: LanguageModel, originalTokenizer: Tokenizer, pruned: LanguageModel, prunedTokenizer: Tokenizer,
                 map: VocabularyMap) throws {
         let a = original.config, b = pruned.config
-        for (what, x, y) in [("embedding_length", a.dim, b.dim), ("feed_forward_length", a.hiddenDim, b.hiddenDim),
-                             ("block_count", a.layerCount, b.layerCount), ("attention.head_count", a.headCount, b.headCount),
-                             ("attention.head_count_kv", a.kvHeadCount, b.kvHeadCount), ("key_length", a.headDim, b.headDim),
-                             ("context positions", original.maxContext, pruned.maxContext)] where x != y {
+        for (what, x, y) in [("embedding_length", a.dim, b.dim), ("block_count", a.layerCount, b.layerCount),
+                             ("key_length", a.headDim, b.headDim), ("context positions", original.maxContext, pruned.maxContext)]
+            where x != y {
             throw ParityError.shapeMismatch(what: what, original: x, pruned: y)
+        }
+        for (block, (x, y)) in zip(a.blocks, b.blocks).enumerated() {
+            let at = a.blocks.count > 1 && Set(a.blocks).count > 1 ? " of block \(block)" : ""
+            for (what, u, v) in [("feed_forward_length", x.hiddenDim, y.hiddenDim), ("attention.head_count", x.headCount, y.headCount),
+                                 ("attention.head_count_kv", x.kvHeadCount, y.kvHeadCount)] where u != v {
+                throw ParityError.shapeMismatch(what: what + at, original: u, pruned: v)
+            }
+        }
+        guard a.architecture == b.architecture else {
+            throw ParityError.architectureMismatch(original: a.architecture.name, pruned: b.architecture.name)
         }
         guard map.kept.count == a.vocabularySize else {
             throw ParityError.shapeMismatch(what: "original vocabulary rows vs its token list", original: a.vocabularySize, pruned: map.kept.count)

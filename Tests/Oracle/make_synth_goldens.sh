@@ -38,7 +38,9 @@ CANDIDATES = [
     "#include <stdio.h>",
 ]
 # Small enough that SynthTests runs them all in a debug build (the LM head over 151,936 rows dominates); dim is
-# a multiple of the type's block size, so the K-quant model is the largest.
+# a multiple of the type's block size, so the K-quant models are the largest. heads, kv_heads and ffn are a
+# number or a list with one value per layer (written as a per-layer array); llama.cpp builds llama's blocks all
+# like block 0, so blocks that differ are on deci, the llama variant it builds block by block.
 cases = [
     {"arch": "qwen3", "type": "F32", "dim": 32, "layers": 2, "heads": 2, "kv_heads": 1, "ffn": 64, "seed": 1, "prompts": 2},
     {"arch": "qwen3", "type": "F16", "dim": 32, "layers": 2, "heads": 2, "kv_heads": 1, "ffn": 64, "seed": 2, "prompts": 1},
@@ -46,6 +48,17 @@ cases = [
     {"arch": "qwen3", "type": "Q4_K", "dim": 256, "layers": 1, "heads": 4, "kv_heads": 2, "ffn": 256, "seed": 4, "prompts": 1},
     {"arch": "qwen2", "type": "Q4_1", "dim": 32, "layers": 2, "heads": 2, "kv_heads": 2, "ffn": 64, "seed": 5,
      "untied_output": True, "prompts": 1},
+    {"arch": "llama", "type": "F32", "dim": 32, "layers": 2, "heads": 2, "kv_heads": 1, "ffn": 64, "seed": 6, "prompts": 2},
+    {"arch": "llama", "type": "Q8_0", "dim": 64, "layers": 2, "heads": 4, "kv_heads": 2, "ffn": 64, "seed": 7,
+     "untied_output": True, "prompts": 1},
+    {"arch": "llama", "type": "Q5_K", "dim": 256, "layers": 1, "heads": 4, "kv_heads": 1, "ffn": 256, "seed": 8,
+     "rope_freqs": True, "prompts": 1},
+    {"arch": "llama", "type": "Q5_0", "dim": 64, "layers": 3, "heads": [4, 4, 4], "kv_heads": [2, 2, 2], "ffn": [96, 96, 96],
+     "seed": 9, "prompts": 1},
+    {"arch": "deci", "type": "F16", "dim": 64, "layers": 3, "heads": [4, 2, 4], "kv_heads": [2, 1, 4], "ffn": [64, 128, 96],
+     "seed": 10, "prompts": 2},
+    {"arch": "deci", "type": "Q6_K", "dim": 256, "layers": 2, "heads": 4, "kv_heads": [2, 1], "ffn": [256, 512],
+     "seed": 11, "untied_output": True, "rope_freqs": True, "prompts": 1},
 ]
 
 def checksum(path):
@@ -67,11 +80,15 @@ results = []
 for c in cases:
     name = f"{c['arch']}-{c['type'].lower()}-seed{c['seed']}"
     path = os.path.join(work, name + ".gguf")
+    def listed(v):
+        return ",".join(map(str, v)) if isinstance(v, list) else str(v)
     args = [vocabkit, "synth", "--arch", c["arch"], "--type", c["type"], "--dim", str(c["dim"]),
-            "--layers", str(c["layers"]), "--heads", str(c["heads"]), "--kv-heads", str(c["kv_heads"]),
-            "--ffn", str(c["ffn"]), "--seed", str(c["seed"]), "-o", path]
+            "--layers", str(c["layers"]), "--heads", listed(c["heads"]), "--kv-heads", listed(c["kv_heads"]),
+            "--ffn", listed(c["ffn"]), "--seed", str(c["seed"]), "-o", path]
     if c.get("untied_output"):
         args.append("--untied-output")
+    if c.get("rope_freqs"):
+        args.append("--rope-freqs")
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
     def ours(p):
         return json.loads(subprocess.run([vocabkit, "generate", path, "--prompt", p, "-n", str(N), "--json"],
@@ -97,7 +114,8 @@ for c in cases:
                         "vocabkit_min_margin": round(min(mine["margins"]), 4) if mine["margins"] else None})
         print(name, "same" if same else "DIFFERENT", round(min(mine["margins"] or [0]), 3), json.dumps(cont.decode("utf-8", "replace"), ensure_ascii=False))
     synth = {k: v for k, v in c.items() if k != "prompts"}
-    results.append({"name": name, "synth": {**synth, "untied_output": bool(c.get("untied_output"))},
+    results.append({"name": name, "synth": {**synth, "untied_output": bool(c.get("untied_output")),
+                                            "rope_freqs": bool(c.get("rope_freqs"))},
                     "file_bytes": os.path.getsize(path), "file_checksum": str(checksum(path)),
                     "results": outputs})
 libs = sorted(f for f in os.listdir(bin_dir) if f.startswith(("libllama.so.", "libggml.so.")) and f.count(".") >= 4)
