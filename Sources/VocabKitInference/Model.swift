@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import VocabKitGGUF
 import VocabKitModels
+import VocabKitTokenizer
 
 // A llama-style decoder in the manner of llama2.c: hyperparameters (`ModelConfig`), weights as views into the
 // memory-mapped GGUF (`ModelWeights`), and activation buffers (`RunState`). What differs between architectures
@@ -378,6 +379,8 @@ public final class LanguageModel {
     let state: RunState
     /// Tokens evaluated so far (the next position).
     public private(set) var position = 0
+    /// The GGUF's own vocabulary as a tokenizer, read on first use.
+    private var cachedTokenizer: Tokenizer?
 
     /// Round K, V and Q through F16 as llama.cpp's default F16 KV cache does (closer agreement with it).
     public var roundAttentionToHalf = true
@@ -403,6 +406,14 @@ public final class LanguageModel {
     }
 
     public var vocabularySize: Int { config.vocabularySize }
+
+    /// The tokenizer of the model's own vocabulary (`tokenizer.ggml.*`), loaded once.
+    public func tokenizer() throws -> Tokenizer {
+        if let cachedTokenizer { return cachedTokenizer }
+        let loaded = Tokenizer(vocabulary: try Vocabulary.load(gguf: weights.file, source: weights.file.path ?? "the model"))
+        cachedTokenizer = loaded
+        return loaded
+    }
     public var maxContext: Int { state.maxContext }
 
     /// Forgets the cached sequence.

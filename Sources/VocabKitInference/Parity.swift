@@ -166,6 +166,47 @@ public final class ParityChecker {
         prunedStops = pruned.stopTokens()
     }
 
+    /// Opens an original model and its pruned copy for `check`: each with its own vocabulary, ids matched by
+    /// spelling, both with room for `contextLength` positions.
+    public convenience init(originalPath: String, prunedPath: String, contextLength: Int = 256) throws {
+        try self.init(original: try GGUFFile(path: originalPath), originalSource: originalPath,
+                      pruned: try GGUFFile(path: prunedPath), prunedSource: prunedPath, contextLength: contextLength)
+    }
+
+    /// `init(originalPath:prunedPath:)` for files already open; the sources name them in errors.
+    public convenience init(original: GGUFFile, originalSource: String, pruned: GGUFFile, prunedSource: String,
+                            contextLength: Int = 256) throws {
+        let originalTokenizer = Tokenizer(vocabulary: try Vocabulary.load(gguf: original, source: originalSource))
+        let prunedTokenizer = Tokenizer(vocabulary: try Vocabulary.load(gguf: pruned, source: prunedSource))
+        let map = try VocabularyMap(original: original, pruned: pruned)
+        try self.init(original: try LanguageModel(file: original, maxContext: contextLength), originalTokenizer: originalTokenizer,
+                      pruned: try LanguageModel(file: pruned, maxContext: contextLength), prunedTokenizer: prunedTokenizer, map: map)
+    }
+
+    /// Checks `text` the way `vocabkit check --file` does: cut into windows of whole lines (`parityWindows`,
+    /// each at most contextLength − greedyTokens tokens), `windows` of them spread over the text, special-token
+    /// text not matched. `progress` is called before each window with (its index, the window count).
+    public func check(text: String, windows: Int = 8, greedyTokens: Int = 16, contextLength: Int? = nil,
+                      progress: (Int, Int) -> Void = { _, _ in }) throws -> ParityReport {
+        let context = contextLength ?? original.maxContext
+        let parts = parityWindows(text, tokenizer: originalTokenizer, maxTokens: min(context, original.maxContext) - greedyTokens, count: windows)
+        guard !parts.isEmpty else { throw ParityError.emptyText(label: "the text") }
+        return try check(parts.enumerated().map { ("window \($0.offset + 1)", $0.element) }, specialTokens: false,
+                         greedyTokens: greedyTokens, contextLength: context, progress: progress)
+    }
+
+    /// Checks each labelled text (`check(_:label:...)`) and totals the results.
+    public func check(_ texts: [(label: String, text: String)], specialTokens: Bool, greedyTokens: Int = 16, contextLength: Int? = nil,
+                      progress: (Int, Int) -> Void = { _, _ in }) throws -> ParityReport {
+        var results: [TextParity] = []
+        for (i, t) in texts.enumerated() {
+            progress(i, texts.count)
+            results.append(try check(t.text, label: t.label, specialTokens: specialTokens, greedyTokens: greedyTokens,
+                                     contextLength: contextLength ?? original.maxContext))
+        }
+        return ParityReport(texts: results)
+    }
+
     /// Checks one text: each model tokenizes it (special-token text matched only if `specialTokens`), keeps at
     /// most `contextLength − greedyTokens` tokens, evaluates them with logits at every position, then continues
     /// greedily for `greedyTokens` tokens (stopping at an end-of-generation token).

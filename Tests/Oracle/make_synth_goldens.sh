@@ -17,7 +17,7 @@ OUT="$ROOT/Tests/Fixtures/llama-goldens/synthetic.json"
 VOCABKIT="$SCRATCH/release/vocabkit"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-export BIN OUT VOCABKIT WORK
+export BIN OUT VOCABKIT WORK ROOT
 python3 - <<'PY'
 import array, base64, json, os, re, subprocess, sys
 bin_dir, out, vocabkit, work = os.environ["BIN"], os.environ["OUT"], os.environ["VOCABKIT"], os.environ["WORK"]
@@ -61,19 +61,8 @@ cases = [
      "seed": 11, "untied_output": True, "rope_freqs": True, "prompts": 1},
 ]
 
-def checksum(path):
-    """Σ word_i · (2i + 1) mod 2^64 over the file's little-endian 64-bit words (zero-padded); SynthTests
-    computes the same."""
-    data = open(path, "rb").read()
-    data += b"\0" * (-len(data) % 8)
-    words = array.array("Q")
-    words.frombytes(data)
-    if sys.byteorder != "little":
-        words.byteswap()
-    total = 0
-    for i, w in enumerate(words):
-        total = (total + w * (2 * i + 1)) & 0xFFFFFFFFFFFFFFFF
-    return total
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "Tests/Oracle"))
+from make_synth_checksum import checksum
 
 env = dict(os.environ, LD_LIBRARY_PATH=bin_dir)
 results = []

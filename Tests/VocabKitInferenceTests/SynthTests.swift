@@ -44,6 +44,22 @@ final class SynthTests: XCTestCase {
         return (data.count, sum)
     }
 
+    /// The spec of a golden's "synth" object (make_synth_goldens.sh, make_perplexity_golden.sh): heads,
+    /// kv_heads and ffn are a number, or a list with one value per layer (a per-layer array).
+    static func spec(fromGolden s: [String: Any]) -> SyntheticModelSpec {
+        func shape(_ key: String) -> (Int, [Int]?) {
+            if let list = s[key] as? [Int] { return (list[0], list) }
+            return (s[key] as! Int, nil)
+        }
+        let (heads, headsPerLayer) = shape("heads"), (kvHeads, kvHeadsPerLayer) = shape("kv_heads"), (ffn, ffnPerLayer) = shape("ffn")
+        return SyntheticModelSpec(
+            architecture: Architecture.named(s["arch"] as! String)!,
+            type: GGMLType(name: s["type"] as! String)!, dim: s["dim"] as! Int, layers: s["layers"] as! Int,
+            heads: heads, kvHeads: kvHeads, ffn: ffn, headsPerLayer: headsPerLayer, kvHeadsPerLayer: kvHeadsPerLayer,
+            ffnPerLayer: ffnPerLayer, seed: UInt64(s["seed"] as! Int), untiedOutput: s["untied_output"] as! Bool,
+            ropeFrequencyFactors: s["rope_freqs"] as? Bool ?? false)
+    }
+
     /// Every synthetic model of the golden file, regenerated from its parameters, is the same file llama.cpp
     /// ran (size and checksum), and its greedy continuations (prompt tokenized with the model's own vocabulary,
     /// as `vocabkit generate` does) are byte-identical to llama-simple's.
@@ -60,18 +76,7 @@ final class SynthTests: XCTestCase {
         for c in cases {
             let name = c["name"] as! String
             let s = c["synth"] as! [String: Any]
-            // heads, kv_heads and ffn: a number, or a list with one value per layer (a per-layer array).
-            func shape(_ key: String) -> (Int, [Int]?) {
-                if let list = s[key] as? [Int] { return (list[0], list) }
-                return (s[key] as! Int, nil)
-            }
-            let (heads, headsPerLayer) = shape("heads"), (kvHeads, kvHeadsPerLayer) = shape("kv_heads"), (ffn, ffnPerLayer) = shape("ffn")
-            let spec = SyntheticModelSpec(
-                architecture: Architecture.named(s["arch"] as! String)!,
-                type: GGMLType(name: s["type"] as! String)!, dim: s["dim"] as! Int, layers: s["layers"] as! Int,
-                heads: heads, kvHeads: kvHeads, ffn: ffn, headsPerLayer: headsPerLayer, kvHeadsPerLayer: kvHeadsPerLayer,
-                ffnPerLayer: ffnPerLayer, seed: UInt64(s["seed"] as! Int), untiedOutput: s["untied_output"] as! Bool,
-                ropeFrequencyFactors: s["rope_freqs"] as? Bool ?? false)
+            let spec = Self.spec(fromGolden: s)
             if Set(spec.blockShapes).count > 1 { differingBlocks += 1 }
             if spec.ropeFrequencyFactors { ropeFactors += 1 }
             types.insert(spec.type.name)
