@@ -318,7 +318,9 @@ final class LlamaGoldenTests: XCTestCase {
             // 12/12 were identical when written; at least 10 is the bar (issue 5).
             XCTAssertGreaterThanOrEqual(identical, 10, "continuations identical to llama.cpp's")
         } else {
-            XCTAssertGreaterThanOrEqual(identical, cases.count * 2 / 3, "most continuations should be identical to llama.cpp's")
+            // The portable path sums in its own order (Docs/inference.md): 9/12 identical when written, each of the
+            // other 3 parting at a decision llama.cpp makes by under 0.1 logits.
+            XCTAssertGreaterThanOrEqual(identical, 9, "continuations identical to llama.cpp's on the portable path")
         }
     }
 }
