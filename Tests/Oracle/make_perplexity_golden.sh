@@ -6,7 +6,7 @@
 #   - the real model MODEL (skipped with a note when it is missing), writing
 #     Tests/Fixtures/perplexity-goldens/qwen2.5-coder-0.5b.json;
 #   - synthetic models made by `vocabkit synth` (qwen3, llama with rope_freqs and an untied head, deci with
-#     blocks of different shapes), with -c 32 --chunks 8, writing Tests/Fixtures/perplexity-goldens/synthetic.json with each model's
+#     blocks of different shapes), with -c 32 --chunks 4, writing Tests/Fixtures/perplexity-goldens/synthetic.json with each model's
 #     synth parameters, size and word checksum (as make_synth_goldens.sh), so the test can rebuild the file.
 # Each golden holds the final estimate, its ±, the running perplexity after each chunk, and the text's path
 # and sha256 so the test can tell the text is unchanged. Builds the release vocabkit for the synthetic models
@@ -73,7 +73,7 @@ else:
 # Synthetic models: the same parameters as SynthTests' goldens use (a number or a per-layer list). Chunks of 32
 # tokens, so that llama.cpp's flash attention takes its one-query-at-a-time path, which VocabKit mirrors (from 64
 # queries on it tiles, see Docs/inference.md); types with a mirrored SIMD kernel (Q8_0, Q5_0).
-SYNTH_CTX, SYNTH_CHUNKS = 32, 8
+SYNTH_CTX, SYNTH_CHUNKS = 32, 4
 GENERATOR = "vocabkit synth v1"  # SyntheticModel.generator
 cases = [
     {"arch": "qwen3", "type": "Q8_0", "dim": 64, "layers": 2, "heads": 4, "kv_heads": 2, "ffn": 128, "seed": 21},

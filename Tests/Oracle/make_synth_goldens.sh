@@ -108,9 +108,12 @@ for c in cases:
                     "file_bytes": os.path.getsize(path), "file_checksum": str(checksum(path)),
                     "results": outputs})
 libs = sorted(f for f in os.listdir(bin_dir) if f.startswith(("libllama.so.", "libggml.so.")) and f.count(".") >= 4)
+# The CPU llama.cpp was built for (GGML_NATIVE): its SIMD width changes some sums in the last bits.
+flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
+isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "a CPU without AVX2"
 doc = {
     "oracle": "llama.cpp llama-simple, CPU, default context (flash attention auto -> on, F16 KV cache), greedy, "
-              "-n 32; libraries: " + ", ".join(libs) + " (from the llama-cpp-python 0.3.36 sdist)",
+              "-n 32; libraries: " + ", ".join(libs) + " (from the llama-cpp-python 0.3.36 sdist); built for " + isa,
     "generator": GENERATOR,
     "n_predict": N,
     "cases": results,
