@@ -4,8 +4,10 @@ import VocabKitGGUF
 /// Everything the forward pass and `synth` need to know about one weight type, in one entry per type (as
 /// ggml's `type_traits` and `type_traits_cpu`). The block geometry itself (elements and bytes per block) is
 /// the file format's, on `GGMLType`; this adds how to compute with a row. Supporting a new type means one
-/// entry in `TensorTypeTraits.all` (and its dequantize/dot functions), nothing else.
-package struct TensorTypeTraits: Sendable {
+/// entry in `TensorTypeTraits.all` (and its dequantize/dot functions), nothing else. A class, so that a
+/// `Matrix` carries one reference to it (copying the closures one by one into every parallel job costs
+/// reference counting).
+package final class TensorTypeTraits: Sendable {
     /// Dequantizes `n` elements (whole blocks) of a row into floats (ggml's `to_float`).
     package typealias Dequantize = @Sendable (_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) -> Void
     /// Dot product of a row of `n` elements with an activation: the F32 vector `x` and its prepared form in
@@ -24,6 +26,17 @@ package struct TensorTypeTraits: Sendable {
     let synthetic: SyntheticEncoding
     /// llama.cpp's `llama_ftype` for a model whose matrices are all this type (the "_S" mix for K-quants).
     let fileType: Int
+
+    init(type: GGMLType, dequantize: @escaping Dequantize, activationFormat: ActivationFormat, dot: @escaping Dot,
+         simdKernel: SIMDKernel?, synthetic: SyntheticEncoding, fileType: Int) {
+        self.type = type
+        self.dequantize = dequantize
+        self.activationFormat = activationFormat
+        self.dot = dot
+        self.simdKernel = simdKernel
+        self.synthetic = synthetic
+        self.fileType = fileType
+    }
 
     package var blockElements: Int { type.blockElements }
     package var blockBytes: Int { type.blockBytes }
