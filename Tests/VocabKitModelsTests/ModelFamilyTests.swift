@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import VocabKitGGUF
 @testable import VocabKitModels
@@ -69,5 +70,37 @@ final class ModelFamilyTests: XCTestCase {
         XCTAssertEqual(ModelFamily.named("QWEN3")?.name, "qwen3")
         XCTAssertNil(ModelFamily.named("gpt2"))
         XCTAssertEqual(ModelFamily.all.map(\.name), ["qwen3", "llama3"])
+    }
+}
+
+/// ProjectedQuantization against llama-quantize itself (Tests/Oracle/make_quant_mix_golden.sh): models of the
+/// same shapes quantized by llama.cpp to each format have, tensor for tensor, the types the projection gives,
+/// and exactly the tensors ModelShape lists.
+final class QuantMixGoldenTests: XCTestCase {
+    func testTypesEqualLlamaQuantize() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/quant-mix/llama-quantize.json")
+        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        var checked = 0
+        for c in doc["cases"] as! [[String: Any]] {
+            let s = c["synth"] as! [String: Any]
+            let arch = try XCTUnwrap(Architecture.named(s["arch"] as! String))
+            let dim = s["dim"] as! Int, heads = s["heads"] as! Int
+            let shape = ModelShape(name: c["name"] as! String, architecture: arch, hiddenSize: dim, layers: s["layers"] as! Int,
+                                   headCount: heads, kvHeadCount: s["kv_heads"] as! Int, headDimension: dim / heads,
+                                   feedForwardSize: s["ffn"] as! Int, vocabularyRows: 151_936,
+                                   tiedEmbeddings: !(s["untied_output"] as! Bool))
+            let formats = c["types"] as! [String: [String: String]]
+            XCTAssertEqual(Set(formats.keys), Set(ProjectedQuantization.allCases.map(\.rawValue)))
+            for (format, types) in formats {
+                let quantization = try XCTUnwrap(ProjectedQuantization(rawValue: format))
+                XCTAssertEqual(Set(shape.tensors().map(\.name)), Set(types.keys), "\(shape.name): the tensors llama.cpp's file has")
+                for tensor in shape.tensors() {
+                    XCTAssertEqual(shape.type(of: tensor, in: quantization).name, types[tensor.name], "\(shape.name) \(format) \(tensor.name)")
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 300)
     }
 }
