@@ -34,6 +34,9 @@ let package = Package(
         // renamed when complete, no output that is an input, line reading that takes CRLF.
         .target(name: "VocabKitIO", dependencies: ["CFileSupport"]),
         .target(name: "VocabKitGGUF", dependencies: ["VocabKitIO"]),
+        // What distinguishes architectures (hyperparameter keys, tensor names, RoPE style, optional tensors) and
+        // the published shapes of model families, read by inference, synth, inspect and savings.
+        .target(name: "VocabKitModels", dependencies: ["VocabKitGGUF"]),
         // safetensors files and sharded checkpoints: a validating reader and a streaming writer.
         .target(name: "VocabKitSafetensors", dependencies: ["VocabKitIO"]),
         .target(
@@ -53,19 +56,19 @@ let package = Package(
             dependencies: ["VocabKitSafetensors", "VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]
         ),
         .target(name: "CKernels"),
-        .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitTokenizer", "CKernels"]),
+        .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitModels", "VocabKitTokenizer", "CKernels"]),
         // Block surgery on GGUF files: delete, swap, duplicate, reorder transformer blocks.
         .target(name: "VocabKitSurgery", dependencies: ["VocabKitGGUF", "VocabKitIO"]),
         // `import VocabKit`: every module above, re-exported.
         .target(
             name: "VocabKit",
-            dependencies: ["VocabKitIO", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune", "VocabKitInference", "VocabKitSurgery",
+            dependencies: ["VocabKitIO", "VocabKitGGUF", "VocabKitModels", "VocabKitTokenizer", "VocabKitPrune", "VocabKitInference", "VocabKitSurgery",
                            "VocabKitSafetensors", "VocabKitHuggingFace"]
         ),
         .executableTarget(
             name: "vocabkit",
             dependencies: [
-                "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference", "VocabKitIO", "VocabKitSurgery",
+                "VocabKitTokenizer", "VocabKitGGUF", "VocabKitModels", "VocabKitPrune", "VocabKitInference", "VocabKitIO", "VocabKitSurgery",
                 "VocabKitSafetensors", "VocabKitHuggingFace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -77,7 +80,8 @@ let package = Package(
         .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitTestSupport", "VocabKitGGUF", "VocabKitIO"]),
         .testTarget(name: "VocabKitSurgeryTests", dependencies: ["VocabKitTestSupport", "VocabKitSurgery", "VocabKitGGUF", "VocabKitIO", "VocabKitInference"]),
         .testTarget(name: "VocabKitIOTests", dependencies: ["VocabKitTestSupport", "VocabKitIO"]),
-        .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitTestSupport", "VocabKitInference", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune"]),
+        .testTarget(name: "VocabKitModelsTests", dependencies: ["VocabKitTestSupport", "VocabKitModels", "VocabKitGGUF"]),
+        .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitTestSupport", "VocabKitInference", "VocabKitModels", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune", "VocabKitIO"]),
         .testTarget(name: "VocabKitSafetensorsTests", dependencies: ["VocabKitTestSupport", "VocabKitSafetensors", "VocabKitIO"]),
         .testTarget(
             name: "VocabKitHuggingFaceTests",

@@ -68,30 +68,20 @@ struct EvalCommand: ParsableCommand {
 
     private func evaluate() throws {
         let start = DispatchTime.now().uptimeNanoseconds
-        var text = try readText(file)
-        if text.last == 0x0A { text.removeLast() }  // as llama.cpp's -f does
-        let gguf = try openModel(model)
-        let vocabulary = try Vocabulary.load(gguf: gguf, source: model)
-        let tokenizer = Tokenizer(vocabulary: vocabulary)
-        var tokens = try text.withUnsafeBytes { buf in
-            do {
-                return try tokenizer.encode(utf8: buf, specialTokens: false, threads: ProcessInfo.processInfo.activeProcessorCount).map(Int.init)
-            } catch TokenizerError.invalidUTF8(let offset, _) {
-                throw ReportInputError("\(file): invalid UTF-8 at byte offset \(offset)")
-            }
-        }
-        let bos = PerplexityPlan.beginningOfSequence(file: gguf)
-        if let bos { tokens.insert(bos, at: 0) }
-        _ = try PerplexityPlan.chunkCount(tokens: tokens.count, contextLength: ctx, limit: chunks)  // fail before loading weights
-        let lm = try LanguageModel(file: gguf, maxContext: ctx)
+        let text = try readText(file)
+        let lm = try LanguageModel(file: try openModel(model), maxContext: ctx)
         lm.roundAttentionToHalf = !f32Attention
-        let byteCounts = (0..<vocabulary.idCount).map { vocabulary.bytes(of: $0).count }
         let showProgress = stderrIsTerminal
-        let result = try lm.perplexity(of: tokens, contextLength: ctx, chunks: chunks, batchSize: batch, bos: bos,
-                                       byteCount: { $0 < byteCounts.count ? byteCounts[$0] : 0 }) { done, total, totals in
-            guard showProgress else { return }
-            let line = String(format: "\rchunk %d/%d  ppl %.4f\u{1B}[K", done, total, totals.perplexity)
-            FileHandle.standardError.write(Data(line.utf8))
+        let result: PerplexityResult
+        do {
+            // llama-perplexity's input rules live in the library (LanguageModel.perplexity(ofUTF8:)).
+            result = try lm.perplexity(ofUTF8: text, contextLength: ctx, chunks: chunks, batchSize: batch) { done, total, totals in
+                guard showProgress else { return }
+                let line = String(format: "\rchunk %d/%d  ppl %.4f\u{1B}[K", done, total, totals.perplexity)
+                FileHandle.standardError.write(Data(line.utf8))
+            }
+        } catch TokenizerError.invalidUTF8(let offset, _) {
+            throw ReportInputError("\(file): invalid UTF-8 at byte offset \(offset)")
         }
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         // A NaN or infinite result is a broken model (a negative rms_epsilon, overflowing weights), not a score.
