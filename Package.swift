@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "VocabKitGGUF", dependencies: ["VocabKitIO"]),
         // What distinguishes architectures (hyperparameter keys, tensor names, RoPE style, optional tensors) and
         // the published shapes of model families, read by inference, synth, inspect and savings.
-        .target(name: "VocabKitModels", dependencies: ["VocabKitGGUF"]),
+        .target(name: "VocabKitModels", dependencies: ["VocabKitGGUF", "VocabKitIO"]),
         // safetensors files and sharded checkpoints: a validating reader and a streaming writer.
         .target(name: "VocabKitSafetensors", dependencies: ["VocabKitIO"]),
         .target(
