@@ -75,6 +75,8 @@ public struct TextParity: Sendable {
     /// Positions of the original's evaluation, and how many of them have a pruned token as the original's top-1.
     public var originalPositions = 0
     public var originalTop1Pruned = 0
+    /// The original's top-1 at those positions (original ids, in position order): what the cut costs.
+    public var originalTop1PrunedIds: [Int] = []
     /// Tokens of the original tokenization that the pruned model lacks.
     public var originalTokensPruned = 0
     /// Greedy continuations, both as original ids.
@@ -237,14 +239,16 @@ public final class ParityChecker {
         try compare(text: text, windows: windows, greedyTokens: greedyTokens, contextLength: contextLength, progress: progress)[0]
     }
 
-    /// `check(text:…)` for every pruned copy: one report per copy, in order.
-    public func compare(text: String, windows: Int = 8, greedyTokens: Int = 16, contextLength: Int? = nil,
+    /// `check(text:…)` for every pruned copy: one report per copy, in order. With `originalOnly` only the
+    /// original runs (no greedy continuation): each report has the cost (how often the original's top-1 is a
+    /// token the copy lacks) and the tokenization, but nothing compared, so it does not show parity.
+    public func compare(text: String, windows: Int = 8, greedyTokens: Int = 16, contextLength: Int? = nil, originalOnly: Bool = false,
                         progress: (Int, Int) -> Void = { _, _ in }) throws -> [ParityReport] {
         let context = contextLength ?? original.maxContext
         let parts = parityWindows(text, tokenizer: originalTokenizer, maxTokens: min(context, original.maxContext) - greedyTokens, count: windows)
         guard !parts.isEmpty else { throw ParityError.emptyText(label: "the text") }
         return try compare(parts.enumerated().map { ("window \($0.offset + 1)", $0.element) }, specialTokens: false,
-                           greedyTokens: greedyTokens, contextLength: context, progress: progress)
+                           greedyTokens: greedyTokens, contextLength: context, originalOnly: originalOnly, progress: progress)
     }
 
     /// Checks each labelled text (`check(_:label:...)`) and totals the results.
@@ -253,14 +257,15 @@ public final class ParityChecker {
         try compare(texts, specialTokens: specialTokens, greedyTokens: greedyTokens, contextLength: contextLength, progress: progress)[0]
     }
 
-    /// `check(_:specialTokens:…)` for every pruned copy: one report per copy, in order.
+    /// `check(_:specialTokens:…)` for every pruned copy: one report per copy, in order (`originalOnly`: as for
+    /// `compare(text:…)`).
     public func compare(_ texts: [(label: String, text: String)], specialTokens: Bool, greedyTokens: Int = 16, contextLength: Int? = nil,
-                        progress: (Int, Int) -> Void = { _, _ in }) throws -> [ParityReport] {
+                        originalOnly: Bool = false, progress: (Int, Int) -> Void = { _, _ in }) throws -> [ParityReport] {
         var results = [[TextParity]](repeating: [], count: copies.count)
         for (i, t) in texts.enumerated() {
             progress(i, texts.count)
             let parities = try compare(t.text, label: t.label, specialTokens: specialTokens, greedyTokens: greedyTokens,
-                                       contextLength: contextLength ?? original.maxContext)
+                                       contextLength: contextLength ?? original.maxContext, originalOnly: originalOnly)
             for (k, parity) in parities.enumerated() { results[k].append(parity) }
         }
         return results.map { ParityReport(texts: $0) }
@@ -279,7 +284,8 @@ public final class ParityChecker {
     /// computed in the same calls for their logits to compare bit for bit (batched kernels sum in another order
     /// for another batch size): the original is evaluated in calls that break at every copy's common length, and
     /// each copy in the same calls up to its own, then in one call for the rest.
-    public func compare(_ text: String, label: String, specialTokens: Bool, greedyTokens: Int, contextLength: Int) throws -> [TextParity] {
+    public func compare(_ text: String, label: String, specialTokens: Bool, greedyTokens: Int, contextLength: Int,
+                        originalOnly: Bool = false) throws -> [TextParity] {
         let budget = min(contextLength, original.maxContext) - greedyTokens
         guard budget >= 1 else { throw ParityError.contextTooSmall(context: contextLength, greedyTokens: greedyTokens) }
         let o = originalTokenizer.encode(text, specialTokens: specialTokens).prefix(budget).map(Int.init)
@@ -301,7 +307,8 @@ public final class ParityChecker {
             var r = TextParity(label: label, originalTokens: o.count, prunedTokens: p.count, tokenizationUnchanged: mapped == o)
             r.originalTokensPruned = o.filter { !copy.map.kept[$0] }.count
             r.originalPositions = o.count
-            return Side(copy: copy, tokens: p, common: common, result: r, keptLogits: [Float](repeating: 0, count: common * copy.keptTokens))
+            return Side(copy: copy, tokens: p, common: originalOnly ? 0 : common, result: r,
+                        keptLogits: [Float](repeating: 0, count: originalOnly ? 0 : common * copy.keptTokens))
         }
         let originalVocabulary = originalTokenizer.vocabulary
         let breaks = Set(sides.map(\.common).filter { $0 > 0 && $0 < o.count }).sorted()
@@ -315,13 +322,23 @@ public final class ParityChecker {
             originalTop1[i] = top
             if i + 1 < o.count { originalTotals.add(negativeLogLikelihood(logits, token: o[i + 1]), bytes: originalVocabulary.bytes(of: o[i + 1]).count) }
             for k in sides.indices {
-                if !sides[k].copy.map.kept[top] { sides[k].result.originalTop1Pruned += 1 }
+                if !sides[k].copy.map.kept[top] {
+                    sides[k].result.originalTop1Pruned += 1
+                    sides[k].result.originalTop1PrunedIds.append(top)
+                }
                 guard i < sides[k].common else { continue }
                 let keptCount = sides[k].copy.keptTokens, originalOfPruned = sides[k].copy.map.originalOfPruned
                 sides[k].keptLogits.withUnsafeMutableBufferPointer { out in
                     let base = i * keptCount
                     for j in 0..<keptCount { out[base + j] = logits[originalOfPruned[j]] }
                 }
+            }
+        }
+        guard !originalOnly else {
+            return sides.map { side in
+                var r = side.result
+                r.originalTotals = originalTotals
+                return r
             }
         }
         let greedyOriginal = try continueGreedily(original, from: originalTop1[o.count - 1], tokens: greedyTokens, stops: originalStops)

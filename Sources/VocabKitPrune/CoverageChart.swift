@@ -59,7 +59,7 @@ public struct CoverageChart {
     }
 
     public func svg() -> String {
-        let left = 64.0, right = 28.0, top = 44.0, bottom = 58.0
+        let left = 64.0, right = 28.0, top = 44.0, bottom = 78.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let ranked: [[Int]] = series.map { s in TokenSelector.ranked(s.counts, excluding: []) }
         let longest = ranked.map { $0.count }.max() ?? 0
@@ -73,7 +73,9 @@ public struct CoverageChart {
         <rect width="100%" height="100%" fill="white"/>
 
         """
+        // What a label must not cover: every text drawn so far, the markers, and the curves and lines.
         var placed: [Box] = []
+        var segments: [Segment] = []
         func text(_ s: String, x: Double, y: Double, anchor: TextMetrics.Anchor = .start, size: Double = Self.fontSize,
                   color: String? = nil) {
             placed.append(TextMetrics.box(of: s, x: x, y: y, anchor: anchor, fontSize: size))
@@ -81,103 +83,128 @@ public struct CoverageChart {
             let sized = size == Self.fontSize ? "" : " font-size=\"\(Int(size))\""
             out += "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"\(anchor.rawValue)\"\(sized)\(fill)>\(Self.xmlEscaped(s))</text>\n"
         }
+        func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, _ attributes: String, obstacle: Bool = true) {
+            out += "<line x1=\"\(f(x1))\" y1=\"\(f(y1))\" x2=\"\(f(x2))\" y2=\"\(f(y2))\" \(attributes)/>\n"
+            if obstacle { segments.append(Segment(x1: x1, y1: y1, x2: x2, y2: y2)) }
+        }
 
         text(title, x: width / 2, y: 26, anchor: .middle, size: Self.titleFontSize)
-        out += "<line x1=\"\(f(left))\" y1=\"\(f(top + plotHeight))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(top + plotHeight))\" stroke=\"black\"/>\n"
-        out += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + plotHeight))\" stroke=\"black\"/>\n"
         for share in [0.0, 0.25, 0.5, 0.75, 0.9, 1.0] {
-            out += "<line x1=\"\(f(left))\" y1=\"\(f(y(share)))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y(share)))\" stroke=\"#ddd\"/>\n"
+            line(left, y(share), left + plotWidth, y(share), "stroke=\"#ddd\"", obstacle: false)
             text("\(Int((share * 100).rounded()))%", x: left - 6, y: y(share) + 4, anchor: .end)
         }
+        line(left, top + plotHeight, left + plotWidth, top + plotHeight, "stroke=\"black\"")
+        line(left, top, left, top + plotHeight, "stroke=\"black\"")
         var decade = 1.0
         while decade <= maxRank {
-            out += "<line x1=\"\(f(x(decade)))\" y1=\"\(f(top + plotHeight))\" x2=\"\(f(x(decade)))\" y2=\"\(f(top + plotHeight + 4))\" stroke=\"black\"/>\n"
+            line(x(decade), top + plotHeight, x(decade), top + plotHeight + 4, "stroke=\"black\"")
             text(Self.grouped(Int(decade)), x: x(decade), y: top + plotHeight + 18, anchor: .middle)
             decade *= 10
         }
-        text("tokens, most used first (log scale)", x: left + plotWidth / 2, y: height - 12, anchor: .middle)
+        text("tokens, most used first (log scale)", x: left + plotWidth / 2, y: top + plotHeight + 38, anchor: .middle)
 
-        // The vocabulary's end: everything right of the curves' ends is never used.
-        var obstacles: [Box] = []
-        if let vocabularySize, vocabularySize > 0 {
-            let vx = x(Double(vocabularySize))
-            out += "<line x1=\"\(f(vx))\" y1=\"\(f(top))\" x2=\"\(f(vx))\" y2=\"\(f(top + plotHeight))\" stroke=\"#555\" stroke-dasharray=\"4 3\"/>\n"
-            obstacles.append(Box(x: vx - 1, y: top, width: 2, height: plotHeight))
+        // The legend, in a row under the axis.
+        var legendX = left
+        for (s, ids) in zip(series, ranked) {
+            let total = s.counts.reduce(0, &+)
+            let label = "\(s.name): \(Self.grouped(total)) \(s.unit), \(Self.grouped(ids.count)) distinct"
+            line(legendX, height - 14, legendX + 20, height - 14, "stroke=\"\(s.color)\" stroke-width=\"2\"")
+            text(label, x: legendX + 26, y: height - 10)
+            legendX += 26 + TextMetrics.width(of: label, fontSize: Self.fontSize) + 24
         }
 
-        // Curves, and their key points as markers (obstacles for every label).
+        // The vocabulary's end: everything right of the curves' ends is never used.
+        var vocabularyLine: Double?
+        if let vocabularySize, vocabularySize > 0 {
+            vocabularyLine = x(Double(vocabularySize))
+            line(vocabularyLine!, top, vocabularyLine!, top + plotHeight, "stroke=\"#555\" stroke-dasharray=\"4 3\"")
+        }
+
+        // Curves, and their key points as markers.
         var labels: [(text: String, point: (x: Double, y: Double), color: String)] = []
         for (s, ids) in zip(series, ranked) {
             let total = Double(max(s.counts.reduce(0, &+), 1))
-            var points: [String] = []
+            var points: [(Double, Double)] = []
             var sum: UInt64 = 0, lastX = -1.0
             for (index, id) in ids.enumerated() {
                 sum += s.counts[id]
                 let px = x(Double(index + 1))
                 if px - lastX >= 0.5 || index == ids.count - 1 {
-                    points.append("\(f(px)),\(f(y(Double(sum) / total)))")
+                    points.append((px, y(Double(sum) / total)))
                     lastX = px
                 }
             }
             guard !points.isEmpty else { continue }
-            out += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+            out += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\" points=\""
+                + points.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " ") + "\"/>\n"
+            for (a, b) in zip(points, points.dropFirst()) { segments.append(Segment(x1: a.0, y1: a.1, x2: b.0, y2: b.1)) }
             let usage = TokenUsage(counts: s.counts, pieces: [:], files: 0, bytes: 0, vocabularySource: "")
             for (fraction, k) in zip(keyPoints, usage.tokensCovering(keyPoints, ranked: ids)) where k > 0 {
                 let point = (x: x(Double(k)), y: y(fraction))
                 out += "<circle cx=\"\(f(point.x))\" cy=\"\(f(point.y))\" r=\"3\" fill=\"\(s.color)\"/>\n"
-                obstacles.append(Box(x: point.x - 3, y: point.y - 3, width: 6, height: 6))
+                placed.append(Box(x: point.x - 3, y: point.y - 3, width: 6, height: 6))
                 labels.append(("\(TokenUsage.percent(fraction))%: \(Self.grouped(k))", point, s.color))
             }
         }
 
-        // The legend, top left inside the plot, where coverage curves (which rise to the right) never are.
-        var legendY = top + 16
-        for (s, ids) in zip(series, ranked) {
-            let total = s.counts.reduce(0, &+)
-            out += "<line x1=\"\(f(left + 10))\" y1=\"\(f(legendY - 4))\" x2=\"\(f(left + 30))\" y2=\"\(f(legendY - 4))\" stroke=\"\(s.color)\" stroke-width=\"2\"/>\n"
-            text("\(s.name): \(Self.grouped(total)) \(s.unit), \(Self.grouped(ids.count)) distinct", x: left + 36, y: legendY)
-            legendY += 16
-        }
-        if let vocabularySize, vocabularySize > 0 {
-            let vx = x(Double(vocabularySize))
+        if let vocabularySize, let vx = vocabularyLine {
             let label = "vocabulary: \(Self.grouped(vocabularySize))"
-            let candidates = [(vx - 4, TextMetrics.Anchor.end), (vx + 4, .start)].flatMap { cx, anchor in
-                stride(from: top + 14, to: top + plotHeight, by: 14).map { (cx, $0, anchor) }
-            }
-            if let spot = firstFree(label, candidates, avoiding: placed + obstacles) {
+            let candidates = stride(from: top + 14, to: top + plotHeight, by: 7).flatMap { [(vx - 4, $0, TextMetrics.Anchor.end), (vx + 4, $0, .start)] }
+            if let spot = firstFree(label, candidates, avoiding: placed, segments: segments) {
                 text(label, x: spot.x, y: spot.y, anchor: spot.anchor)
             }
         }
 
-        // Key point labels: the free spot nearest to the point, beside it or stacked above or below it, with a
-        // leader line when it had to move away.
+        // Key point labels: the free spot nearest to the point (first right of it and below, where a rising
+        // curve is not; then left and above), with a leader line when it had to move away.
         for label in labels {
             var candidates: [(Double, Double, TextMetrics.Anchor)] = []
-            for step in 0..<Int(plotHeight / 7) {
-                for dy in step == 0 ? [14.0, -6] : [14 + 7 * Double(step), -6 - 7 * Double(step)] {
-                    candidates.append((label.point.x + 6, label.point.y + dy, .start))
-                    candidates.append((label.point.x - 6, label.point.y + dy, .end))
-                }
+            for step in 0..<Int(height / 7) {
+                let below = label.point.y + 14 + 7 * Double(step), above = label.point.y - 6 - 7 * Double(step)
+                candidates += [(label.point.x + 6, below, .start), (label.point.x - 6, above, .end),
+                               (label.point.x + 6, above, .start), (label.point.x - 6, below, .end)]
             }
-            guard let spot = firstFree(label.text, candidates, avoiding: placed + obstacles) else { continue }
+            guard let spot = firstFree(label.text, candidates, avoiding: placed, segments: segments) else { continue }
             let box = TextMetrics.box(of: label.text, x: spot.x, y: spot.y, anchor: spot.anchor, fontSize: Self.fontSize)
             if abs(spot.y - label.point.y) > 16 {
                 let edgeX = spot.anchor == .start ? box.x : box.x + box.width
                 let edgeY = min(max(label.point.y, box.y), box.y + box.height)
-                out += "<line x1=\"\(f(label.point.x))\" y1=\"\(f(label.point.y))\" x2=\"\(f(edgeX))\" y2=\"\(f(edgeY))\" stroke=\"\(label.color)\" stroke-width=\"0.5\"/>\n"
+                line(label.point.x, label.point.y, edgeX, edgeY, "stroke=\"\(label.color)\" stroke-width=\"0.5\"")
             }
             text(label.text, x: spot.x, y: spot.y, anchor: spot.anchor, color: label.color)
         }
         return out + "</svg>\n"
     }
 
-    /// The first candidate (x, baseline y, anchor) whose box, with a small gap, is inside the picture and clear of `taken`.
-    private func firstFree(_ s: String, _ candidates: [(Double, Double, TextMetrics.Anchor)], avoiding taken: [Box])
+    /// A straight line drawn on the chart, which no label may cross.
+    struct Segment {
+        var x1, y1, x2, y2: Double
+
+        /// Whether the segment passes through `box` (Liang–Barsky clipping).
+        func crosses(_ box: Box) -> Bool {
+            let dx = x2 - x1, dy = y2 - y1
+            var t0 = 0.0, t1 = 1.0
+            for (p, q) in [(-dx, x1 - box.x), (dx, box.x + box.width - x1), (-dy, y1 - box.y), (dy, box.y + box.height - y1)] {
+                if p == 0 {
+                    if q < 0 { return false }
+                } else {
+                    let t = q / p
+                    if p < 0 { t0 = max(t0, t) } else { t1 = min(t1, t) }
+                    if t0 > t1 { return false }
+                }
+            }
+            return true
+        }
+    }
+
+    /// The first candidate (x, baseline y, anchor) whose box, with a small gap, is inside the picture and clear of
+    /// `taken` boxes and `segments`.
+    private func firstFree(_ s: String, _ candidates: [(Double, Double, TextMetrics.Anchor)], avoiding taken: [Box], segments: [Segment])
         -> (x: Double, y: Double, anchor: TextMetrics.Anchor)? {
         for (x, y, anchor) in candidates {
-            let box = TextMetrics.box(of: s, x: x, y: y, anchor: anchor, fontSize: Self.fontSize)
-            guard box.padded(2).isInside(width: width, height: height) else { continue }
-            if !taken.contains(where: { $0.overlaps(box.padded(2)) }) { return (x, y, anchor) }
+            let box = TextMetrics.box(of: s, x: x, y: y, anchor: anchor, fontSize: Self.fontSize).padded(2)
+            guard box.isInside(width: width, height: height) else { continue }
+            if !taken.contains(where: { $0.overlaps(box) }) && !segments.contains(where: { $0.crosses(box) }) { return (x, y, anchor) }
         }
         return nil
     }

@@ -59,6 +59,9 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .short, parsing: .unconditional, help: "Greedy tokens to generate after each text.")
     var n: Int = 16
 
+    @Flag(name: .customLong("cost-only"), help: "Run only the original: report each selection's cost (how often the original's top-1 is a token it lacks) and tokenization, not parity.")
+    var costOnly = false
+
     @Flag(help: "With --prompts: wrap each prompt in the original's chat template (a user message, the assistant's turn opened).")
     var chat = false
 
@@ -111,10 +114,11 @@ struct CheckCommand: ParsableCommand {
                 let format = try ChatFormat.of(originalFile, path: original)
                 texts = texts.map { ($0.label, format.apply([.user($0.text)])) }
             }
-            reports = try checker.compare(texts, specialTokens: true, greedyTokens: n, contextLength: ctx, progress: progress)
+            reports = try checker.compare(texts, specialTokens: true, greedyTokens: n, contextLength: ctx, originalOnly: costOnly, progress: progress)
         } else {
             do {
-                reports = try checker.compare(text: text, windows: windows, greedyTokens: n, contextLength: ctx, progress: progress)
+                reports = try checker.compare(text: text, windows: windows, greedyTokens: n, contextLength: ctx, originalOnly: costOnly,
+                                              progress: progress)
             } catch ParityError.emptyText(label: "the text") {
                 throw ReportInputError("\(file!): no text to check")
             }
@@ -122,7 +126,15 @@ struct CheckCommand: ParsableCommand {
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let out = OutputWriter()
-        if reports.count == 1 {
+        if costOnly {
+            if json {
+                try writeJSON(reports, checker: checker, seconds: seconds, out: out)
+            } else {
+                writeTable(reports, checker: checker, seconds: seconds, out: out)
+            }
+            out.flush()
+            return true
+        } else if reports.count == 1 {
             if json {
                 try out.write(bytes: jsonData(selectionObject(reports[0], copy: checker.copies[0], path: pruned[0], full: true, seconds: seconds)))
                 out.write("\n")
@@ -147,16 +159,8 @@ struct CheckCommand: ParsableCommand {
         rows.append(("tokens (original \(first.originalTokens))", reports.map { "\($0.prunedTokens)" }))
         rows.append(("original tokens pruned", reports.map { "\($0.originalTokensPruned) (\(pct($0.originalTokensPruned, $0.originalTokens)))" }))
         rows.append(("tokenization unchanged", reports.map { "\($0.unchangedTexts)/\($0.texts.count)" }))
-        rows.append(("compared positions", reports.map { "\($0.comparedPositions)" }))
-        rows.append(("max |logit difference|", reports.map { "\($0.maxLogitDifference)" }))
-        rows.append(("top-1 agreement", reports.map { String(format: "%.2f%%", 100 * $0.top1Agreement) }))
         rows.append(("original top-1 was pruned", reports.map { "\($0.originalTop1Pruned) (\(pct($0.originalTop1Pruned, $0.originalPositions)))" }))
-        rows.append(("greedy (-n \(n)) identical, unchanged", reports.map { "\($0.greedyAgreementsUnchanged)/\($0.unchangedTexts)" }))
-        rows.append(("greedy (-n \(n)) identical, all", reports.map { "\($0.greedyAgreements)/\($0.texts.count)" }))
-        rows.append(("parted on a pruned token", reports.map { r in "\(r.texts.filter { !$0.greedyAgrees && $0.greedyDivergedOnPrunedToken }.count)" }))
-        rows.append((String(format: "bits per byte (original %.4f)", first.originalTotals.bitsPerByte),
-                     reports.map { String(format: "%.4f", $0.prunedTotals.bitsPerByte) }))
-        rows.append(("parity", reports.map { $0.holds ? "holds" : ($0.comparedPositions == 0 ? "not shown" : "FAILS") }))
+        if !costOnly { rows += comparisonRows(reports) }
         let names = pruned.map { URL(fileURLWithPath: $0).lastPathComponent }
         let labelWidth = rows.map { $0.0.count }.max() ?? 0
         let widths = names.indices.map { k in max(names[k].count, rows.map { $0.1[k].count }.max() ?? 0) }
@@ -164,9 +168,14 @@ struct CheckCommand: ParsableCommand {
             label.padding(toLength: labelWidth, withPad: " ", startingAt: 0)
                 + zip(cells, widths).map { "  " + String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined() + "\n"
         }
-        out.write("\(first.texts.count) texts, \(first.originalPositions) positions of the original\n")
+        out.write("\(first.texts.count) texts, \(first.originalPositions) positions of the original"
+                  + (costOnly ? " (cost only: the pruned copies were not run)\n" : "\n"))
         out.write(line("", names))
         for (label, cells) in rows { out.write(line(label, cells)) }
+        if costOnly {
+            out.write(String(format: "(%.1f s)\n", seconds))
+            return
+        }
         for (k, r) in reports.enumerated() {
             for t in r.texts where !t.holds {
                 out.write("FAIL \(names[k]) \(t.label): max |logit difference| \(t.maxLogitDifference), greedy \(t.greedyAgrees ? "identical" : "differs")\n")
@@ -175,6 +184,22 @@ struct CheckCommand: ParsableCommand {
         let holds = reports.allSatisfy(\.holds)
         out.write(holds ? "parity holds for every selection" : "parity FAILS")
         out.write(String(format: " (%.1f s)\n", seconds))
+    }
+
+    /// The rows that need the pruned copies run.
+    private func comparisonRows(_ reports: [ParityReport]) -> [(String, [String])] {
+        let first = reports[0]
+        var rows: [(String, [String])] = []
+        rows.append(("compared positions", reports.map { "\($0.comparedPositions)" }))
+        rows.append(("max |logit difference|", reports.map { "\($0.maxLogitDifference)" }))
+        rows.append(("top-1 agreement", reports.map { String(format: "%.2f%%", 100 * $0.top1Agreement) }))
+        rows.append(("greedy (-n \(n)) identical, unchanged", reports.map { "\($0.greedyAgreementsUnchanged)/\($0.unchangedTexts)" }))
+        rows.append(("greedy (-n \(n)) identical, all", reports.map { "\($0.greedyAgreements)/\($0.texts.count)" }))
+        rows.append(("parted on a pruned token", reports.map { r in "\(r.texts.filter { !$0.greedyAgrees && $0.greedyDivergedOnPrunedToken }.count)" }))
+        rows.append((String(format: "bits per byte (original %.4f)", first.originalTotals.bitsPerByte),
+                     reports.map { String(format: "%.4f", $0.prunedTotals.bitsPerByte) }))
+        rows.append(("parity", reports.map { $0.holds ? "holds" : ($0.comparedPositions == 0 ? "not shown" : "FAILS") }))
+        return rows
     }
 
     private func writeText(_ r: ParityReport, seconds: Double, out: OutputWriter) {
@@ -202,7 +227,8 @@ struct CheckCommand: ParsableCommand {
     private func writeJSON(_ reports: [ParityReport], checker: ParityChecker, seconds: Double, out: OutputWriter) throws {
         let first = reports[0]
         let object: [String: Any] = [
-            "parity": reports.allSatisfy(\.holds),
+            "parity": costOnly ? NSNull() : reports.allSatisfy(\.holds),
+            "cost_only": costOnly,
             "texts": first.texts.count,
             "original_tokens": first.originalTokens,
             "positions": first.originalPositions,
@@ -233,6 +259,7 @@ struct CheckCommand: ParsableCommand {
             "top1_agreements": t.top1Agreements,
             "max_kl": t.klMax,
             "original_top1_pruned": t.originalTop1Pruned,
+            "original_top1_pruned_ids": t.originalTop1PrunedIds,
             "greedy_original": t.greedyOriginal,
             "greedy_pruned": t.greedyPruned,
             "greedy_agree": t.greedyAgrees,
@@ -242,7 +269,7 @@ struct CheckCommand: ParsableCommand {
         var object: [String: Any] = [
             "model": path,
             "kept_tokens": copy.keptTokens,
-            "parity": r.holds,
+            "parity": costOnly ? NSNull() : r.holds,
             "texts": r.texts.count,
             "unchanged_tokenization": r.unchangedTexts,
             "original_tokens": r.originalTokens,
