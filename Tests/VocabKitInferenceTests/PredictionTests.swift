@@ -419,8 +419,8 @@ final class PredictionTests: XCTestCase {
         for c in cases {
             let prompt = try XCTUnwrap(c["prompt"]), golden = Array(try XCTUnwrap(c["answer"]).utf8)
             XCTAssertEqual(format.apply([.user(prompt)]), c["chat"], "the chat text is llama.cpp's")
+            // (ChatAnswerer.answer is this call: testAnswersAreGreedyContinuationsOfTheChatText.)
             let result = try lm.generateGreedy(prompt: answerer.chatTokens(prompt), maxTokens: n, stopTokens: lm.stopTokens())
-            XCTAssertEqual(try answerer.answer([prompt])[0].tokens, result.tokens)
             let bytes = try tokenizer.decode(result.tokens.map { TokenID($0) })
             if bytes == golden { identical += 1; continue }
             // As for the plain continuations (ModelTests): a departure only after a near-tie.
