@@ -50,7 +50,7 @@ struct GenerateCommand: ParsableCommand {
     func validate() throws {
         try requireRange(n, "-n", 0...maximumTokens)
         try requireRange(context, "--context", 1...maximumTokens)
-        if let problem = sampling(seed: 0).problem { throw ValidationError(problem) }
+        if let problem = sampling(seed: 0).problem { throw ValidationError("--" + problem) }
     }
 
     func run() throws {
