@@ -23,7 +23,14 @@ struct CountCommand: ParsableCommand {
         -o -). Count with --vocab MODEL.gguf for the model you will prune. With --merge, PATHs are usage tables \
         counted separately (shards, partitions, machines), summed into one. See Docs/scale.md.
 
-        Model-aware counting (--model MODEL.gguf, which is also the vocabulary): besides the corpus's own tokens,         the model runs over the files, cut into windows of whole lines of at most --ctx tokens as `check --file`         cuts them, and at every position the --top-k tokens it finds most likely with probability at least         --min-prob are counted in a `predicted` column; --sample N evaluates N positions, from windows spread         evenly over the corpus. --answers PROMPTS.txt (one prompt per line, \\n escapes) lets an instruct model         answer each prompt, wrapped in its chat template as llama.cpp applies it, greedily for up to -n tokens,         and counts the answers' tokens in the same column. `prune --coverage` then keeps what covers that share         of both columns (--predicted-coverage gives the predicted column its own). See Docs/evaluation.md.
+        Model-aware counting (--model MODEL.gguf, which is also the vocabulary): besides the corpus's own tokens, \
+        the model runs over the files, cut into windows of whole lines of at most --ctx tokens as `check --file` \
+        cuts them, and at every position the --top-k tokens it finds most likely with probability at least \
+        --min-prob are counted in a `predicted` column; --sample N evaluates N positions, from windows spread \
+        evenly over the corpus. --answers PROMPTS.txt (one prompt per line, \\n escapes) lets an instruct model \
+        answer each prompt, wrapped in its chat template as llama.cpp applies it, greedily for up to -n tokens, \
+        and counts the answers' tokens in the same column. `prune --coverage` then keeps what covers that share \
+        of both columns (--predicted-coverage gives the predicted column its own). See Docs/evaluation.md.
         """
     )
 
