@@ -10,6 +10,11 @@ import VocabKitGGUF
 /// (set it to compare against the portable path).
 public let simdKernelsEnabled: Bool = vk_cpu_has_avx2() != 0 && ProcessInfo.processInfo.environment["VOCABKIT_NO_SIMD"] == nil
 
+/// Whether the AVX-512 VNNI kernels replace the AVX2 ones where a type has one (bit for bit the same
+/// results, fewer instructions): the CPU has them and VOCABKIT_NO_AVX512 is unset.
+let wideKernelsEnabled: Bool = simdKernelsEnabled && vk_cpu_has_avx512() != 0
+    && ProcessInfo.processInfo.environment["VOCABKIT_NO_AVX512"] == nil
+
 /// Threads the forward pass spreads matrix rows over (VOCABKIT_THREADS, else all cores).
 let inferenceThreads: Int = {
     if let s = ProcessInfo.processInfo.environment["VOCABKIT_THREADS"], let n = Int(s), n > 0 { return n }
@@ -52,21 +57,26 @@ struct ActivationLayout {
     let quantStride: Int
     let scaleStride: Int
     let sumStride: Int
+    let offsetStride: Int
 
     init(cols: Int, format: ActivationFormat) {
         quantStride = cols
         scaleStride = format == .q8_K ? cols / 256 : cols / 32
         sumStride = cols / 16
+        offsetStride = cols / 4
     }
 }
 
 /// out[v·outStride + r] = W[r] · x[v·cols ..< (v+1)·cols] for rows r0..<r1 of `m` and vectors 0..<nvec,
 /// with `a` holding all vectors quantized in the type's activation format, through the type's SIMD kernel.
 /// Some of ggml's kernels depend on the batch a vector is part of: by default these vectors are the whole
-/// batch; `batchSize` and `batchIndex` (the position of vector 0 in it) say otherwise.
+/// batch; `batchSize` and `batchIndex` (the position of vector 0 in it) say otherwise. With `wide`, a type's
+/// AVX-512 kernel runs where it has one; its activations must have been quantized with their offsets.
 func simdRows(_ m: Matrix, _ r0: Int, _ r1: Int, _ a: QuantizedActivation, nvec: Int,
-              _ out: UnsafeMutablePointer<Float>, outStride: Int, batchSize: Int? = nil, batchIndex: Int = 0) {
+              _ out: UnsafeMutablePointer<Float>, outStride: Int, batchSize: Int? = nil, batchIndex: Int = 0,
+              wide: Bool = wideKernelsEnabled) {
     guard let kernel = m.traits.simdKernel else { preconditionFailure("no SIMD kernel for \(m.type.name)") }
+    let wide = wide && (m.traits.wideWeightOffset == nil || a.offsetsPrepared == m.traits.wideWeightOffset)
     let batch = batchSize ?? nvec
     let layout = ActivationLayout(cols: m.cols, format: m.traits.activationFormat)
     let rows = Int32(r1 - r0), w = m.row(r0), o = out + r0
@@ -78,6 +88,7 @@ func simdRows(_ m: Matrix, _ r0: Int, _ r1: Int, _ a: QuantizedActivation, nvec:
                            quants: a.qs + v0 * layout.quantStride, quantStride: layout.quantStride,
                            scales: a.scales + v0 * layout.scaleStride, scaleStride: layout.scaleStride,
                            sums: a.sums + v0 * layout.sumStride, sumStride: layout.sumStride,
+                           offsets: a.offsets + v0 * layout.offsetStride, offsetStride: layout.offsetStride, wide: wide,
                            vectors: Int32(min(group, nvec - v0)), batchSize: batch, batchIndex: batchIndex + v0,
                            out: o + v0 * outStride, outStride: outStride))
         v0 += group
@@ -92,7 +103,7 @@ func matmul(_ m: Matrix, _ x: UnsafePointer<Float>, nvec: Int, _ out: UnsafeMuta
             batch: QuantizedActivation, single: QuantizedActivation, simd: Bool = simdKernelsEnabled,
             batchSize: Int? = nil, batchIndex: Int = 0) {
     if simd && m.traits.hasSIMDKernel {
-        batch.quantize(x, m.cols * nvec, as: m.traits.activationFormat)
+        batch.quantize(x, m.cols * nvec, as: m.traits.activationFormat, offsets: wideKernelsEnabled ? m.traits.wideWeightOffset : nil)
         let chunk = rowChunk(m.rows)
         let chunks = (m.rows + chunk - 1) / chunk
         parallelFor(chunks) { c in

@@ -1,3 +1,4 @@
+import CKernels
 import VocabKitGGUF
 
 // Block formats (ggml's layouts, all little-endian), read one block at a time:
@@ -270,8 +271,12 @@ final class QuantizedActivation: @unchecked Sendable {
     /// as ggml's x86 quantizer does).
     let blockSums: UnsafeMutablePointer<Float>
     let rounded: UnsafeMutablePointer<Float>  // [capacity]: F16/BF16 formats, the values after rounding
+    /// [capacity / 4]: for the AVX-512 Q8_0/Q5_0 kernels, eight int32 lanes per Q8_0 block (`vk_q0_offsets`).
+    let offsets: UnsafeMutablePointer<Int32>
     var format: ActivationFormat = .f32
     var count = 0
+    /// The weight offset `offsets` were computed for by the last `quantize`, if any.
+    private(set) var offsetsPrepared: Int32?
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -280,6 +285,7 @@ final class QuantizedActivation: @unchecked Sendable {
         sums = .allocate(capacity: capacity / 16 + 1)
         blockSums = .allocate(capacity: capacity / 32 + 1)
         rounded = .allocate(capacity: capacity)
+        offsets = .allocate(capacity: capacity / 4 + 8)
     }
 
     deinit {
@@ -288,12 +294,36 @@ final class QuantizedActivation: @unchecked Sendable {
         sums.deallocate()
         blockSums.deallocate()
         rounded.deallocate()
+        offsets.deallocate()
     }
 
-    /// Quantizes `x[0..<n]` (n a multiple of the block size) into `format`.
-    func quantize(_ x: UnsafePointer<Float>, _ n: Int, as format: ActivationFormat) {
+    /// Quantizes `x[0..<n]` (n a multiple of the block size) into `format`; for Q8_0 with `offsets`, also the
+    /// lane offsets the AVX-512 kernels need for weights made unsigned by adding that constant. With the SIMD
+    /// kernels the Q8_0 and Q8_K quantizers run in C (the same values).
+    func quantize(_ x: UnsafePointer<Float>, _ n: Int, as format: ActivationFormat, offsets k: Int32? = nil) {
         self.format = format
         count = n
+        offsetsPrepared = nil
+        if simdKernelsEnabled && (format == .q8_0 || format == .q8_K) {
+            if format == .q8_0 {
+                vk_quantize_q8_0(x, Int32(n), qs, scales)
+                if let k, wideKernelsEnabled {
+                    vk_q0_offsets(qs, Int32(n / 32), k, offsets)
+                    offsetsPrepared = k
+                }
+            } else {
+                vk_quantize_q8_K(x, Int32(n), qs, scales, sums)
+            }
+            return
+        }
+        quantizePortably(x, n, as: format)
+    }
+
+    /// The Swift quantizers (the portable path, and the reference the C ones are tested against).
+    func quantizePortably(_ x: UnsafePointer<Float>, _ n: Int, as format: ActivationFormat) {
+        self.format = format
+        count = n
+        offsetsPrepared = nil
         switch format {
         case .f32:
             break

@@ -22,14 +22,18 @@ package final class TensorTypeTraits: Sendable {
     let dot: Dot
     /// The batched AVX2 kernel of CKernels, where there is one; nil runs the portable `dot` row by row.
     let simdKernel: SIMDKernel?
+    /// For types whose AVX-512 kernel makes the weights unsigned by adding this constant: the activations
+    /// then carry the offsets it adds to each lane (`QuantizedActivation.offsets`).
+    let wideWeightOffset: Int32?
     /// How `synth` writes random weights of this type.
     let synthetic: SyntheticEncoding
     /// llama.cpp's `llama_ftype` for a model whose matrices are all this type (the "_S" mix for K-quants).
     let fileType: Int
 
     init(type: GGMLType, dequantize: @escaping Dequantize, activationFormat: ActivationFormat, dot: @escaping Dot,
-         simdKernel: SIMDKernel?, synthetic: SyntheticEncoding, fileType: Int) {
+         simdKernel: SIMDKernel?, wideWeightOffset: Int32? = nil, synthetic: SyntheticEncoding, fileType: Int) {
         self.type = type
+        self.wideWeightOffset = wideWeightOffset
         self.dequantize = dequantize
         self.activationFormat = activationFormat
         self.dot = dot
@@ -70,16 +74,26 @@ package final class TensorTypeTraits: Sendable {
                          synthetic: .blocks([ScaleField(offset: 0, multiple: 1), ScaleField(offset: 2, multiple: -7.5)]), // q in 0...15
                          fileType: 3),
         TensorTypeTraits(type: .q5_0, dequantize: dequantizeQ5_0, activationFormat: .q8_0, dot: dotQ5_0, simdKernel: { p in
-                             vk_gemm_q5_0(p.weights, p.rowBytes, p.rows, p.blocks(32), p.quants, p.quantStride, p.scales, p.scaleStride,
-                                          p.vectors, p.out, p.outStride)
-                         }, synthetic: .blocks([ScaleField(offset: 0, multiple: 1)]), fileType: 8),
+                             if p.wide {
+                                 vk512_gemm_q5_0(p.weights, p.rowBytes, p.rows, p.blocks(32), p.quants, p.quantStride, p.scales, p.scaleStride,
+                                                 p.offsets, p.offsetStride, p.vectors, p.out, p.outStride)
+                             } else {
+                                 vk_gemm_q5_0(p.weights, p.rowBytes, p.rows, p.blocks(32), p.quants, p.quantStride, p.scales, p.scaleStride,
+                                              p.vectors, p.out, p.outStride)
+                             }
+                         }, wideWeightOffset: 16, synthetic: .blocks([ScaleField(offset: 0, multiple: 1)]), fileType: 8),
         TensorTypeTraits(type: .q5_1, dequantize: dequantizeQ5_1, activationFormat: .q8_1, dot: dotQ5_1, simdKernel: nil,
                          synthetic: .blocks([ScaleField(offset: 0, multiple: 1), ScaleField(offset: 2, multiple: -15.5)]), // q in 0...31
                          fileType: 9),
         TensorTypeTraits(type: .q8_0, dequantize: dequantizeQ8_0, activationFormat: .q8_0, dot: dotQ8_0, simdKernel: { p in
-                             vk_gemm_q8_0(p.weights, p.rowBytes, p.rows, p.blocks(32), p.quants, p.quantStride, p.scales, p.scaleStride,
-                                          p.vectors, p.out, p.outStride)
-                         }, synthetic: .blocks([ScaleField(offset: 0, multiple: 1)]), fileType: 7),
+                             if p.wide {
+                                 vk512_gemm_q8_0(p.weights, p.rowBytes, p.rows, p.blocks(32), p.quants, p.quantStride, p.scales, p.scaleStride,
+                                                 p.offsets, p.offsetStride, p.vectors, p.out, p.outStride)
+                             } else {
+                                 vk_gemm_q8_0(p.weights, p.rowBytes, p.rows, p.blocks(32), p.quants, p.quantStride, p.scales, p.scaleStride,
+                                              p.vectors, p.out, p.outStride)
+                             }
+                         }, wideWeightOffset: 128, synthetic: .blocks([ScaleField(offset: 0, multiple: 1)]), fileType: 7),
         // Mean sc·q = 7.5·1.5, mean min = 7.5.
         TensorTypeTraits(type: .q2_K, dequantize: dequantizeQ2_K, activationFormat: .q8_K, dot: dotQ2_K, simdKernel: nil,
                          synthetic: .blocks([ScaleField(offset: 80, multiple: 1), ScaleField(offset: 82, multiple: 1.5)]), fileType: 10),
@@ -128,7 +142,8 @@ enum SyntheticEncoding: Sendable {
 /// One call of a batched SIMD kernel: rows of a weight matrix against `vectors` activations quantized
 /// together (vector v's quants at `quants + v · quantStride`, and likewise its block scales and Q8_K sums),
 /// results to `out[v · outStride + r]`. Some of ggml's kernels depend on the micro-batch a vector is part
-/// of: `batchSize` is its size and `batchIndex` the position of vector 0 in it.
+/// of: `batchSize` is its size and `batchIndex` the position of vector 0 in it. `wide` selects the AVX-512
+/// kernel where the type has one (same results; `offsets` then holds the activations' lane offsets).
 struct SIMDProduct {
     let weights: UnsafeRawPointer
     let rowBytes: Int
@@ -140,6 +155,9 @@ struct SIMDProduct {
     let scaleStride: Int
     let sums: UnsafePointer<Int32>
     let sumStride: Int
+    let offsets: UnsafePointer<Int32>
+    let offsetStride: Int
+    let wide: Bool
     let vectors: Int32
     let batchSize: Int
     let batchIndex: Int

@@ -181,6 +181,56 @@ final class KernelSIMDTests: XCTestCase {
         }
     }
 
+    /// The AVX-512 VNNI kernels against the AVX2 ones: the same bits for every row count (odd ones pair the
+    /// last row with itself) and vector count (the direct path for up to 3 vectors, tiles of 8 after that).
+    func testWideKernelsEqualAVX2KernelsExactly() throws {
+        try XCTSkipUnless(wideKernelsEnabled, "this CPU has no AVX-512 VNNI (or VOCABKIT_NO_AVX512 is set)")
+        var g = SplitMix(state: 1234)
+        for t in Self.types {
+            let cols = t.activationFormat == .q8_K ? 512 : 160
+            for rows in [1, 2, 3, 5, 8, 13, 37] {
+                let bytes = randomMatrix(t, rows: rows, cols: cols, &g)
+                withMatrix(t, bytes, rows: rows, cols: cols) { m in
+                    for nvec in [1, 2, 3, 4, 7, 8, 9, 16, 17] {
+                        let x = randomVectors(nvec, cols, &g)
+                        let batch = QuantizedActivation(capacity: nvec * cols + 256)
+                        batch.quantize(x, nvec * cols, as: t.activationFormat, offsets: m.traits.wideWeightOffset)
+                        XCTAssertEqual(batch.offsetsPrepared, m.traits.wideWeightOffset)
+                        for size in Set([nvec, 8, 64]) {
+                            var narrow = [Float](repeating: .nan, count: nvec * rows), wide = narrow
+                            simdRows(m, 0, rows, batch, nvec: nvec, &narrow, outStride: rows, batchSize: size, wide: false)
+                            simdRows(m, 0, rows, batch, nvec: nvec, &wide, outStride: rows, batchSize: size, wide: true)
+                            XCTAssertEqual(narrow.map(\.bitPattern), wide.map(\.bitPattern), "\(t.name) rows \(rows) nvec \(nvec) batch \(size)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The C quantizers against the Swift ones, bit for bit: random blocks, an all-zero block, blocks whose
+    /// largest magnitude appears with both signs (Q8_K takes the first), and values that land on .5.
+    func testQuantizersMatchPortableOnes() {
+        var g = SplitMix(state: 77)
+        let n = 1024
+        var x = randomVectors(1, n, &g)
+        for i in 256..<512 { x[i] = 0 }
+        x[600] = -3; x[700] = 3
+        x[800] = 2.5; x[801] = -127; x[802] = 0.5; x[803] = -1.5
+        x[900] = 127; x[901] = 63.5; x[902] = -0.5
+        for format in [ActivationFormat.q8_0, .q8_K] {
+            let fast = QuantizedActivation(capacity: n + 256), portable = QuantizedActivation(capacity: n + 256)
+            fast.quantize(x, n, as: format)
+            portable.quantizePortably(x, n, as: format)
+            let blocks = format == .q8_K ? n / 256 : n / 32
+            XCTAssertEqual((0..<n).map { fast.qs[$0] }, (0..<n).map { portable.qs[$0] }, "\(format) quants")
+            XCTAssertEqual((0..<blocks).map { fast.scales[$0].bitPattern }, (0..<blocks).map { portable.scales[$0].bitPattern }, "\(format) scales")
+            if format == .q8_K {
+                XCTAssertEqual((0..<n / 16).map { fast.sums[$0] }, (0..<n / 16).map { portable.sums[$0] }, "sums")
+            }
+        }
+    }
+
     /// ggml's AVX2 exp approximation: within 2 ulp of exp over the float range, 0 and infinity beyond it.
     func testExpApproximation() {
         var x: Float = -87
