@@ -584,11 +584,37 @@ VK_AVX2 float vk_expf_approx(float x) {
     return fmaf(s2, p, s2) * s1;
 }
 
+/// vk_expf_approx on 8 lanes at once (the same operations lane by lane, so the same values).
+VK_AVX2 static inline __m256 vk_expf8(__m256 x) {
+    const __m256 shifter = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shifter);
+    const __m256 n = _mm256_sub_ps(z, shifter);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 p = _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                                                     _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+                                     u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+    const __m256 an = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+    const __m256 far = _mm256_cmp_ps(an, _mm256_set1_ps(126), _CMP_GT_OQ);
+    const __m256 near = _mm256_fmadd_ps(p, k, k);
+    if (!_mm256_movemask_ps(far)) return near;
+    const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                       _mm256_set1_epi32((int)0x82000000u));
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    const __m256 huge = _mm256_cmp_ps(an, _mm256_set1_ps(192), _CMP_GT_OQ);
+    const __m256 scaled = _mm256_blendv_ps(_mm256_mul_ps(_mm256_fmadd_ps(s2, p, s2), s1), _mm256_mul_ps(s1, s1), huge);
+    return _mm256_blendv_ps(near, scaled, far);
+}
+
 VK_AVX2 void vk_swiglu(const float *gate, const float *up, float *out, int n) {
     const int nv = n & ~7;
-    for (int i = 0; i < nv; i++) {
-        const float x = gate[i];
-        out[i] = x / (1.0f + vk_expf_approx(0.0f - x)) * up[i];
+    for (int i = 0; i < nv; i += 8) {
+        const __m256 x = _mm256_loadu_ps(gate + i);
+        const __m256 e = vk_expf8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), _mm256_loadu_ps(up + i)));
     }
     for (int i = nv; i < n; i++) {
         const float x = gate[i];
@@ -602,10 +628,11 @@ VK_AVX2 void vk_attention_f16(const float *q, const float *k, const float *v, si
                               int head_dim, float scale, float *out) {
     const int nv = head_dim & ~7;
     float m = -INFINITY, sum = 0;
-    for (int i = 0; i < head_dim; i++) out[i] = 0;
+    float qh[head_dim];
+    for (int i = 0; i < head_dim; i++) { qh[i] = vk_round_half(q[i]); out[i] = 0; }
     for (int t = 0; t < positions; t++) {
         const float *kt = k + (size_t)t * stride, *vt = v + (size_t)t * stride;
-        const float score = vk_dot_f16_values(q, kt, head_dim) * scale;
+        const float score = vk_dot_f16_values(qh, kt, head_dim) * scale;
         float ms = 1, vs = 1;
         if (score > m) {
             const float old = m;
@@ -632,6 +659,93 @@ VK_AVX2 void vk_attention_f16(const float *q, const float *k, const float *v, si
     for (int i = 0; i < head_dim; i++) out[i] *= inv;
 }
 
+/// llama.cpp's tiled flash attention (ggml_compute_forward_flash_attn_ext_tiled), which it uses when a
+/// micro-batch has 64 or more queries, for `nq` queries of one head at positions first ..< first + nq.
+/// Per query, over tiles of 64 cached positions from position 0 (positions after the query's own masked):
+/// scores as FMA chains over the head (Q in F32, K as cached), times `scale`; the tile's maximum M; when M
+/// grows, the output and the sum S are scaled by expf(old − new); each score becomes vk_expf8(score − M),
+/// summed in groups of 8 by vk_hsum8 into a double and that added to S; the output accumulates V as FMA
+/// chains over the tile's positions; at the end it is multiplied by 1 / S. Every output element is one
+/// sequential chain, so vectorizing across positions or head elements leaves the values as ggml's.
+VK_AVX2 void vk_attention_tiled(const float *q, size_t q_stride, int nq, int first, const float *k, const float *v,
+                                size_t stride, int head_dim, float scale, float *out, size_t out_stride) {
+    enum { T = 64 };
+    const int positions = first + nq;
+    const int tiles = (positions + T - 1) / T;
+    // Keys transposed per tile: kt[(tile · head_dim + d) · T + position in tile].
+    float *kt = aligned_alloc(32, sizeof(float) * (size_t)tiles * (size_t)head_dim * T);
+    float *acc = aligned_alloc(32, sizeof(float) * (size_t)((head_dim + 7) & ~7));
+    if (!kt || !acc) abort();
+    for (int t = 0; t < tiles; t++) {
+        float *dst = kt + (size_t)t * head_dim * T;
+        for (int j = 0; j < T; j++) {
+            const int pos = t * T + j;
+            for (int d = 0; d < head_dim; d++) dst[(size_t)d * T + j] = pos < positions ? k[(size_t)pos * stride + d] : 0.0f;
+        }
+    }
+    const int hv = head_dim & ~7;
+    for (int i = 0; i < nq; i++) {
+        const float *qi = q + (size_t)i * q_stride;
+        const int pos = first + i;
+        float m = -INFINITY, sum = 0;
+        for (int d = 0; d < head_dim; d++) acc[d] = 0;
+        for (int t = 0; t * T <= pos; t++) {
+            const float *kb = kt + (size_t)t * head_dim * T;
+            __m256 sc[T / 8];
+            for (int j = 0; j < T / 8; j++) sc[j] = _mm256_setzero_ps();
+            for (int d = 0; d < head_dim; d++) {
+                const __m256 qd = _mm256_set1_ps(qi[d]);
+                for (int j = 0; j < T / 8; j++) sc[j] = _mm256_fmadd_ps(_mm256_load_ps(kb + (size_t)d * T + 8 * j), qd, sc[j]);
+            }
+            const int visible = pos - t * T + 1 < T ? pos - t * T + 1 : T;
+            __m256 mx = _mm256_set1_ps(-INFINITY);
+            for (int j = 0; j < T / 8; j++) {
+                const __m256 lane = _mm256_add_ps(_mm256_set1_ps((float)(8 * j)), _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7));
+                const __m256 hidden = _mm256_cmp_ps(lane, _mm256_set1_ps((float)visible), _CMP_GE_OQ);
+                sc[j] = _mm256_blendv_ps(_mm256_mul_ps(sc[j], _mm256_set1_ps(scale)), _mm256_set1_ps(-INFINITY), hidden);
+                mx = _mm256_max_ps(mx, sc[j]);
+            }
+            __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(mx, 1), _mm256_castps256_ps128(mx));
+            m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+            const float tile_max = _mm_cvtss_f32(m4);
+            const float mnew = fmaxf(m, tile_max);
+            if (mnew > m) {
+                const float ms = expf(m - mnew);
+                for (int d = 0; d < head_dim; d++) acc[d] *= ms;
+                sum *= ms;
+            }
+            m = mnew;
+            double tile_sum = 0;
+            float e[T];
+            for (int j = 0; j < T / 8; j++) {
+                const __m256 x = vk_expf8(_mm256_sub_ps(sc[j], _mm256_set1_ps(mnew)));
+                _mm256_storeu_ps(e + 8 * j, x);
+                tile_sum += (double)vk_hsum8(x);
+            }
+            sum = (float)((double)sum + tile_sum);
+            // Hidden positions have weight 0 and leave the output as it is; only the visible ones are added.
+            for (int d = 0; d < hv; d += 8) {
+                __m256 a = _mm256_load_ps(acc + d);
+                for (int j = 0; j < visible; j++) {
+                    a = _mm256_fmadd_ps(_mm256_loadu_ps(v + (size_t)(t * T + j) * stride + d), _mm256_set1_ps(e[j]), a);
+                }
+                _mm256_store_ps(acc + d, a);
+            }
+            for (int d = hv; d < head_dim; d++) {
+                float a = acc[d];
+                for (int j = 0; j < visible; j++) a = fmaf(v[(size_t)(t * T + j) * stride + d], e[j], a);
+                acc[d] = a;
+            }
+        }
+        const float inv = sum == 0 ? 0 : 1 / sum;
+        float *o = out + (size_t)i * out_stride;
+        for (int d = 0; d < head_dim; d++) o[d] = acc[d] * inv;
+    }
+    free(kt);
+    free(acc);
+}
+
 #else  // not x86-64
 
 int vk_cpu_has_avx2(void) { return 0; }
@@ -654,6 +768,16 @@ float vk_dot_f16_values(const float *x, const float *y, int n) { VK_UNSUPPORTED;
 void vk_attention_f16(const float *q, const float *k, const float *v, size_t stride, int positions, int head_dim, float scale,
                       float *out) { VK_UNSUPPORTED; }
 void vk_swiglu(const float *gate, const float *up, float *out, int n) { VK_UNSUPPORTED; }
+void vk_attention_tiled(const float *q, size_t q_stride, int nq, int first, const float *k, const float *v, size_t stride,
+                        int head_dim, float scale, float *out, size_t out_stride) { VK_UNSUPPORTED; }
+int vk_cpu_has_avx512(void) { return 0; }
+void vk_q0_offsets(const int8_t *aq, int blocks, int k, int32_t *out) { VK_UNSUPPORTED; }
+void vk512_gemm_q8_0(const void *w, size_t row_bytes, int rows, int nb, const int8_t *aq, size_t aq_stride, const float *ad,
+                     size_t ad_stride, const int32_t *ao, size_t ao_stride, int nvec, float *out, size_t out_stride) { VK_UNSUPPORTED; }
+void vk512_gemm_q5_0(const void *w, size_t row_bytes, int rows, int nb, const int8_t *aq, size_t aq_stride, const float *ad,
+                     size_t ad_stride, const int32_t *ao, size_t ao_stride, int nvec, float *out, size_t out_stride) { VK_UNSUPPORTED; }
+void vk_quantize_q8_0(const float *x, int n, int8_t *qs, float *scales) { VK_UNSUPPORTED; }
+void vk_quantize_q8_K(const float *x, int n, int8_t *qs, float *scales, int32_t *sums) { VK_UNSUPPORTED; }
 float vk_expf_approx(float x) { VK_UNSUPPORTED; }
 
 #endif

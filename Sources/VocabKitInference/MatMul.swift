@@ -148,3 +148,9 @@ func simdAttention(_ q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values
                    positions: Int, headDim: Int, scale: Float, _ out: UnsafeMutablePointer<Float>) {
     vk_attention_f16(q, keys, values, stride, Int32(positions), Int32(headDim), scale, out)
 }
+
+func simdTiledAttention(_ q: UnsafePointer<Float>, queryStride: Int, queries: Int, first: Int, keys: UnsafePointer<Float>,
+                        values: UnsafePointer<Float>, stride: Int, headDim: Int, scale: Float, _ out: UnsafeMutablePointer<Float>,
+                        outStride: Int) {
+    vk_attention_tiled(q, queryStride, Int32(queries), Int32(first), keys, values, stride, Int32(headDim), scale, out, outStride)
+}

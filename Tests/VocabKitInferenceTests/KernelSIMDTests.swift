@@ -277,6 +277,60 @@ final class KernelSIMDTests: XCTestCase {
         }
     }
 
+    /// The tiled attention (llama.cpp's form for 64+ queries) against its algorithm written out in Swift with
+    /// the scalar exp approximation and ggml's sum of each 8 exponentials: equal bits, for queries in the first
+    /// tile, on a tile boundary and several tiles in, with a head size that leaves a tail of 4.
+    func testTiledAttentionMatchesReferenceExactly() {
+        var g = SplitMix(state: 31)
+        for headDim in [64, 20] {
+            let stride = headDim * 2, first = 60, queries = 75, positions = first + queries
+            let half = { (r: ClosedRange<Float>) in Float(Float16(Float.random(in: r, using: &g))) }
+            let q = (0..<queries * headDim).map { _ in Float.random(in: -2...2, using: &g) }
+            let k = (0..<positions * stride).map { _ in half(-2...2) }
+            let v = (0..<positions * stride).map { _ in half(-1...1) }
+            let scale = 1 / Float(headDim).squareRoot()
+            var out = [Float](repeating: .nan, count: queries * headDim)
+            simdTiledAttention(q, queryStride: headDim, queries: queries, first: first, keys: k, values: v, stride: stride,
+                               headDim: headDim, scale: scale, &out, outStride: headDim)
+            for i in [0, 3, 4, 67, 68, 74] {
+                let pos = first + i
+                var acc = [Float](repeating: 0, count: headDim), m = -Float.infinity, sum: Float = 0
+                var t0 = 0
+                while t0 <= pos {
+                    var w = [Float](repeating: -.infinity, count: 64)
+                    for j in 0..<64 where t0 + j <= pos {
+                        var s: Float = 0
+                        for d in 0..<headDim { s = s.addingProduct(k[(t0 + j) * stride + d], q[i * headDim + d]) }
+                        w[j] = s * scale
+                    }
+                    let mnew = max(m, w.max()!)
+                    if mnew > m {
+                        let ms = expf(m - mnew)
+                        for d in 0..<headDim { acc[d] *= ms }
+                        sum *= ms
+                    }
+                    m = mnew
+                    var tileSum: Double = 0
+                    for group in 0..<8 {
+                        let e = (0..<8).map { simdExpApprox(w[8 * group + $0] - mnew) }
+                        for (j, x) in e.enumerated() { w[8 * group + j] = x }
+                        // (l0 + l4, l1 + l5, l2 + l6, l3 + l7), then (0 + 2, 1 + 3), then those two.
+                        let a = (0..<4).map { e[$0] + e[$0 + 4] }
+                        tileSum += Double((a[0] + a[2]) + (a[1] + a[3]))
+                    }
+                    sum = Float(Double(sum) + tileSum)
+                    for d in 0..<headDim {
+                        for j in 0..<64 where t0 + j <= pos { acc[d] = acc[d].addingProduct(v[(t0 + j) * stride + d], w[j]) }
+                    }
+                    t0 += 64
+                }
+                let inv = 1 / sum
+                let ref = acc.map { $0 * inv }
+                XCTAssertEqual(Array(out[i * headDim..<(i + 1) * headDim]).map(\.bitPattern), ref.map(\.bitPattern), "head \(headDim) query \(i)")
+            }
+        }
+    }
+
     /// The C attention against the algorithm written out in Swift with the same score function: equal bits.
     func testAttentionMatchesReferenceExactly() {
         var g = SplitMix(state: 3)

@@ -69,10 +69,18 @@ void vk_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb,
 float vk_dot_f16_values(const float *x, const float *y, int n);
 
 /// One query's attention over `positions` cached keys and values (`stride` floats apart, all F16 values) as
-/// ggml's CPU flash attention computes it with an F16 KV cache: scores by vk_dot_f16_values times `scale`,
+/// ggml's CPU flash attention computes it with an F16 KV cache: Q rounded to F16, scores by vk_dot_f16_values times `scale`,
 /// an online softmax, the weighted sum of V rounded to F16 after every update, divided by the sum at the end.
 void vk_attention_f16(const float *q, const float *k, const float *v, size_t stride, int positions,
                       int head_dim, float scale, float *out);
+
+/// llama.cpp's tiled flash attention (from 64 queries in a micro-batch) for `nq` queries of one head, query i
+/// (F32, at q + i * q_stride) at position first + i seeing cached positions 0 ... first + i (keys and values
+/// `stride` floats apart, F16 values): keys in tiles of 64 positions, scores and the weighted sum of V as
+/// F32 FMA chains, a softmax per tile with ggml_v_expf and its sums, rescaling by expf when the maximum
+/// grows. Results to out + i * out_stride.
+void vk_attention_tiled(const float *q, size_t q_stride, int nq, int first, const float *k, const float *v,
+                        size_t stride, int head_dim, float scale, float *out, size_t out_stride);
 
 /// out[i] = silu(gate[i]) * up[i], with silu(x) = x / (1 + exp(-x)) and exp evaluated like ggml's AVX2
 /// ggml_v_expf (a degree-5 polynomial after range reduction) for whole groups of 8, libm expf for the rest.
