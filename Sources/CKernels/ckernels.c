@@ -396,6 +396,343 @@ VK_AVX512 void NAME(const void *w, size_t row_bytes, int rows, int nb,          
 VK512_GEMM_Q0(vk512_gemm_q8_0, 34, vk512_unpack_q8_0)
 VK512_GEMM_Q0(vk512_gemm_q5_0, 22, vk512_unpack_q5_0)
 
+VK_AVX2 static inline void vk_q6_K_unpack(const uint8_t *blk, __m256i q[8], __m256i scale[8]);
+
+// MARK: Q4_K and Q6_K with AVX-512 VNNI (same results as the AVX2 kernels below)
+
+// A super-block's 256 values are 16 parts of 16 (part t: elements 16t ..< 16t + 16, one Q6_K scale, half of a
+// Q4_K sub-block). vk512_prepare_q8_K lays a batch's activations out in groups of 4 vectors with part t of the
+// four side by side (64 bytes), so that one 512-bit vpmaddubsw + vpdpwssd multiplies a weight part (broadcast
+// to the four 128-bit lanes) with four vectors at once; each 128-bit lane then holds four int32 partial sums of
+// one vector. The integer sums are exact in any order, and the float steps are the AVX2 kernels' lane by lane.
+
+VK_AVX512 void vk512_prepare_q8_K(const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,
+                                  const int32_t *as, size_t as_stride, int nvec, int nb,
+                                  int8_t *parts, int16_t *sums, float *scales) {
+    const int groups = (nvec + 3) / 4;
+    for (int g = 0; g < groups; g++) {
+        for (int b = 0; b < nb; b++) {
+            const size_t gb = (size_t)g * nb + b;
+            int8_t *pd = parts + gb * 1024;
+            int16_t *sd = sums + gb * 64;
+            float *dd = scales + gb * 4;
+            for (int u = 0; u < 4; u++) {
+                const int v = 4 * g + u;
+                if (v < nvec) {
+                    const int8_t *y = aq + (size_t)v * aq_stride + 256 * (size_t)b;
+                    for (int t = 0; t < 16; t++) memcpy(pd + 64 * t + 16 * u, y + 16 * t, 16);
+                    const int32_t *bs = as + (size_t)v * as_stride + 16 * (size_t)b;
+                    for (int j = 0; j < 8; j++) {
+                        sd[8 * u + j] = (int16_t)bs[j];
+                        sd[32 + 8 * u + j] = (int16_t)bs[8 + j];
+                    }
+                    dd[u] = ad[(size_t)v * ad_stride + b];
+                } else {
+                    for (int t = 0; t < 16; t++) memset(pd + 64 * t + 16 * u, 0, 16);
+                    for (int j = 0; j < 8; j++) sd[8 * u + j] = sd[32 + 8 * u + j] = 0;
+                    dd[u] = 0;
+                }
+            }
+        }
+    }
+}
+
+/// acc + vpdpwssd(a, b), kept one instruction: compilers otherwise split it into vpmaddwd and vpaddd.
+VK_AVX512 static inline __m512i vk512_dpwssd(__m512i acc, __m512i a, __m512i b) {
+    __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+    return acc;
+}
+
+/// Sums the four int32 lanes of every 128-bit lane of a, b, c and d: lane i of 128-bit lane v of the result
+/// is the sum of 128-bit lane v of the i-th input.
+VK_AVX512 static inline __m512i vk512_sum4x4(__m512i a, __m512i b, __m512i c, __m512i d) {
+    const __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    const __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+}
+
+/// [v][i] (128-bit lane v, int32 i) to [i][v].
+VK_AVX512 static inline __m512i vk512_transpose4x4(__m512i x) {
+    return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), x);
+}
+
+/// One Q4_K super-block unpacked: part t's 16 values, its scale twice as int16 (for a broadcast vpdpwssd),
+/// the mins as int16 pairs for the activation sums (m0 m0 m1 m1 m2 m2 m3 m3, then m4 ... m7).
+typedef struct {
+    uint8_t q[16][16];
+    int32_t sc[16];
+    int16_t mins[2][8];
+    float d, dmin;
+} vk_q4_K_unpacked;
+
+VK_AVX512 static inline void vk512_unpack_q4_K(const uint8_t *blk, vk_q4_K_unpacked *u) {
+    const uint8_t *s = blk + 4, *qs = blk + 16;
+    uint8_t scale[8], min[8];
+    for (int j = 0; j < 4; j++) {
+        scale[j] = s[j] & 63;
+        min[j] = s[j + 4] & 63;
+        scale[j + 4] = (s[j + 8] & 0x0F) | ((s[j] >> 6) << 4);
+        min[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
+    }
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int c = 0; c < 4; c++) {
+        const __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+        // Parts 4c, 4c + 1: low nibbles of the 32 bytes; 4c + 2, 4c + 3: high nibbles.
+        _mm256_storeu_si256((__m256i *)u->q[4 * c], _mm256_and_si256(raw, m4));
+        _mm256_storeu_si256((__m256i *)u->q[4 * c + 2], _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4));
+    }
+    for (int t = 0; t < 16; t++) u->sc[t] = (int32_t)((uint32_t)scale[t / 2] * 0x00010001u);
+    for (int j = 0; j < 8; j++) u->mins[j / 4][2 * (j % 4)] = u->mins[j / 4][2 * (j % 4) + 1] = min[j];
+    u->d = vk_half(blk);
+    u->dmin = vk_half(blk + 2);
+}
+
+/// R rows' Q4_K super-blocks against a group of 4 vectors: for each row, the four chunk sums (64 values each,
+/// sub-block scales applied) and the four min terms, as [chunk][vector] int32. Each activation part is loaded
+/// once for the R rows.
+__attribute__((always_inline)) VK_AVX512 static inline void vk512_q4_K_group(
+        const int R, const vk_q4_K_unpacked *u, const int8_t *parts, const int16_t *sums, __m512i *chunks, __m512i *mins) {
+    __m512i acc[4][4];
+    for (int r = 0; r < R; r++) for (int c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_si512();
+#pragma clang loop unroll(full)
+    for (int t = 0; t < 16; t++) {
+        const __m512i y = _mm512_loadu_si512((const void *)(parts + 64 * t));
+        for (int r = 0; r < R; r++) {
+            const __m512i p = _mm512_maddubs_epi16(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)u[r].q[t])), y);
+            acc[r][t / 4] = vk512_dpwssd(acc[r][t / 4], p, _mm512_set1_epi32(u[r].sc[t]));
+        }
+    }
+    const __m512i bs0 = _mm512_loadu_si512((const void *)sums), bs1 = _mm512_loadu_si512((const void *)(sums + 32));
+    for (int r = 0; r < R; r++) {
+        chunks[r] = vk512_transpose4x4(vk512_sum4x4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
+        // Lane j of x: min_j · (bsum 2j + bsum 2j+1) for j < 4, of y likewise for min 4 + j; chunk c's min term is
+        // the sum of two neighbouring lanes.
+        const __m512i x = _mm512_madd_epi16(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)u[r].mins[0])), bs0);
+        const __m512i y = _mm512_madd_epi16(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)u[r].mins[1])), bs1);
+        const __m512i xs = _mm512_add_epi32(x, _mm512_shuffle_epi32(x, _MM_PERM_CDAB));
+        const __m512i ys = _mm512_add_epi32(y, _mm512_shuffle_epi32(y, _MM_PERM_CDAB));
+        mins[r] = vk512_transpose4x4(_mm512_castps_si512(_mm512_shuffle_ps(_mm512_castsi512_ps(xs), _mm512_castsi512_ps(ys),
+                                                                           _MM_SHUFFLE(2, 0, 2, 0))));
+    }
+}
+
+/// Running sums of one row against one group of 4 vectors: ggml's gemm form (per chunk) and gemv form (per
+/// super-block), each with its min part.
+typedef struct { __m128 acc, acc_min, acc1, acc1_min; } vk_q4_K_sums;
+
+enum { VK512_GROUPS = 4 };  // groups of 4 vectors per pass over the rows (the 16 vectors of a call)
+
+__attribute__((always_inline)) VK_AVX512 static inline void vk512_q4_K_rows(
+        const int R, const uint8_t *w, size_t row_bytes, int nb, const int8_t *parts, const int16_t *sums,
+        const float *scales, int g0, int ng, int nvec, int grouped, float *out, size_t out_stride) {
+    vk_q4_K_sums acc[4][VK512_GROUPS];
+    for (int r = 0; r < R; r++) for (int g = 0; g < ng; g++) acc[r][g].acc = acc[r][g].acc_min = acc[r][g].acc1 = acc[r][g].acc1_min = _mm_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        vk_q4_K_unpacked u[4];
+        for (int r = 0; r < R; r++) {
+            const uint8_t *blk = w + (size_t)r * row_bytes + (size_t)b * 144;
+            for (int o = 0; o < 144; o += 64) _mm_prefetch((const char *)blk + R * row_bytes + o, _MM_HINT_T0);
+            vk512_unpack_q4_K(blk, &u[r]);
+        }
+        for (int g = 0; g < ng; g++) {
+            const size_t gb = (size_t)(g0 + g) * nb + b;
+            __m512i ci[4], mi[4];
+            vk512_q4_K_group(R, u, parts + gb * 1024, sums + gb * 64, ci, mi);
+            const __m128 dy = _mm_loadu_ps(scales + gb * 4);
+            const int first = 4 * (g0 + g);
+            for (int r = 0; r < R; r++) {
+                vk_q4_K_sums *a = &acc[r][g];
+                const __m128 dd = _mm_mul_ps(_mm_set1_ps(u[r].d), dy), dm = _mm_mul_ps(_mm_set1_ps(u[r].dmin), dy);
+                // ggml's gemm (groups of four) adds every chunk to the running sums, its gemv whole super-blocks.
+                if (first < grouped) {
+                    const __m512 cf = _mm512_cvtepi32_ps(ci[r]), mf = _mm512_cvtepi32_ps(mi[r]);
+                    a->acc = _mm_fmadd_ps(_mm512_castps512_ps128(cf), dd, a->acc);
+                    a->acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(cf, 1), dd, a->acc);
+                    a->acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(cf, 2), dd, a->acc);
+                    a->acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(cf, 3), dd, a->acc);
+                    a->acc_min = _mm_fmadd_ps(_mm512_castps512_ps128(mf), dm, a->acc_min);
+                    a->acc_min = _mm_fmadd_ps(_mm512_extractf32x4_ps(mf, 1), dm, a->acc_min);
+                    a->acc_min = _mm_fmadd_ps(_mm512_extractf32x4_ps(mf, 2), dm, a->acc_min);
+                    a->acc_min = _mm_fmadd_ps(_mm512_extractf32x4_ps(mf, 3), dm, a->acc_min);
+                }
+                if (first + 4 > grouped) {
+                    const __m128i c4 = _mm_add_epi32(_mm_add_epi32(_mm512_castsi512_si128(ci[r]), _mm512_extracti32x4_epi32(ci[r], 1)),
+                                                     _mm_add_epi32(_mm512_extracti32x4_epi32(ci[r], 2), _mm512_extracti32x4_epi32(ci[r], 3)));
+                    const __m128i m4 = _mm_add_epi32(_mm_add_epi32(_mm512_castsi512_si128(mi[r]), _mm512_extracti32x4_epi32(mi[r], 1)),
+                                                     _mm_add_epi32(_mm512_extracti32x4_epi32(mi[r], 2), _mm512_extracti32x4_epi32(mi[r], 3)));
+                    a->acc1 = _mm_fmadd_ps(_mm_cvtepi32_ps(c4), dd, a->acc1);
+                    a->acc1_min = _mm_fmadd_ps(_mm_cvtepi32_ps(m4), dm, a->acc1_min);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        for (int g = 0; g < ng; g++) {
+            float o[4], o1[4];
+            _mm_storeu_ps(o, _mm_sub_ps(acc[r][g].acc, acc[r][g].acc_min));
+            _mm_storeu_ps(o1, _mm_sub_ps(acc[r][g].acc1, acc[r][g].acc1_min));
+            for (int k = 0; k < 4; k++) {
+                const int v = 4 * (g0 + g) + k;
+                if (v < nvec) out[(size_t)v * out_stride + r] = v < grouped ? o[k] : o1[k];
+            }
+        }
+    }
+}
+
+VK_AVX512 void vk512_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb,
+                               const int8_t *parts, const int16_t *sums, const float *scales,
+                               int nvec, int grouped, float *out, size_t out_stride) {
+    const int groups = (nvec + 3) / 4;
+    for (int g0 = 0; g0 < groups; g0 += VK512_GROUPS) {
+        const int ng = groups - g0 < VK512_GROUPS ? groups - g0 : VK512_GROUPS;
+        for (int r0 = 0; r0 < rows; r0 += 4) {
+            const uint8_t *wr = (const uint8_t *)w + (size_t)r0 * row_bytes;
+            float *o = out + r0;
+            switch (rows - r0 < 4 ? rows - r0 : 4) {
+            case 4: vk512_q4_K_rows(4, wr, row_bytes, nb, parts, sums, scales, g0, ng, nvec, grouped, o, out_stride); break;
+            case 3: vk512_q4_K_rows(3, wr, row_bytes, nb, parts, sums, scales, g0, ng, nvec, grouped, o, out_stride); break;
+            case 2: vk512_q4_K_rows(2, wr, row_bytes, nb, parts, sums, scales, g0, ng, nvec, grouped, o, out_stride); break;
+            default: vk512_q4_K_rows(1, wr, row_bytes, nb, parts, sums, scales, g0, ng, nvec, grouped, o, out_stride); break;
+            }
+        }
+    }
+}
+
+/// One Q6_K super-block unpacked: part t's 16 values (0 ... 63, the value + 32), its scale twice as int16, and
+/// -32 · scales as int16 (0-7, then 8-15) for the offset, which the activation sums of 16 remove.
+typedef struct {
+    uint8_t q[16][16];
+    int32_t sc[16];
+    int16_t nsc[2][8];
+    float d;
+} vk_q6_K_unpacked;
+
+VK_AVX512 static inline void vk512_unpack_q6_K(const uint8_t *blk, vk_q6_K_unpacked *u) {
+    __m256i q[8], scale[8];
+    vk_q6_K_unpack(blk, q, scale);
+    // Run k holds parts 2k and 2k + 1.
+    for (int k = 0; k < 8; k++) _mm256_storeu_si256((__m256i *)u->q[2 * k], q[k]);
+    const int8_t *sc = (const int8_t *)(blk + 192);
+    for (int t = 0; t < 16; t++) {
+        u->sc[t] = (int32_t)(((uint32_t)(uint16_t)(int16_t)sc[t]) * 0x00010001u);
+        u->nsc[t / 8][t % 8] = (int16_t)(-32 * sc[t]);
+    }
+    u->d = vk_half(blk + 208);
+}
+
+/// R rows' Q6_K super-blocks against a group of 4 vectors: per row, the products of the even parts in
+/// `even`, of the odd parts in `odd` (128-bit lane v: vector v), each minus its share of the offset, so that
+/// lanes 0-3 of `even` and of `odd` are lanes 0-3 and 4-7 of the AVX2 kernel's vk_q6_K_lanes.
+__attribute__((always_inline)) VK_AVX512 static inline void vk512_q6_K_group(
+        const int R, const vk_q6_K_unpacked *u, const int8_t *parts, const int16_t *sums, __m512i *even, __m512i *odd) {
+    __m512i e[4], o[4];
+    for (int r = 0; r < R; r++) e[r] = o[r] = _mm512_setzero_si512();
+#pragma clang loop unroll(full)
+    for (int t = 0; t < 16; t += 2) {
+        const __m512i ye = _mm512_loadu_si512((const void *)(parts + 64 * t));
+        const __m512i yo = _mm512_loadu_si512((const void *)(parts + 64 * t + 64));
+        for (int r = 0; r < R; r++) {
+            const __m512i pe = _mm512_maddubs_epi16(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)u[r].q[t])), ye);
+            const __m512i po = _mm512_maddubs_epi16(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)u[r].q[t + 1])), yo);
+            e[r] = vk512_dpwssd(e[r], pe, _mm512_set1_epi32(u[r].sc[t]));
+            o[r] = vk512_dpwssd(o[r], po, _mm512_set1_epi32(u[r].sc[t + 1]));
+        }
+    }
+    const __m512i bs0 = _mm512_loadu_si512((const void *)sums), bs1 = _mm512_loadu_si512((const void *)(sums + 32));
+    for (int r = 0; r < R; r++) {
+        even[r] = vk512_dpwssd(e[r], _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)u[r].nsc[0])), bs0);
+        odd[r] = vk512_dpwssd(o[r], _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)u[r].nsc[1])), bs1);
+    }
+}
+
+/// Running sums of one row against one group of 4 vectors: tiled (one per vector) or lanes (eight per
+/// vector, vectors 0 and 1 in `lanes[0]`, 2 and 3 in `lanes[1]`).
+typedef struct { __m128 acc; __m512 lanes[2]; } vk_q6_K_sums;
+
+__attribute__((always_inline)) VK_AVX512 static inline void vk512_q6_K_rows(
+        const int R, const uint8_t *w, size_t row_bytes, int nb, const int8_t *parts, const int16_t *sums,
+        const float *scales, int g0, int ng, int nvec, int tiled, float *out, size_t out_stride) {
+    vk_q6_K_sums acc[4][VK512_GROUPS];
+    for (int r = 0; r < R; r++) {
+        for (int g = 0; g < ng; g++) {
+            acc[r][g].acc = _mm_setzero_ps();
+            acc[r][g].lanes[0] = acc[r][g].lanes[1] = _mm512_setzero_ps();
+        }
+    }
+    for (int b = 0; b < nb; b++) {
+        vk_q6_K_unpacked u[4];
+        for (int r = 0; r < R; r++) {
+            const uint8_t *blk = w + (size_t)r * row_bytes + (size_t)b * 210;
+            for (int o = 0; o < 210; o += 64) _mm_prefetch((const char *)blk + R * row_bytes + o, _MM_HINT_T0);
+            vk512_unpack_q6_K(blk, &u[r]);
+        }
+        for (int g = 0; g < ng; g++) {
+            const size_t gb = (size_t)(g0 + g) * nb + b;
+            __m512i even[4], odd[4];
+            vk512_q6_K_group(R, u, parts + gb * 1024, sums + gb * 64, even, odd);
+            const __m128 dy = _mm_loadu_ps(scales + gb * 4);
+            if (tiled) {
+                // ggml's tiled K-quant matmul: the whole integer sum times d_w, fused with d_a.
+                __m512i t[4];
+                for (int r = 0; r < 4; r++) t[r] = r < R ? _mm512_add_epi32(even[r], odd[r]) : _mm512_setzero_si512();
+                const __m512i totals = vk512_transpose4x4(vk512_sum4x4(t[0], t[1], t[2], t[3]));
+                float tf[16];
+                _mm512_storeu_ps(tf, _mm512_cvtepi32_ps(totals));
+                for (int r = 0; r < R; r++) {
+                    acc[r][g].acc = _mm_fmadd_ps(_mm_mul_ps(_mm_set1_ps(u[r].d), _mm_loadu_ps(tf + 4 * r)), dy, acc[r][g].acc);
+                }
+            } else {
+                for (int r = 0; r < R; r++) {
+                    // Vector v's eight lanes: its 128-bit lane of `even`, then of `odd`.
+                    const __m512i l01 = _mm512_permutex2var_epi64(even[r], _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), odd[r]);
+                    const __m512i l23 = _mm512_permutex2var_epi64(even[r], _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15), odd[r]);
+                    const __m512 d = _mm512_castps128_ps512(_mm_mul_ps(dy, _mm_set1_ps(u[r].d)));
+                    const __m512 d01 = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), d);
+                    const __m512 d23 = _mm512_permutexvar_ps(_mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3), d);
+                    acc[r][g].lanes[0] = _mm512_fmadd_ps(d01, _mm512_cvtepi32_ps(l01), acc[r][g].lanes[0]);
+                    acc[r][g].lanes[1] = _mm512_fmadd_ps(d23, _mm512_cvtepi32_ps(l23), acc[r][g].lanes[1]);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        for (int g = 0; g < ng; g++) {
+            float o[4];
+            if (tiled) {
+                _mm_storeu_ps(o, acc[r][g].acc);
+            } else {
+                o[0] = vk_hsum8(_mm512_castps512_ps256(acc[r][g].lanes[0]));
+                o[1] = vk_hsum8(_mm512_extractf32x8_ps(acc[r][g].lanes[0], 1));
+                o[2] = vk_hsum8(_mm512_castps512_ps256(acc[r][g].lanes[1]));
+                o[3] = vk_hsum8(_mm512_extractf32x8_ps(acc[r][g].lanes[1], 1));
+            }
+            for (int k = 0; k < 4; k++) {
+                const int v = 4 * (g0 + g) + k;
+                if (v < nvec) out[(size_t)v * out_stride + r] = o[k];
+            }
+        }
+    }
+}
+
+VK_AVX512 void vk512_gemm_q6_K(const void *w, size_t row_bytes, int rows, int nb,
+                               const int8_t *parts, const int16_t *sums, const float *scales,
+                               int nvec, int tiled, float *out, size_t out_stride) {
+    const int groups = (nvec + 3) / 4;
+    for (int g0 = 0; g0 < groups; g0 += VK512_GROUPS) {
+        const int ng = groups - g0 < VK512_GROUPS ? groups - g0 : VK512_GROUPS;
+        for (int r0 = 0; r0 < rows; r0 += 4) {
+            const uint8_t *wr = (const uint8_t *)w + (size_t)r0 * row_bytes;
+            float *o = out + r0;
+            switch (rows - r0 < 4 ? rows - r0 : 4) {
+            case 4: vk512_q6_K_rows(4, wr, row_bytes, nb, parts, sums, scales, g0, ng, nvec, tiled, o, out_stride); break;
+            case 3: vk512_q6_K_rows(3, wr, row_bytes, nb, parts, sums, scales, g0, ng, nvec, tiled, o, out_stride); break;
+            case 2: vk512_q6_K_rows(2, wr, row_bytes, nb, parts, sums, scales, g0, ng, nvec, tiled, o, out_stride); break;
+            default: vk512_q6_K_rows(1, wr, row_bytes, nb, parts, sums, scales, g0, ng, nvec, tiled, o, out_stride); break;
+            }
+        }
+    }
+}
+
 // MARK: Q6_K (256-element super-blocks, Q8_K activations)
 
 /// A Q6_K super-block's 256 unsigned 6-bit values as 8 runs of 32 bytes (run 4h + j holds elements
@@ -771,6 +1108,12 @@ void vk_swiglu(const float *gate, const float *up, float *out, int n) { VK_UNSUP
 void vk_attention_tiled(const float *q, size_t q_stride, int nq, int first, const float *k, const float *v, size_t stride,
                         int head_dim, float scale, float *out, size_t out_stride) { VK_UNSUPPORTED; }
 int vk_cpu_has_avx512(void) { return 0; }
+void vk512_prepare_q8_K(const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride, const int32_t *as, size_t as_stride,
+                        int nvec, int nb, int8_t *parts, int16_t *sums, float *scales) { VK_UNSUPPORTED; }
+void vk512_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb, const int8_t *parts, const int16_t *sums, const float *scales,
+                     int nvec, int grouped, float *out, size_t out_stride) { VK_UNSUPPORTED; }
+void vk512_gemm_q6_K(const void *w, size_t row_bytes, int rows, int nb, const int8_t *parts, const int16_t *sums, const float *scales,
+                     int nvec, int tiled, float *out, size_t out_stride) { VK_UNSUPPORTED; }
 void vk_q0_offsets(const int8_t *aq, int blocks, int k, int32_t *out) { VK_UNSUPPORTED; }
 void vk512_gemm_q8_0(const void *w, size_t row_bytes, int rows, int nb, const int8_t *aq, size_t aq_stride, const float *ad,
                      size_t ad_stride, const int32_t *ao, size_t ao_stride, int nvec, float *out, size_t out_stride) { VK_UNSUPPORTED; }

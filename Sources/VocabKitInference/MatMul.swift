@@ -71,12 +71,13 @@ struct ActivationLayout {
 /// with `a` holding all vectors quantized in the type's activation format, through the type's SIMD kernel.
 /// Some of ggml's kernels depend on the batch a vector is part of: by default these vectors are the whole
 /// batch; `batchSize` and `batchIndex` (the position of vector 0 in it) say otherwise. With `wide`, a type's
-/// AVX-512 kernel runs where it has one; its activations must have been quantized with their offsets.
+/// AVX-512 kernel runs where it has one and `a` was prepared for it (`prepareWide`).
 func simdRows(_ m: Matrix, _ r0: Int, _ r1: Int, _ a: QuantizedActivation, nvec: Int,
               _ out: UnsafeMutablePointer<Float>, outStride: Int, batchSize: Int? = nil, batchIndex: Int = 0,
               wide: Bool = wideKernelsEnabled) {
     guard let kernel = m.traits.simdKernel else { preconditionFailure("no SIMD kernel for \(m.type.name)") }
-    let wide = wide && (m.traits.wideWeightOffset == nil || a.offsetsPrepared == m.traits.wideWeightOffset)
+    let wide = wide && m.traits.widePreparation != nil && a.widePrepared == m.traits.widePreparation
+    let nb = m.cols / 256
     let batch = batchSize ?? nvec
     let layout = ActivationLayout(cols: m.cols, format: m.traits.activationFormat)
     let rows = Int32(r1 - r0), w = m.row(r0), o = out + r0
@@ -88,7 +89,9 @@ func simdRows(_ m: Matrix, _ r0: Int, _ r1: Int, _ a: QuantizedActivation, nvec:
                            quants: a.qs + v0 * layout.quantStride, quantStride: layout.quantStride,
                            scales: a.scales + v0 * layout.scaleStride, scaleStride: layout.scaleStride,
                            sums: a.sums + v0 * layout.sumStride, sumStride: layout.sumStride,
-                           offsets: a.offsets + v0 * layout.offsetStride, offsetStride: layout.offsetStride, wide: wide,
+                           offsets: a.offsets + v0 * layout.offsetStride, offsetStride: layout.offsetStride,
+                           groupQuants: a.groupQuants + v0 / 4 * nb * 1024, groupSums: a.groupSums + v0 / 4 * nb * 64,
+                           groupScales: a.groupScales + v0 / 4 * nb * 4, wide: wide,
                            vectors: Int32(min(group, nvec - v0)), batchSize: batch, batchIndex: batchIndex + v0,
                            out: o + v0 * outStride, outStride: outStride))
         v0 += group
@@ -103,7 +106,10 @@ func matmul(_ m: Matrix, _ x: UnsafePointer<Float>, nvec: Int, _ out: UnsafeMuta
             batch: QuantizedActivation, single: QuantizedActivation, simd: Bool = simdKernelsEnabled,
             batchSize: Int? = nil, batchIndex: Int = 0) {
     if simd && m.traits.hasSIMDKernel {
-        batch.quantize(x, m.cols * nvec, as: m.traits.activationFormat, offsets: wideKernelsEnabled ? m.traits.wideWeightOffset : nil)
+        batch.quantize(x, m.cols * nvec, as: m.traits.activationFormat)
+        if wideKernelsEnabled, let preparation = m.traits.widePreparation {
+            batch.prepareWide(preparation, vectors: nvec, cols: m.cols)
+        }
         let chunk = rowChunk(m.rows)
         let chunks = (m.rows + chunk - 1) / chunk
         parallelFor(chunks) { c in

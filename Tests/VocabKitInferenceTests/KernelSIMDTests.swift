@@ -182,7 +182,8 @@ final class KernelSIMDTests: XCTestCase {
     }
 
     /// The AVX-512 VNNI kernels against the AVX2 ones: the same bits for every row count (odd ones pair the
-    /// last row with itself) and vector count (the direct path for up to 3 vectors, tiles of 8 after that).
+    /// last row with itself; K-quants take rows in fours) and vector count (Q8_0/Q5_0: a direct path for up to
+    /// 3 vectors, tiles of 8 after that; K-quants: groups of 4, the last one padded).
     func testWideKernelsEqualAVX2KernelsExactly() throws {
         try XCTSkipUnless(wideKernelsEnabled, "this CPU has no AVX-512 VNNI (or VOCABKIT_NO_AVX512 is set)")
         var g = SplitMix(state: 1234)
@@ -194,13 +195,14 @@ final class KernelSIMDTests: XCTestCase {
                     for nvec in [1, 2, 3, 4, 7, 8, 9, 16, 17] {
                         let x = randomVectors(nvec, cols, &g)
                         let batch = QuantizedActivation(capacity: nvec * cols + 256)
-                        batch.quantize(x, nvec * cols, as: t.activationFormat, offsets: m.traits.wideWeightOffset)
-                        XCTAssertEqual(batch.offsetsPrepared, m.traits.wideWeightOffset)
-                        for size in Set([nvec, 8, 64]) {
+                        batch.quantize(x, nvec * cols, as: t.activationFormat)
+                        batch.prepareWide(m.traits.widePreparation!, vectors: nvec, cols: cols)
+                        // Batch shapes on both sides of the modes; an offset of 2 splits a group of 4 between Q4_K's modes.
+                        for (size, index) in [(nvec, 0), (8, 0), (64, 0), (nvec + 2, 2), (19, 2)] {
                             var narrow = [Float](repeating: .nan, count: nvec * rows), wide = narrow
-                            simdRows(m, 0, rows, batch, nvec: nvec, &narrow, outStride: rows, batchSize: size, wide: false)
-                            simdRows(m, 0, rows, batch, nvec: nvec, &wide, outStride: rows, batchSize: size, wide: true)
-                            XCTAssertEqual(narrow.map(\.bitPattern), wide.map(\.bitPattern), "\(t.name) rows \(rows) nvec \(nvec) batch \(size)")
+                            simdRows(m, 0, rows, batch, nvec: nvec, &narrow, outStride: rows, batchSize: size, batchIndex: index, wide: false)
+                            simdRows(m, 0, rows, batch, nvec: nvec, &wide, outStride: rows, batchSize: size, batchIndex: index, wide: true)
+                            XCTAssertEqual(narrow.map(\.bitPattern), wide.map(\.bitPattern), "\(t.name) rows \(rows) nvec \(nvec) batch \(size) at \(index)")
                         }
                     }
                 }

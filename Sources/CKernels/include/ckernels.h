@@ -49,6 +49,21 @@ void vk512_gemm_q8_0(const void *w, size_t row_bytes, int rows, int nb,
 void vk512_gemm_q5_0(const void *w, size_t row_bytes, int rows, int nb,
                      const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,
                      const int32_t *ao, size_t ao_stride, int nvec, float *out, size_t out_stride);
+/// Lays out Q8_K activations (quants, scales and sums of 16 as for vk_gemm_q6_K) for the vk512_ K-quant
+/// kernels: vectors in groups of 4 (the last padded with zeros); per group and super-block, 16 parts of 16
+/// quants with the 4 vectors' part side by side (1024 bytes), the sums as int16 (sums 0-7 of the 4 vectors,
+/// then sums 8-15: 64), and the 4 scales.
+void vk512_prepare_q8_K(const int8_t *aq, size_t aq_stride, const float *ad, size_t ad_stride,
+                        const int32_t *as, size_t as_stride, int nvec, int nb,
+                        int8_t *parts, int16_t *sums, float *scales);
+/// vk_gemm_q4_K and vk_gemm_q6_K with AVX-512 VNNI on activations laid out by vk512_prepare_q8_K (starting at
+/// vector 0's group), bit for bit the same results.
+void vk512_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb,
+                     const int8_t *parts, const int16_t *sums, const float *scales,
+                     int nvec, int grouped, float *out, size_t out_stride);
+void vk512_gemm_q6_K(const void *w, size_t row_bytes, int rows, int nb,
+                     const int8_t *parts, const int16_t *sums, const float *scales,
+                     int nvec, int tiled, float *out, size_t out_stride);
 /// Q6_K weights with Q8_K activations: ggml's vec_dot_q6_K_q8_K lane structure, or with `tiled` set the
 /// accumulation of ggml's tiled K-quant matmul, which it uses for batches of 8 or more tokens.
 void vk_gemm_q6_K(const void *w, size_t row_bytes, int rows, int nb,
