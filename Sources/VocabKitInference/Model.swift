@@ -711,6 +711,21 @@ extension LanguageModel {
     }
 }
 
+extension LanguageModel {
+    /// Continues after the first `positions` positions of `other`'s cached sequence, its keys and values
+    /// copied: for a model whose every block computes what `other`'s does (same shapes, same bytes), this is
+    /// the cache that evaluating the same tokens would leave.
+    func adoptCache(of other: LanguageModel, positions: Int) {
+        for (l, block) in config.blocks.enumerated() {
+            let n = positions * block.kvHeadCount * config.headDim
+            let mine = state.cacheOffsets[l], theirs = other.state.cacheOffsets[l]
+            (state.keyCache + mine).update(from: other.state.keyCache + theirs, count: n)
+            (state.valueCache + mine).update(from: other.state.valueCache + theirs, count: n)
+        }
+        position = positions
+    }
+}
+
 /// Index of the largest value (the first one on ties).
 package func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
     var best = 0

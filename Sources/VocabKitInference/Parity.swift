@@ -57,7 +57,7 @@ public struct VocabularyMap: Sendable {
 
 /// What one text showed. Positions are the logits after each token; "compared" positions are those whose
 /// whole prefix is the same token sequence in both models (every position when the tokenization is unchanged).
-public struct TextParity: Sendable {
+public struct TextParity: Sendable, Equatable {
     public var label: String
     public var originalTokens: Int
     public var prunedTokens: Int
@@ -133,6 +133,14 @@ public final class ParityChecker {
     public let map: VocabularyMap
     let originalStops: Set<Int>
     let prunedStops: Set<Int>
+    /// Whether the pruned model computes exactly what the original computes on the same tokens: the same
+    /// hyperparameters but for the vocabulary size, every tensor but `token_embd` and `output` byte for byte
+    /// the same, and each kept token's rows of those two the original's bytes. Checked once, so that positions
+    /// whose token prefix both models share are evaluated once (see `check(_:label:...)`).
+    public let sharesComputation: Bool
+    /// Evaluate shared token prefixes once where `sharesComputation` allows it (the reported numbers are the
+    /// same either way; false evaluates every position in both models, e.g. to show that).
+    public var reusesSharedPrefixes = true
 
     public init(original: LanguageModel, originalTokenizer: Tokenizer, pruned: LanguageModel, prunedTokenizer: Tokenizer,
                 map: VocabularyMap) throws {
@@ -165,6 +173,41 @@ public final class ParityChecker {
         self.map = map
         originalStops = original.stopTokens()
         prunedStops = pruned.stopTokens()
+        sharesComputation = Self.computesIdentically(original, pruned, map: map)
+    }
+
+    /// `sharesComputation`: every input of the forward pass compared byte for byte (a few hundred MB of
+    /// memory comparison, once).
+    static func computesIdentically(_ a: LanguageModel, _ b: LanguageModel, map: VocabularyMap) -> Bool {
+        var config = a.config
+        config.vocabularySize = b.config.vocabularySize
+        guard config == b.config, a.maxContext == b.maxContext else { return false }
+        func same(_ x: Matrix, _ y: Matrix) -> Bool {
+            x.type == y.type && x.rows == y.rows && x.cols == y.cols && x.rowBytes == y.rowBytes
+                && memcmp(x.base, y.base, x.rows * x.rowBytes) == 0
+        }
+        func same(_ x: [Float]?, _ y: [Float]?) -> Bool {
+            guard let x, let y else { return x == nil && y == nil }
+            return x.count == y.count && x.withUnsafeBytes { p in y.withUnsafeBytes { q in memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0 } }
+        }
+        /// Each kept token's row of `y` (pruned ids) is the original's row of `x`.
+        func sameKeptRows(_ x: Matrix, _ y: Matrix) -> Bool {
+            guard x.type == y.type, x.cols == y.cols, x.rowBytes == y.rowBytes, y.rows == map.originalOfPruned.count else { return false }
+            for (j, i) in map.originalOfPruned.enumerated() where i >= x.rows || memcmp(x.row(i), y.row(j), x.rowBytes) != 0 {
+                return false
+            }
+            return true
+        }
+        let wa = a.weights, wb = b.weights
+        guard wa.layers.count == wb.layers.count, same(wa.outputNorm, wb.outputNorm), same(wa.ropeFactors, wb.ropeFactors),
+              sameKeptRows(wa.tokenEmbedding, wb.tokenEmbedding), sameKeptRows(wa.output, wb.output) else { return false }
+        for (x, y) in zip(wa.layers, wb.layers) {
+            guard x.shape == y.shape, same(x.attnNorm, y.attnNorm), same(x.ffnNorm, y.ffnNorm),
+                  same(x.bq, y.bq), same(x.bk, y.bk), same(x.bv, y.bv), same(x.qNorm, y.qNorm), same(x.kNorm, y.kNorm),
+                  same(x.wq, y.wq), same(x.wk, y.wk), same(x.wv, y.wv), same(x.wo, y.wo),
+                  same(x.gate, y.gate), same(x.up, y.up), same(x.down, y.down) else { return false }
+        }
+        return true
     }
 
     /// Opens an original model and its pruned copy for `check`: each with its own vocabulary, ids matched by
@@ -225,6 +268,12 @@ public final class ParityChecker {
         let keptCount = map.originalOfPruned.count
         let originalVocabulary = originalTokenizer.vocabulary, prunedVocabulary = prunedTokenizer.vocabulary
 
+        // Where the pruned model computes what the original does, positions whose token prefix both share are
+        // evaluated once: the pruned model's logits there are the original's at kept rows, and its cache is the
+        // original's (same bytes in, same arithmetic, same batch shapes).
+        let reuse = reusesSharedPrefixes && sharesComputation && original.useSIMDKernels == pruned.useSIMDKernels
+            && original.roundAttentionToHalf == pruned.roundAttentionToHalf
+
         // The original: top-1 everywhere, NLL, and its logits over kept tokens (in pruned order) where compared.
         var originalTop1 = [Int](repeating: 0, count: o.count)
         var keptLogits = [Float](repeating: 0, count: common * keptCount)
@@ -242,17 +291,34 @@ public final class ParityChecker {
             }
         }
         r.originalPositions = o.count
-        r.greedyOriginal = try continueGreedily(original, from: originalTop1[o.count - 1], tokens: greedyTokens, stops: originalStops)
+        // With an unchanged tokenization the pruned model starts from the same context: record, for each greedy
+        // step of the original, the token its logits favour among the kept ones (in pruned ids).
+        let sharedContext = reuse && r.tokenizationUnchanged
+        var keptChoices: [Int] = []
+        if sharedContext {
+            keptChoices.append(keptLogits.withUnsafeBufferPointer { argmax(UnsafeBufferPointer(rebasing: $0[((o.count - 1) * keptCount)...])) })
+        }
+        r.greedyOriginal = try continueGreedily(original, from: originalTop1[o.count - 1], tokens: greedyTokens, stops: originalStops) { logits in
+            guard sharedContext else { return }
+            var best = 0, bestValue = -Float.infinity
+            for (j, i) in map.originalOfPruned.enumerated() where logits[i] > bestValue || j == 0 {
+                best = j
+                bestValue = logits[i]
+            }
+            keptChoices.append(best)
+        }
 
         var prunedLast = 0
         pruned.reset()
-        try evaluateInParts(pruned, p, common: common) { i, logits in
+        func visitPruned(_ i: Int, _ logits: UnsafeBufferPointer<Float>, sharedWithOriginal: Bool) {
             let top = argmax(logits)
             if i == p.count - 1 { prunedLast = top }
             if i + 1 < p.count { r.prunedTotals.add(negativeLogLikelihood(logits, token: p[i + 1]), bytes: prunedVocabulary.bytes(of: p[i + 1]).count) }
             guard i < common else { return }
             r.comparedPositions += 1
             if map.originalOfPruned[top] == originalTop1[i] { r.top1Agreements += 1 }
+            // The same logits: difference and KL are exactly 0, nothing to compare.
+            guard !sharedWithOriginal else { return }
             keptLogits.withUnsafeBufferPointer { stored in
                 let x = UnsafeBufferPointer(rebasing: stored[(i * keptCount)..<((i + 1) * keptCount)])
                 for j in 0..<keptCount { r.maxLogitDifference = max(r.maxLogitDifference, abs(x[j] - logits[j])) }
@@ -261,14 +327,58 @@ public final class ParityChecker {
                 r.klMax = max(r.klMax, kl)
             }
         }
-        r.greedyPruned = try continueGreedily(pruned, from: prunedLast, tokens: greedyTokens, stops: prunedStops)
-            .map { map.originalOfPruned[$0] }
+        if reuse && common > 0 {
+            pruned.adoptCache(of: original, positions: common)
+            keptLogits.withUnsafeBufferPointer { stored in
+                for i in 0..<common {
+                    visitPruned(i, UnsafeBufferPointer(rebasing: stored[(i * keptCount)..<((i + 1) * keptCount)]), sharedWithOriginal: true)
+                }
+            }
+            if common < p.count {
+                try pruned.evaluate(Array(p[common...]), logits: .all) { j, logits in visitPruned(common + j, logits, sharedWithOriginal: false) }
+            }
+        } else {
+            try evaluateInParts(pruned, p, common: common) { i, logits in visitPruned(i, logits, sharedWithOriginal: false) }
+        }
+        if sharedContext {
+            r.greedyPruned = try continueGreedilyAfterOriginal(from: prunedLast, keptChoices: keptChoices, greedyOriginal: r.greedyOriginal,
+                                                               context: o.count, tokens: greedyTokens).map { map.originalOfPruned[$0] }
+        } else {
+            r.greedyPruned = try continueGreedily(pruned, from: prunedLast, tokens: greedyTokens, stops: prunedStops)
+                .map { map.originalOfPruned[$0] }
+        }
         if let d = zip(r.greedyOriginal, r.greedyPruned).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
             r.greedyDivergedOnPrunedToken = !map.kept[r.greedyOriginal[d]]
         } else if r.greedyOriginal.count > r.greedyPruned.count {
             r.greedyDivergedOnPrunedToken = !map.kept[r.greedyOriginal[r.greedyPruned.count]]
         }
         return r
+    }
+
+    /// The pruned model's greedy continuation (pruned ids) when it shares the original's context and
+    /// computation: while it has fed the tokens the original fed, its logits are the original's at kept rows,
+    /// so its choice at step k is `keptChoices[k]`; from the first step where that no longer holds it decodes
+    /// itself, starting from the original's cache of the context and the steps they share.
+    private func continueGreedilyAfterOriginal(from first: Int, keptChoices: [Int], greedyOriginal: [Int], context: Int,
+                                               tokens n: Int) throws -> [Int] {
+        var out: [Int] = [], next = first
+        var shared = true, decoding = false
+        while out.count < n, !prunedStops.contains(next) {
+            out.append(next)
+            if out.count == n { break }
+            let k = out.count
+            shared = shared && k - 1 < greedyOriginal.count && map.originalOfPruned[out[k - 1]] == greedyOriginal[k - 1]
+            if shared && k < keptChoices.count {
+                next = keptChoices[k]
+            } else {
+                if !decoding {
+                    pruned.adoptCache(of: original, positions: context + k - 1)
+                    decoding = true
+                }
+                next = argmax(try pruned.forward(token: out[k - 1]))
+            }
+        }
+        return out
     }
 
     /// Evaluates `tokens` with logits everywhere, the shared prefix `0..<common` in a call of its own: batched
@@ -283,12 +393,16 @@ public final class ParityChecker {
     }
 
     /// Greedy steps after an evaluated text whose last logits chose `first`; the model's ids, stop token excluded.
-    private func continueGreedily(_ lm: LanguageModel, from first: Int, tokens n: Int, stops: Set<Int>) throws -> [Int] {
+    /// `onLogits` sees the logits of every step after the first.
+    private func continueGreedily(_ lm: LanguageModel, from first: Int, tokens n: Int, stops: Set<Int>,
+                                  onLogits: (UnsafeBufferPointer<Float>) -> Void = { _ in }) throws -> [Int] {
         var out: [Int] = [], next = first
         while out.count < n, !stops.contains(next) {
             out.append(next)
             if out.count == n { break }
-            next = argmax(try lm.forward(token: next))
+            let logits = try lm.forward(token: next)
+            onLogits(logits)
+            next = argmax(logits)
         }
         return out
     }

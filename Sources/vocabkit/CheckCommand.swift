@@ -25,6 +25,11 @@ struct CheckCommand: ParsableCommand {
         often the original's top-1 at any position is a pruned token; (f) bits per byte of each model over its own \
         tokenization of the texts (NLL in bits of every token after a text's first, over those tokens' UTF-8 bytes).
 
+        When the pruned model's blocks are byte for byte the original's and each kept token's rows of token_embd and \
+        output are the original's bytes, it computes exactly what the original computes on the same tokens: token \
+        prefixes both share are then evaluated once and the pruned model's logits there are the original's kept \
+        rows (--evaluate-both evaluates them in both models; the report is the same).
+
         Parity holds (exit status 0) when every compared logit is identical, every text whose tokenization is \
         unchanged gets the same greedy continuation (or one that parts only where the original chose a pruned \
         token), and at least one position was compared. Otherwise the exit status is 1. A progress line goes to \
@@ -53,7 +58,10 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .short, parsing: .unconditional, help: "Greedy tokens to generate after each text.")
     var n: Int = 16
 
-    @Flag(help: "Print a JSON object with the totals (parity, texts, unchanged_tokenization, max_logit_diff, greedy_agree, top1_agreement, mean_kl, max_kl, original_top1_pruned, positions, bits_per_byte_original, bits_per_byte_pruned, seconds) and per-text results.")
+    @Flag(name: .customLong("evaluate-both"), help: "Evaluate every position in both models even when the pruned model computes exactly what the original does (slower; the same report).")
+    var evaluateBoth = false
+
+    @Flag(help: "Print a JSON object with the totals (parity, texts, unchanged_tokenization, max_logit_diff, greedy_agree, top1_agreement, mean_kl, max_kl, original_top1_pruned, positions, bits_per_byte_original, bits_per_byte_pruned, shared_computation, seconds) and per-text results.")
     var json = false
 
     func validate() throws {
@@ -86,6 +94,7 @@ struct CheckCommand: ParsableCommand {
         }
         let checker = try ParityChecker(original: try openModel(original), originalSource: original,
                                         pruned: try openModel(pruned), prunedSource: pruned, contextLength: ctx)
+        checker.reusesSharedPrefixes = !evaluateBoth
         let showProgress = stderrIsTerminal
         func progress(_ i: Int, _ count: Int) {
             guard showProgress else { return }
@@ -107,15 +116,15 @@ struct CheckCommand: ParsableCommand {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let out = OutputWriter()
         if json {
-            try writeJSON(report, seconds: seconds, out: out)
+            try writeJSON(report, seconds: seconds, shared: checker.sharesComputation && !evaluateBoth, out: out)
         } else {
-            writeText(report, seconds: seconds, out: out)
+            writeText(report, seconds: seconds, shared: checker.sharesComputation && !evaluateBoth, out: out)
         }
         out.flush()
         return report.holds
     }
 
-    private func writeText(_ r: ParityReport, seconds: Double, out: OutputWriter) {
+    private func writeText(_ r: ParityReport, seconds: Double, shared: Bool, out: OutputWriter) {
         func pct(_ a: Int, _ b: Int) -> String { b > 0 ? String(format: "%.2f%%", 100 * Double(a) / Double(b)) : "n/a" }
         let unchanged = r.unchangedTexts
         out.write("texts                       \(r.texts.count) (\(r.originalTokens) tokens original, \(r.prunedTokens) pruned)\n")
@@ -129,6 +138,7 @@ struct CheckCommand: ParsableCommand {
         out.write(String(format: "KL(original‖pruned)         mean %.3g, max %.3g nats\n", r.meanKL, r.maxKL))
         out.write("original top-1 was pruned   \(r.originalTop1Pruned)/\(r.originalPositions) positions (\(pct(r.originalTop1Pruned, r.originalPositions)))\n")
         out.write(String(format: "bits per byte               original %.4f, pruned %.4f\n", r.originalTotals.bitsPerByte, r.prunedTotals.bitsPerByte))
+        out.write("shared prefixes             " + (shared ? "evaluated once (blocks and kept rows byte for byte the original's)\n" : "evaluated in both models\n"))
         for t in r.texts where !t.holds {
             out.write("FAIL \(t.label): max |logit difference| \(t.maxLogitDifference), greedy \(t.greedyAgrees ? "identical" : "differs")\n")
         }
@@ -136,7 +146,7 @@ struct CheckCommand: ParsableCommand {
         out.write(String(format: " (%.1f s)\n", seconds))
     }
 
-    private func writeJSON(_ r: ParityReport, seconds: Double, out: OutputWriter) throws {
+    private func writeJSON(_ r: ParityReport, seconds: Double, shared: Bool, out: OutputWriter) throws {
         func number(_ v: Double) -> Any { v.isFinite ? v : NSNull() }
         let texts: [[String: Any]] = r.texts.map { t in [
             "label": t.label,
@@ -175,6 +185,7 @@ struct CheckCommand: ParsableCommand {
             "bits_per_byte_pruned": number(r.prunedTotals.bitsPerByte),
             "n": n,
             "ctx": ctx,
+            "shared_computation": shared,
             "seconds": seconds,
             "results": texts,
         ]
