@@ -7,7 +7,7 @@
 #   env: THREADS (default: one per core; vocabkit gets VOCABKIT_THREADS, llama.cpp -t),
 #        N (tokens to decode, default 64), REPEAT (alternating runs of each, default 3; the best is reported),
 #        WINDOWS (check: windows of CHECK_CTX tokens, default 48), CHECK_CTX (default 256), CHECK_N (check's -n,
-#        default 16), SKIP_CHECK=1 (prompt and decode only), CHECK_BOTH=1 (also time `check --evaluate-both`),
+#        default 16), SKIP_CHECK=1 (prompt and decode only), SKIP_GENERATE=1 (check only), CHECK_BOTH=1 (also time `check --evaluate-both`),
 #        VOCABKIT (the binary, default a release build in .build/release: `swift build -c release` first)
 #   needs llama-bench and llama-perplexity in LLAMA_BIN_DIR (`ninja -C /tmp/peers/llama.cpp/build llama-bench
 #   llama-perplexity`).
@@ -65,20 +65,21 @@ best, loads = {}, []
 def keep(key, value):
     best[key] = max(best.get(key, 0.0), value)
 
-prompt_tokens = ours(long_prompt, 1)[0]
-for _ in range(repeat):
-    loads.append(load())
-    keep("llama decode", llama_bench(0, n))
-    keep("vocabkit decode", ours(short, n)[2])
-    keep("llama prompt", llama_bench(prompt_tokens, 0))
-    keep("vocabkit prompt", ours(long_prompt, 1)[1])
+if env.get("SKIP_GENERATE") != "1":
+    prompt_tokens = ours(long_prompt, 1)[0]
+    for _ in range(repeat):
+        loads.append(load())
+        keep("llama decode", llama_bench(0, n))
+        keep("vocabkit decode", ours(short, n)[2])
+        keep("llama prompt", llama_bench(prompt_tokens, 0))
+        keep("vocabkit prompt", ours(long_prompt, 1)[1])
 
-print(f"model {os.path.basename(model)}, {threads} threads each, {os.cpu_count()} cores, best of {repeat} alternating runs"
-      f" (1-min load before each: {', '.join(loads)})")
-print(f"{'':26}{'llama.cpp':>12}{'vocabkit':>12}{'ratio':>8}")
-for what, label in (("prompt", f"prompt ({prompt_tokens} tokens)"), ("decode", f"decode ({n} tokens)")):
-    a, b = best[f"llama {what}"], best[f"vocabkit {what}"]
-    print(f"{label:26}{a:10.1f}/s{b:10.1f}/s{b / a:8.2f}")
+    print(f"model {os.path.basename(model)}, {threads} threads each, {os.cpu_count()} cores, best of {repeat} alternating runs"
+          f" (1-min load before each: {', '.join(loads)})")
+    print(f"{'':26}{'llama.cpp':>12}{'vocabkit':>12}{'ratio':>8}")
+    for what, label in (("prompt", f"prompt ({prompt_tokens} tokens)"), ("decode", f"decode ({n} tokens)")):
+        a, b = best[f"llama {what}"], best[f"vocabkit {what}"]
+        print(f"{label:26}{a:10.1f}/s{b:10.1f}/s{b / a:8.2f}")
 
 if env.get("SKIP_CHECK") == "1":
     raise SystemExit
@@ -99,10 +100,11 @@ def perplexity_rate(m):
     r = subprocess.run([f"{bin_dir}/llama-perplexity", "-m", m, "-f", text, "-c", str(ctx), "-b", str(ctx),
                         "--chunks", str(windows), "-t", str(threads)], env=llama_env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, text=True, check=True)
-    # Log lines start with a timestamp (minutes.seconds.milliseconds.microseconds): from the line announcing the
-    # chunks to the final estimate is the evaluation of every chunk.
+    # Log lines start with a timestamp (minutes.seconds.milliseconds.microseconds; the final one may follow the
+    # progress line without a line feed): from the line announcing the chunks to the final estimate is the
+    # evaluation of every chunk.
     def at(pattern):
-        m, sec, ms, us = re.search(r"^(\d+)\.(\d+)\.(\d+)\.(\d+) I " + pattern, r.stderr, re.M).groups()
+        m, sec, ms, us = re.search(r"(\d+)\.(\d\d)\.(\d{3})\.(\d{3}) I " + pattern, r.stderr).groups()
         return int(m) * 60 + int(sec) + int(ms) / 1e3 + int(us) / 1e6
     chunks = int(re.search(r"calculating perplexity over (\d+) chunks", r.stderr).group(1))
     return chunks * ctx / (at("Final estimate") - at("perplexity: calculating perplexity over"))
