@@ -140,20 +140,16 @@ extension LanguageModel {
             var chunk = Array(tokens[(c * n)..<(c * n + n)])
             if let bos { chunk[0] = bos }
             reset()
-            // Positions before `first` count for bits per byte only; the last position's logits would predict a
-            // token outside the chunk, so it is not evaluated at all.
-            for s in stride(from: 0, to: first, by: batch) {
-                try evaluate(Array(chunk[s..<min(s + batch, first)]), logits: .all) { i, logits in
-                    let target = chunk[s + i + 1]
-                    whole.add(negativeLogLikelihood(logits, token: target), bytes: byteCount(target))
-                }
-            }
-            for s in stride(from: first, to: n - 1, by: batch) {
-                let slice = Array(chunk[s..<min(s + batch, n - 1)])
-                try evaluate(slice, logits: .all) { i, logits in
-                    let target = chunk[s + i + 1]
+            // The whole chunk in batches as llama-perplexity feeds it (its kernels' summation depends on the batch
+            // a token is in): positions before `first` count for bits per byte only, and the last position's
+            // logits, which would predict a token outside the chunk, are not used.
+            for s in stride(from: 0, to: n, by: batch) {
+                try evaluate(Array(chunk[s..<min(s + batch, n)]), logits: .all) { i, logits in
+                    let position = s + i
+                    guard position < n - 1 else { return }
+                    let target = chunk[position + 1]
                     let nll = negativeLogLikelihood(logits, token: target)
-                    totals.add(nll, bytes: byteCount(target))
+                    if position >= first { totals.add(nll, bytes: byteCount(target)) }
                     whole.add(nll, bytes: byteCount(target))
                 }
             }

@@ -10,6 +10,11 @@ import VocabKitGGUF
 /// (set it to compare against the portable path).
 public let simdKernelsEnabled: Bool = vk_cpu_has_avx2() != 0 && ProcessInfo.processInfo.environment["VOCABKIT_NO_SIMD"] == nil
 
+/// Whether the AVX-512 VNNI kernels replace the AVX2 ones where a type has one (bit for bit the same
+/// results, fewer instructions): the CPU has them and VOCABKIT_NO_AVX512 is unset.
+let wideKernelsEnabled: Bool = simdKernelsEnabled && vk_cpu_has_avx512() != 0
+    && ProcessInfo.processInfo.environment["VOCABKIT_NO_AVX512"] == nil
+
 /// Threads the forward pass spreads matrix rows over (VOCABKIT_THREADS, else all cores).
 let inferenceThreads: Int = {
     if let s = ProcessInfo.processInfo.environment["VOCABKIT_THREADS"], let n = Int(s), n > 0 { return n }
@@ -52,21 +57,27 @@ struct ActivationLayout {
     let quantStride: Int
     let scaleStride: Int
     let sumStride: Int
+    let offsetStride: Int
 
     init(cols: Int, format: ActivationFormat) {
         quantStride = cols
         scaleStride = format == .q8_K ? cols / 256 : cols / 32
         sumStride = cols / 16
+        offsetStride = cols / 4
     }
 }
 
 /// out[v·outStride + r] = W[r] · x[v·cols ..< (v+1)·cols] for rows r0..<r1 of `m` and vectors 0..<nvec,
 /// with `a` holding all vectors quantized in the type's activation format, through the type's SIMD kernel.
 /// Some of ggml's kernels depend on the batch a vector is part of: by default these vectors are the whole
-/// batch; `batchSize` and `batchIndex` (the position of vector 0 in it) say otherwise.
+/// batch; `batchSize` and `batchIndex` (the position of vector 0 in it) say otherwise. With `wide`, a type's
+/// AVX-512 kernel runs where it has one and `a` was prepared for it (`prepareWide`).
 func simdRows(_ m: Matrix, _ r0: Int, _ r1: Int, _ a: QuantizedActivation, nvec: Int,
-              _ out: UnsafeMutablePointer<Float>, outStride: Int, batchSize: Int? = nil, batchIndex: Int = 0) {
+              _ out: UnsafeMutablePointer<Float>, outStride: Int, batchSize: Int? = nil, batchIndex: Int = 0,
+              wide: Bool = wideKernelsEnabled) {
     guard let kernel = m.traits.simdKernel else { preconditionFailure("no SIMD kernel for \(m.type.name)") }
+    let wide = wide && m.traits.widePreparation != nil && a.widePrepared == m.traits.widePreparation
+    let nb = m.cols / 256
     let batch = batchSize ?? nvec
     let layout = ActivationLayout(cols: m.cols, format: m.traits.activationFormat)
     let rows = Int32(r1 - r0), w = m.row(r0), o = out + r0
@@ -78,6 +89,9 @@ func simdRows(_ m: Matrix, _ r0: Int, _ r1: Int, _ a: QuantizedActivation, nvec:
                            quants: a.qs + v0 * layout.quantStride, quantStride: layout.quantStride,
                            scales: a.scales + v0 * layout.scaleStride, scaleStride: layout.scaleStride,
                            sums: a.sums + v0 * layout.sumStride, sumStride: layout.sumStride,
+                           offsets: a.offsets + v0 * layout.offsetStride, offsetStride: layout.offsetStride,
+                           groupQuants: a.groupQuants + v0 / 4 * nb * 1024, groupSums: a.groupSums + v0 / 4 * nb * 64,
+                           groupScales: a.groupScales + v0 / 4 * nb * 4, wide: wide,
                            vectors: Int32(min(group, nvec - v0)), batchSize: batch, batchIndex: batchIndex + v0,
                            out: o + v0 * outStride, outStride: outStride))
         v0 += group
@@ -93,6 +107,9 @@ func matmul(_ m: Matrix, _ x: UnsafePointer<Float>, nvec: Int, _ out: UnsafeMuta
             batchSize: Int? = nil, batchIndex: Int = 0) {
     if simd && m.traits.hasSIMDKernel {
         batch.quantize(x, m.cols * nvec, as: m.traits.activationFormat)
+        if wideKernelsEnabled, let preparation = m.traits.widePreparation {
+            batch.prepareWide(preparation, vectors: nvec, cols: m.cols)
+        }
         let chunk = rowChunk(m.rows)
         let chunks = (m.rows + chunk - 1) / chunk
         parallelFor(chunks) { c in
@@ -136,4 +153,10 @@ func simdDotHalfValues(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n
 func simdAttention(_ q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
                    positions: Int, headDim: Int, scale: Float, _ out: UnsafeMutablePointer<Float>) {
     vk_attention_f16(q, keys, values, stride, Int32(positions), Int32(headDim), scale, out)
+}
+
+func simdTiledAttention(_ q: UnsafePointer<Float>, queryStride: Int, queries: Int, first: Int, keys: UnsafePointer<Float>,
+                        values: UnsafePointer<Float>, stride: Int, headDim: Int, scale: Float, _ out: UnsafeMutablePointer<Float>,
+                        outStride: Int) {
+    vk_attention_tiled(q, queryStride, Int32(queries), Int32(first), keys, values, stride, Int32(headDim), scale, out, outStride)
 }

@@ -402,6 +402,10 @@ public final class LanguageModel {
     /// llama.cpp's default micro-batch (n_ubatch); a multiple of `maxBatch`.
     static let llamaMicroBatch = 512
 
+    /// From this many queries in a micro-batch, llama.cpp's CPU flash attention switches to its tiled form
+    /// (GGML_FA_TILE_Q), which sums differently; `step` mirrors both.
+    static let tiledAttentionQueries = 64
+
     public convenience init(path: String, maxContext: Int = 4096) throws {
         try self.init(file: try GGUFFile(path: path), maxContext: maxContext)
     }
@@ -544,7 +548,6 @@ public final class LanguageModel {
                 let vRow = s.valueCache + layerCache + pos * kvDim
                 if roundAttentionToHalf {
                     for j in 0..<kvDim { kRow[j] = floatToHalfRounded(k[j]); vRow[j] = floatToHalfRounded(v[j]) }
-                    for j in 0..<qDim { q[j] = floatToHalfRounded(q[j]) }
                 } else {
                     kRow.update(from: k, count: kvDim)
                     vRow.update(from: v, count: kvDim)
@@ -553,7 +556,10 @@ public final class LanguageModel {
 
             // Causal grouped-query attention: token i sees positions 0...p0 + i. Its output goes to xb[i].
             let scale = 1 / Float(headDim).squareRoot()
-            if roundAttentionToHalf {
+            if roundAttentionToHalf && (ubatch?.size ?? n) >= Self.tiledAttentionQueries {
+                tiledAttention(queries: s.q, n: n, first: p0, heads: heads, groupSize: groupSize, cache: layerCache, kvDim: kvDim,
+                               scale: scale, out: s.xb)
+            } else if roundAttentionToHalf {
                 parallelFor(n * heads) { job in
                     let i = job / heads, h = job % heads
                     self.halfPrecisionAttention(s.q + i * qDim + h * headDim, s.xb + i * qDim + h * headDim, cache: layerCache,
@@ -610,9 +616,9 @@ public final class LanguageModel {
 
 extension LanguageModel {
     /// One head's attention the way ggml's CPU flash-attention kernel computes it for one query with an F16
-    /// KV cache: scores in F32 from F16 inputs, an online softmax, and the weighted sum of V kept in F16
-    /// (rounded after every update), divided by the softmax sum at the end. The SIMD path does it all in C
-    /// (vk_attention_f16, scores summed in ggml's order; F16C makes the roundings cheap).
+    /// KV cache: Q rounded to F16, scores in F32 from F16 inputs, an online softmax, and the weighted sum of
+    /// V kept in F16 (rounded after every update), divided by the softmax sum at the end. The SIMD path does
+    /// it all in C (vk_attention_f16, scores summed in ggml's order; F16C makes the roundings cheap).
     func halfPrecisionAttention(_ q: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, cache: Int, kvDim: Int,
                                 kvOffset: Int, positions: Int, scale: Float) {
         let s = state, headDim = config.headDim, simd = useSIMDKernels
@@ -621,6 +627,7 @@ extension LanguageModel {
                              Int32(headDim), scale, out)
             return
         }
+        let q = (0..<headDim).map { floatToHalfRounded(q[$0]) }
         var maxScore = -Float.infinity, sum: Float = 0
         out.update(repeating: 0, count: headDim)
         for t in 0..<positions {
@@ -643,6 +650,87 @@ extension LanguageModel {
         }
         let inv: Float = sum == 0 ? 0 : 1 / sum
         for i in 0..<headDim { out[i] *= inv }
+    }
+
+    /// Attention for the `n` queries of a batch at positions first ..< first + n (query i of head h at
+    /// queries + i · qDim + h · headDim, its output likewise in `out`) as llama.cpp's tiled flash attention
+    /// computes it for micro-batches of 64+ queries (`vk_attention_tiled`): Q in F32, keys in tiles of 64
+    /// positions, F32 sums. Work is split by head and by runs of queries.
+    func tiledAttention(queries: UnsafeMutablePointer<Float>, n: Int, first: Int, heads: Int, groupSize: Int, cache: Int,
+                        kvDim: Int, scale: Float, out: UnsafeMutablePointer<Float>) {
+        let s = state, headDim = config.headDim, qDim = heads * headDim, simd = useSIMDKernels
+        let run = 16, runs = (n + run - 1) / run
+        parallelFor(heads * runs) { job in
+            let h = job / runs, i0 = job % runs * run, count = min(run, n - i0)
+            let kvOffset = (h / groupSize) * headDim
+            let q = queries + i0 * qDim + h * headDim, o = out + i0 * qDim + h * headDim
+            let keys = s.keyCache + cache + kvOffset, values = s.valueCache + cache + kvOffset
+            if simd {
+                vk_attention_tiled(q, qDim, Int32(count), Int32(first + i0), keys, values, kvDim, Int32(headDim), scale, o, qDim)
+            } else {
+                for i in 0..<count {
+                    portableTiledAttention(q + i * qDim, keys: keys, values: values, stride: kvDim, position: first + i0 + i,
+                                           headDim: headDim, scale: scale, out: o + i * qDim)
+                }
+            }
+        }
+    }
+
+    /// `vk_attention_tiled` for one query with ggml's generic softmax: libm expf for every score, the
+    /// exponentials summed one by one in Double.
+    func portableTiledAttention(_ q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
+                                position: Int, headDim: Int, scale: Float, out: UnsafeMutablePointer<Float>) {
+        let tile = Self.tiledAttentionQueries
+        var acc = [Float](repeating: 0, count: headDim), weights = [Float](repeating: 0, count: tile)
+        var maxScore = -Float.infinity, sum: Float = 0
+        var start = 0
+        while start <= position {
+            let visible = min(tile, position - start + 1)
+            var tileMax = -Float.infinity
+            for j in 0..<visible {
+                let k = keys + (start + j) * stride
+                var score: Float = 0
+                for d in 0..<headDim { score = score.addingProduct(k[d], q[d]) }
+                weights[j] = score * scale
+                tileMax = max(tileMax, weights[j])
+            }
+            let newMax = max(maxScore, tileMax)
+            if newMax > maxScore {
+                let ms = expf(maxScore - newMax)
+                for d in 0..<headDim { acc[d] *= ms }
+                sum *= ms
+            }
+            maxScore = newMax
+            var tileSum: Double = 0
+            for j in 0..<visible {
+                weights[j] = expf(weights[j] - newMax)
+                tileSum += Double(weights[j])
+            }
+            sum = Float(Double(sum) + tileSum)
+            for d in 0..<headDim {
+                var a = acc[d]
+                for j in 0..<visible { a = a.addingProduct(values[(start + j) * stride + d], weights[j]) }
+                acc[d] = a
+            }
+            start += tile
+        }
+        let inv: Float = sum == 0 ? 0 : 1 / sum
+        for d in 0..<headDim { out[d] = acc[d] * inv }
+    }
+}
+
+extension LanguageModel {
+    /// Continues after the first `positions` positions of `other`'s cached sequence, its keys and values
+    /// copied: for a model whose every block computes what `other`'s does (same shapes, same bytes), this is
+    /// the cache that evaluating the same tokens would leave.
+    func adoptCache(of other: LanguageModel, positions: Int) {
+        for (l, block) in config.blocks.enumerated() {
+            let n = positions * block.kvHeadCount * config.headDim
+            let mine = state.cacheOffsets[l], theirs = other.state.cacheOffsets[l]
+            (state.keyCache + mine).update(from: other.state.keyCache + theirs, count: n)
+            (state.valueCache + mine).update(from: other.state.valueCache + theirs, count: n)
+        }
+        position = positions
     }
 }
 

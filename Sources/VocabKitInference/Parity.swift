@@ -59,7 +59,7 @@ public struct VocabularyMap: Sendable {
 
 /// What one text showed. Positions are the logits after each token; "compared" positions are those whose
 /// whole prefix is the same token sequence in both models (every position when the tokenization is unchanged).
-public struct TextParity: Sendable {
+public struct TextParity: Sendable, Equatable {
     public var label: String
     public var originalTokens: Int
     public var prunedTokens: Int
@@ -155,6 +155,16 @@ public final class ParityChecker {
     /// The pruned copies, in the order given.
     public let copies: [PrunedCopy]
     let originalStops: Set<Int>
+    /// Per copy: whether it computes exactly what the original computes on the same tokens — the same
+    /// hyperparameters but for the vocabulary size, every tensor but `token_embd` and `output` byte for byte
+    /// the same, and each kept token's rows of those two the original's bytes. Checked once, so that positions
+    /// whose token prefix both models share are evaluated once (see `compare(_:label:...)`).
+    public let copiesShareComputation: [Bool]
+    /// Whether the first (with one selection, the only) copy shares the original's computation.
+    public var sharesComputation: Bool { copiesShareComputation[0] }
+    /// Evaluate shared token prefixes once where a copy shares the original's computation (the reported numbers
+    /// are the same either way; false evaluates every position in every model, e.g. to show that).
+    public var reusesSharedPrefixes = true
 
     /// The first (with one selection, the only) pruned copy.
     public var pruned: LanguageModel { copies[0].model }
@@ -199,6 +209,41 @@ public final class ParityChecker {
         self.originalTokenizer = originalTokenizer
         self.copies = copies
         originalStops = original.stopTokens()
+        copiesShareComputation = copies.map { Self.computesIdentically(original, $0.model, map: $0.map) }
+    }
+
+    /// `sharesComputation`: every input of the forward pass compared byte for byte (a few hundred MB of
+    /// memory comparison, once).
+    static func computesIdentically(_ a: LanguageModel, _ b: LanguageModel, map: VocabularyMap) -> Bool {
+        var config = a.config
+        config.vocabularySize = b.config.vocabularySize
+        guard config == b.config, a.maxContext == b.maxContext else { return false }
+        func same(_ x: Matrix, _ y: Matrix) -> Bool {
+            x.type == y.type && x.rows == y.rows && x.cols == y.cols && x.rowBytes == y.rowBytes
+                && memcmp(x.base, y.base, x.rows * x.rowBytes) == 0
+        }
+        func same(_ x: [Float]?, _ y: [Float]?) -> Bool {
+            guard let x, let y else { return x == nil && y == nil }
+            return x.count == y.count && x.withUnsafeBytes { p in y.withUnsafeBytes { q in memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0 } }
+        }
+        /// Each kept token's row of `y` (pruned ids) is the original's row of `x`.
+        func sameKeptRows(_ x: Matrix, _ y: Matrix) -> Bool {
+            guard x.type == y.type, x.cols == y.cols, x.rowBytes == y.rowBytes, y.rows == map.originalOfPruned.count else { return false }
+            for (j, i) in map.originalOfPruned.enumerated() where i >= x.rows || memcmp(x.row(i), y.row(j), x.rowBytes) != 0 {
+                return false
+            }
+            return true
+        }
+        let wa = a.weights, wb = b.weights
+        guard wa.layers.count == wb.layers.count, same(wa.outputNorm, wb.outputNorm), same(wa.ropeFactors, wb.ropeFactors),
+              sameKeptRows(wa.tokenEmbedding, wb.tokenEmbedding), sameKeptRows(wa.output, wb.output) else { return false }
+        for (x, y) in zip(wa.layers, wb.layers) {
+            guard x.shape == y.shape, same(x.attnNorm, y.attnNorm), same(x.ffnNorm, y.ffnNorm),
+                  same(x.bq, y.bq), same(x.bk, y.bk), same(x.bv, y.bv), same(x.qNorm, y.qNorm), same(x.kNorm, y.kNorm),
+                  same(x.wq, y.wq), same(x.wk, y.wk), same(x.wv, y.wv), same(x.wo, y.wo),
+                  same(x.gate, y.gate), same(x.up, y.up), same(x.down, y.down) else { return false }
+        }
+        return true
     }
 
     /// Opens an original model and its pruned copy for `check`: each with its own vocabulary, ids matched by
@@ -298,8 +343,15 @@ public final class ParityChecker {
             var result: TextParity
             /// The original's logits over this copy's kept tokens (in its order) at the compared positions.
             var keptLogits: [Float]
+            /// The copy computes what the original does: its logits at the common prefix are the original's at
+            /// kept rows and its cache there is the original's (same bytes in, same arithmetic, same calls).
+            let reuse: Bool
+            /// With an unchanged tokenization too: for each greedy step of the original, the token its logits
+            /// favour among this copy's kept ones (pruned ids), the copy's own choice while it feeds the same tokens.
+            var keptChoices: [Int] = []
+            var sharedContext: Bool { reuse && result.tokenizationUnchanged }
         }
-        var sides: [Side] = try copies.map { copy in
+        var sides: [Side] = try copies.enumerated().map { index, copy in
             let p = copy.tokenizer.encode(text, specialTokens: specialTokens).prefix(budget).map(Int.init)
             guard !p.isEmpty else { throw ParityError.emptyText(label: label) }
             let mapped = p.map { copy.map.originalOfPruned[$0] }
@@ -309,7 +361,10 @@ public final class ParityChecker {
             r.originalTokensPruned = o.filter { !copy.map.kept[$0] }.count
             r.originalPositions = o.count
             return Side(copy: copy, tokens: p, common: originalOnly ? 0 : common, result: r,
-                        keptLogits: [Float](repeating: 0, count: originalOnly ? 0 : common * copy.keptTokens))
+                        keptLogits: [Float](repeating: 0, count: originalOnly ? 0 : common * copy.keptTokens),
+                        reuse: !originalOnly && reusesSharedPrefixes && copiesShareComputation[index]
+                            && original.useSIMDKernels == copy.model.useSIMDKernels
+                            && original.roundAttentionToHalf == copy.model.roundAttentionToHalf)
         }
         let originalVocabulary = originalTokenizer.vocabulary
         let breaks = Set(sides.map(\.common).filter { $0 > 0 && $0 < o.count }).sorted()
@@ -342,7 +397,22 @@ public final class ParityChecker {
                 return r
             }
         }
-        let greedyOriginal = try continueGreedily(original, from: originalTop1[o.count - 1], tokens: greedyTokens, stops: originalStops)
+        for k in sides.indices where sides[k].sharedContext {
+            let keptCount = sides[k].copy.keptTokens
+            sides[k].keptChoices.append(sides[k].keptLogits.withUnsafeBufferPointer {
+                argmax(UnsafeBufferPointer(rebasing: $0[((o.count - 1) * keptCount)...]))
+            })
+        }
+        let greedyOriginal = try continueGreedily(original, from: originalTop1[o.count - 1], tokens: greedyTokens, stops: originalStops) { logits in
+            for k in sides.indices where sides[k].sharedContext {
+                var best = 0, bestValue = -Float.infinity
+                for (j, i) in sides[k].copy.map.originalOfPruned.enumerated() where logits[i] > bestValue || j == 0 {
+                    best = j
+                    bestValue = logits[i]
+                }
+                sides[k].keptChoices.append(best)
+            }
+        }
 
         for k in sides.indices {
             let copy = sides[k].copy, p = sides[k].tokens, common = sides[k].common, keptCount = copy.keptTokens
@@ -355,14 +425,15 @@ public final class ParityChecker {
             // The original's calls up to this copy's common length (its own end included), then one for the rest.
             let ownBreaks = (breaks + [o.count]).filter { $0 <= common && $0 < p.count }
             var prunedLast = 0
-            copy.model.reset()
-            try evaluate(copy.model, p, breakingAt: ownBreaks) { i, logits in
+            func visit(_ i: Int, _ logits: UnsafeBufferPointer<Float>, sharedWithOriginal: Bool) {
                 let top = argmax(logits)
                 if i == p.count - 1 { prunedLast = top }
                 if i + 1 < p.count { r.prunedTotals.add(negativeLogLikelihood(logits, token: p[i + 1]), bytes: prunedVocabulary.bytes(of: p[i + 1]).count) }
                 guard i < common else { return }
                 r.comparedPositions += 1
                 if copy.map.originalOfPruned[top] == originalTop1[i] { r.top1Agreements += 1 }
+                // The same logits: difference and KL are exactly 0, nothing to compare.
+                guard !sharedWithOriginal else { return }
                 stored.withUnsafeBufferPointer { stored in
                     let x = UnsafeBufferPointer(rebasing: stored[(i * keptCount)..<((i + 1) * keptCount)])
                     for j in 0..<keptCount { r.maxLogitDifference = max(r.maxLogitDifference, abs(x[j] - logits[j])) }
@@ -371,8 +442,28 @@ public final class ParityChecker {
                     r.klMax = max(r.klMax, kl)
                 }
             }
-            r.greedyPruned = try continueGreedily(copy.model, from: prunedLast, tokens: greedyTokens, stops: copy.stops)
-                .map { copy.map.originalOfPruned[$0] }
+            copy.model.reset()
+            if sides[k].reuse && common > 0 {
+                copy.model.adoptCache(of: original, positions: common)
+                stored.withUnsafeBufferPointer { stored in
+                    for i in 0..<common {
+                        visit(i, UnsafeBufferPointer(rebasing: stored[(i * keptCount)..<((i + 1) * keptCount)]), sharedWithOriginal: true)
+                    }
+                }
+                if common < p.count {
+                    try copy.model.evaluate(Array(p[common...]), logits: .all) { j, logits in visit(common + j, logits, sharedWithOriginal: false) }
+                }
+            } else {
+                try evaluate(copy.model, p, breakingAt: ownBreaks) { i, logits in visit(i, logits, sharedWithOriginal: false) }
+            }
+            if sides[k].sharedContext {
+                r.greedyPruned = try continueGreedilyAfterOriginal(copy, from: prunedLast, keptChoices: sides[k].keptChoices,
+                                                                   greedyOriginal: greedyOriginal, context: o.count, tokens: greedyTokens)
+                    .map { copy.map.originalOfPruned[$0] }
+            } else {
+                r.greedyPruned = try continueGreedily(copy.model, from: prunedLast, tokens: greedyTokens, stops: copy.stops)
+                    .map { copy.map.originalOfPruned[$0] }
+            }
             if let d = zip(r.greedyOriginal, r.greedyPruned).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
                 r.greedyDivergedOnPrunedToken = !copy.map.kept[r.greedyOriginal[d]]
             } else if r.greedyOriginal.count > r.greedyPruned.count {
@@ -395,13 +486,43 @@ public final class ParityChecker {
         }
     }
 
+    /// A copy's greedy continuation (pruned ids) when it shares the original's context and computation: while
+    /// it has fed the tokens the original fed, its logits are the original's at kept rows, so its choice at step
+    /// k is `keptChoices[k]`; from the first step where that no longer holds it decodes itself, starting from the
+    /// original's cache of the context and the steps they share.
+    private func continueGreedilyAfterOriginal(_ copy: PrunedCopy, from first: Int, keptChoices: [Int], greedyOriginal: [Int],
+                                               context: Int, tokens n: Int) throws -> [Int] {
+        var out: [Int] = [], next = first
+        var shared = true, decoding = false
+        while out.count < n, !copy.stops.contains(next) {
+            out.append(next)
+            if out.count == n { break }
+            let k = out.count
+            shared = shared && k - 1 < greedyOriginal.count && copy.map.originalOfPruned[out[k - 1]] == greedyOriginal[k - 1]
+            if shared && k < keptChoices.count {
+                next = keptChoices[k]
+            } else {
+                if !decoding {
+                    copy.model.adoptCache(of: original, positions: context + k - 1)
+                    decoding = true
+                }
+                next = argmax(try copy.model.forward(token: out[k - 1]))
+            }
+        }
+        return out
+    }
+
     /// Greedy steps after an evaluated text whose last logits chose `first`; the model's ids, stop token excluded.
-    private func continueGreedily(_ lm: LanguageModel, from first: Int, tokens n: Int, stops: Set<Int>) throws -> [Int] {
+    /// `onLogits` sees the logits of every step after the first.
+    private func continueGreedily(_ lm: LanguageModel, from first: Int, tokens n: Int, stops: Set<Int>,
+                                  onLogits: (UnsafeBufferPointer<Float>) -> Void = { _ in }) throws -> [Int] {
         var out: [Int] = [], next = first
         while out.count < n, !stops.contains(next) {
             out.append(next)
             if out.count == n { break }
-            next = argmax(try lm.forward(token: next))
+            let logits = try lm.forward(token: next)
+            onLogits(logits)
+            next = argmax(logits)
         }
         return out
     }

@@ -1,3 +1,4 @@
+import CKernels
 import VocabKitGGUF
 
 // Block formats (ggml's layouts, all little-endian), read one block at a time:
@@ -270,8 +271,18 @@ final class QuantizedActivation: @unchecked Sendable {
     /// as ggml's x86 quantizer does).
     let blockSums: UnsafeMutablePointer<Float>
     let rounded: UnsafeMutablePointer<Float>  // [capacity]: F16/BF16 formats, the values after rounding
+    /// [capacity / 4]: for the AVX-512 Q8_0/Q5_0 kernels, eight int32 lanes per Q8_0 block (`vk_q0_offsets`).
+    let offsets: UnsafeMutablePointer<Int32>
+    /// For the AVX-512 K-quant kernels, the Q8_K activations in groups of 4 vectors (`vk512_prepare_q8_K`):
+    /// 1024 quant bytes, 64 int16 sums and 4 scales per group and super-block; grown on demand.
+    private(set) var groupQuants = UnsafeMutablePointer<Int8>.allocate(capacity: 1)
+    private(set) var groupSums = UnsafeMutablePointer<Int16>.allocate(capacity: 1)
+    private(set) var groupScales = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private var groupBlocks = 0
     var format: ActivationFormat = .f32
     var count = 0
+    /// What `prepareWide` prepared after the last `quantize`, if anything.
+    private(set) var widePrepared: WidePreparation?
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -280,6 +291,7 @@ final class QuantizedActivation: @unchecked Sendable {
         sums = .allocate(capacity: capacity / 16 + 1)
         blockSums = .allocate(capacity: capacity / 32 + 1)
         rounded = .allocate(capacity: capacity)
+        offsets = .allocate(capacity: capacity / 4 + 8)
     }
 
     deinit {
@@ -288,12 +300,54 @@ final class QuantizedActivation: @unchecked Sendable {
         sums.deallocate()
         blockSums.deallocate()
         rounded.deallocate()
+        offsets.deallocate()
+        groupQuants.deallocate()
+        groupSums.deallocate()
+        groupScales.deallocate()
     }
 
-    /// Quantizes `x[0..<n]` (n a multiple of the block size) into `format`.
+    /// Prepares what a type's AVX-512 kernel needs (`WidePreparation`) for the `vectors` vectors of `cols`
+    /// values just quantized; the kernels then run only when this matches their type's preparation.
+    func prepareWide(_ preparation: WidePreparation, vectors: Int, cols: Int) {
+        switch preparation {
+        case .offsets(let k):
+            guard format == .q8_0, count == vectors * cols else { return }
+            vk_q0_offsets(qs, Int32(count / 32), k, offsets)
+        case .groups:
+            guard format == .q8_K, count == vectors * cols else { return }
+            let nb = cols / 256, blocks = (vectors + 3) / 4 * nb
+            if blocks > groupBlocks {
+                groupQuants.deallocate(); groupSums.deallocate(); groupScales.deallocate()
+                groupQuants = .allocate(capacity: blocks * 1024)
+                groupSums = .allocate(capacity: blocks * 64)
+                groupScales = .allocate(capacity: blocks * 4)
+                groupBlocks = blocks
+            }
+            vk512_prepare_q8_K(qs, cols, scales, nb, sums, cols / 16, Int32(vectors), Int32(nb), groupQuants, groupSums, groupScales)
+        }
+        widePrepared = preparation
+    }
+
+    /// Quantizes `x[0..<n]` (n a multiple of the block size) into `format`. With the SIMD kernels the Q8_0 and
+    /// Q8_K quantizers run in C (the same values).
     func quantize(_ x: UnsafePointer<Float>, _ n: Int, as format: ActivationFormat) {
         self.format = format
         count = n
+        widePrepared = nil
+        if simdKernelsEnabled && format == .q8_0 {
+            vk_quantize_q8_0(x, Int32(n), qs, scales)
+        } else if simdKernelsEnabled && format == .q8_K {
+            vk_quantize_q8_K(x, Int32(n), qs, scales, sums)
+        } else {
+            quantizePortably(x, n, as: format)
+        }
+    }
+
+    /// The Swift quantizers (the portable path, and the reference the C ones are tested against).
+    func quantizePortably(_ x: UnsafePointer<Float>, _ n: Int, as format: ActivationFormat) {
+        self.format = format
+        count = n
+        widePrepared = nil
         switch format {
         case .f32:
             break

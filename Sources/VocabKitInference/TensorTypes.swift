@@ -22,14 +22,17 @@ package final class TensorTypeTraits: Sendable {
     let dot: Dot
     /// The batched AVX2 kernel of CKernels, where there is one; nil runs the portable `dot` row by row.
     let simdKernel: SIMDKernel?
+    /// What the type's AVX-512 kernel needs prepared in the quantized activations; nil when it has none.
+    let widePreparation: WidePreparation?
     /// How `synth` writes random weights of this type.
     let synthetic: SyntheticEncoding
     /// llama.cpp's `llama_ftype` for a model whose matrices are all this type (the "_S" mix for K-quants).
     let fileType: Int
 
     init(type: GGMLType, dequantize: @escaping Dequantize, activationFormat: ActivationFormat, dot: @escaping Dot,
-         simdKernel: SIMDKernel?, synthetic: SyntheticEncoding, fileType: Int) {
+         simdKernel: SIMDKernel?, widePreparation: WidePreparation? = nil, synthetic: SyntheticEncoding, fileType: Int) {
         self.type = type
+        self.widePreparation = widePreparation
         self.dequantize = dequantize
         self.activationFormat = activationFormat
         self.dot = dot
@@ -70,16 +73,26 @@ package final class TensorTypeTraits: Sendable {
                          synthetic: .blocks([ScaleField(offset: 0, multiple: 1), ScaleField(offset: 2, multiple: -7.5)]), // q in 0...15
                          fileType: 3),
         TensorTypeTraits(type: .q5_0, dequantize: dequantizeQ5_0, activationFormat: .q8_0, dot: dotQ5_0, simdKernel: { p in
-                             vk_gemm_q5_0(p.weights, p.rowBytes, p.rows, p.blocks(32), p.quants, p.quantStride, p.scales, p.scaleStride,
-                                          p.vectors, p.out, p.outStride)
-                         }, synthetic: .blocks([ScaleField(offset: 0, multiple: 1)]), fileType: 8),
+                             if p.wide {
+                                 vk512_gemm_q5_0(p.weights, p.rowBytes, p.rows, p.blocks(32), p.quants, p.quantStride, p.scales, p.scaleStride,
+                                                 p.offsets, p.offsetStride, p.vectors, p.out, p.outStride)
+                             } else {
+                                 vk_gemm_q5_0(p.weights, p.rowBytes, p.rows, p.blocks(32), p.quants, p.quantStride, p.scales, p.scaleStride,
+                                              p.vectors, p.out, p.outStride)
+                             }
+                         }, widePreparation: .offsets(16), synthetic: .blocks([ScaleField(offset: 0, multiple: 1)]), fileType: 8),
         TensorTypeTraits(type: .q5_1, dequantize: dequantizeQ5_1, activationFormat: .q8_1, dot: dotQ5_1, simdKernel: nil,
                          synthetic: .blocks([ScaleField(offset: 0, multiple: 1), ScaleField(offset: 2, multiple: -15.5)]), // q in 0...31
                          fileType: 9),
         TensorTypeTraits(type: .q8_0, dequantize: dequantizeQ8_0, activationFormat: .q8_0, dot: dotQ8_0, simdKernel: { p in
-                             vk_gemm_q8_0(p.weights, p.rowBytes, p.rows, p.blocks(32), p.quants, p.quantStride, p.scales, p.scaleStride,
-                                          p.vectors, p.out, p.outStride)
-                         }, synthetic: .blocks([ScaleField(offset: 0, multiple: 1)]), fileType: 7),
+                             if p.wide {
+                                 vk512_gemm_q8_0(p.weights, p.rowBytes, p.rows, p.blocks(32), p.quants, p.quantStride, p.scales, p.scaleStride,
+                                                 p.offsets, p.offsetStride, p.vectors, p.out, p.outStride)
+                             } else {
+                                 vk_gemm_q8_0(p.weights, p.rowBytes, p.rows, p.blocks(32), p.quants, p.quantStride, p.scales, p.scaleStride,
+                                              p.vectors, p.out, p.outStride)
+                             }
+                         }, widePreparation: .offsets(128), synthetic: .blocks([ScaleField(offset: 0, multiple: 1)]), fileType: 7),
         // Mean sc·q = 7.5·1.5, mean min = 7.5.
         TensorTypeTraits(type: .q2_K, dequantize: dequantizeQ2_K, activationFormat: .q8_K, dot: dotQ2_K, simdKernel: nil,
                          synthetic: .blocks([ScaleField(offset: 80, multiple: 1), ScaleField(offset: 82, multiple: 1.5)]), fileType: 10),
@@ -90,16 +103,28 @@ package final class TensorTypeTraits: Sendable {
         TensorTypeTraits(type: .q4_K, dequantize: dequantizeQ4_K, activationFormat: .q8_K, dot: dotQ4_K, simdKernel: { p in
                              // ggml takes a micro-batch's vectors in fours (its gemm) and the rest one by one (its gemv).
                              let grouped = Int32(max(0, min(Int(p.vectors), p.batchSize - p.batchSize % 4 - p.batchIndex)))
-                             vk_gemm_q4_K(p.weights, p.rowBytes, p.rows, p.blocks(256), p.quants, p.quantStride, p.scales, p.scaleStride,
-                                          p.sums, p.sumStride, p.vectors, grouped, p.out, p.outStride)
-                         }, synthetic: .blocks([ScaleField(offset: 0, multiple: 1), ScaleField(offset: 2, multiple: 7.5)]), fileType: 14),
+                             // The AVX-512 kernel works on groups of 4 vectors: for fewer than 3 the AVX2 one is faster.
+                             if p.wide && p.vectors >= 3 {
+                                 vk512_gemm_q4_K(p.weights, p.rowBytes, p.rows, p.blocks(256), p.groupQuants, p.groupSums, p.groupScales,
+                                                 p.vectors, grouped, p.out, p.outStride)
+                             } else {
+                                 vk_gemm_q4_K(p.weights, p.rowBytes, p.rows, p.blocks(256), p.quants, p.quantStride, p.scales, p.scaleStride,
+                                              p.sums, p.sumStride, p.vectors, grouped, p.out, p.outStride)
+                             }
+                         }, widePreparation: .groups, synthetic: .blocks([ScaleField(offset: 0, multiple: 1), ScaleField(offset: 2, multiple: 7.5)]), fileType: 14),
         TensorTypeTraits(type: .q5_K, dequantize: dequantizeQ5_K, activationFormat: .q8_K, dot: dotQ5_K, simdKernel: nil,
                          synthetic: .blocks([ScaleField(offset: 0, multiple: 1), ScaleField(offset: 2, multiple: 15.5)]), fileType: 16),
         TensorTypeTraits(type: .q6_K, dequantize: dequantizeQ6_K, activationFormat: .q8_K, dot: dotQ6_K, simdKernel: { p in
                              // ggml switches to its tiled K-quant matmul for micro-batches of 8 or more.
-                             vk_gemm_q6_K(p.weights, p.rowBytes, p.rows, p.blocks(256), p.quants, p.quantStride, p.scales, p.scaleStride,
-                                          p.sums, p.sumStride, p.vectors, p.batchSize >= 8 ? 1 : 0, p.out, p.outStride)
-                         }, synthetic: .blocks([ScaleField(offset: 208, multiple: 1)]), fileType: 18),
+                             let tiled: Int32 = p.batchSize >= 8 ? 1 : 0
+                             if p.wide && p.vectors >= 3 {
+                                 vk512_gemm_q6_K(p.weights, p.rowBytes, p.rows, p.blocks(256), p.groupQuants, p.groupSums, p.groupScales,
+                                                 p.vectors, tiled, p.out, p.outStride)
+                             } else {
+                                 vk_gemm_q6_K(p.weights, p.rowBytes, p.rows, p.blocks(256), p.quants, p.quantStride, p.scales, p.scaleStride,
+                                              p.sums, p.sumStride, p.vectors, tiled, p.out, p.outStride)
+                             }
+                         }, widePreparation: .groups, synthetic: .blocks([ScaleField(offset: 208, multiple: 1)]), fileType: 18),
         TensorTypeTraits(type: .bf16, dequantize: dequantizeBF16, activationFormat: .bf16, dot: dotBF16, simdKernel: nil,
                          synthetic: .elements { v, p in
                              // Round to nearest even on the upper 16 bits (values are finite).
@@ -128,7 +153,10 @@ enum SyntheticEncoding: Sendable {
 /// One call of a batched SIMD kernel: rows of a weight matrix against `vectors` activations quantized
 /// together (vector v's quants at `quants + v · quantStride`, and likewise its block scales and Q8_K sums),
 /// results to `out[v · outStride + r]`. Some of ggml's kernels depend on the micro-batch a vector is part
-/// of: `batchSize` is its size and `batchIndex` the position of vector 0 in it.
+/// of: `batchSize` is its size and `batchIndex` the position of vector 0 in it. `wide` selects the AVX-512
+/// kernel where the type has one (same results), with what it needs prepared (`WidePreparation`): the Q8_0
+/// lane `offsets`, or the Q8_K activations laid out in groups of 4 vectors (`groupQuants`, `groupSums`,
+/// `groupScales`, starting at vector 0's group).
 struct SIMDProduct {
     let weights: UnsafeRawPointer
     let rowBytes: Int
@@ -140,6 +168,12 @@ struct SIMDProduct {
     let scaleStride: Int
     let sums: UnsafePointer<Int32>
     let sumStride: Int
+    let offsets: UnsafePointer<Int32>
+    let offsetStride: Int
+    let groupQuants: UnsafePointer<Int8>
+    let groupSums: UnsafePointer<Int16>
+    let groupScales: UnsafePointer<Float>
+    let wide: Bool
     let vectors: Int32
     let batchSize: Int
     let batchIndex: Int
@@ -151,6 +185,15 @@ struct SIMDProduct {
 }
 
 typealias SIMDKernel = @Sendable (SIMDProduct) -> Void
+
+/// What an AVX-512 kernel needs in the quantized activations besides the quants (`QuantizedActivation.prepareWide`).
+enum WidePreparation: Equatable, Sendable {
+    /// Q8_0 activations, for weights made unsigned by adding this constant: the eight int32 lanes it adds per
+    /// block (`vk_q0_offsets`).
+    case offsets(Int32)
+    /// Q8_K activations in groups of 4 vectors (`vk512_prepare_q8_K`).
+    case groups
+}
 
 // MARK: Entry points by type (for callers holding a GGMLType rather than its traits)
 

@@ -31,6 +31,11 @@ struct CheckCommand: ParsableCommand {
         token), and at least one position was compared. Otherwise the exit status is 1. A progress line goes to \
         stderr when it is a terminal.
 
+        When a pruned copy's blocks are byte for byte the original's and each kept token's rows of token_embd and \
+        output are the original's bytes, it computes exactly what the original computes on the same tokens: token \
+        prefixes both share are then evaluated once and the copy's logits there are the original's kept rows \
+        (--evaluate-both evaluates them in every model; the report is the same).
+
         Several pruned copies (selections) are checked in one run against one evaluation of the original and \
         reported side by side in one table (--json: one object per copy under "selections"); parity must hold for \
         each. --chat wraps each --prompts line in the original's chat template as a user message (as llama.cpp \
@@ -65,7 +70,10 @@ struct CheckCommand: ParsableCommand {
     @Flag(help: "With --prompts: wrap each prompt in the original's chat template (a user message, the assistant's turn opened).")
     var chat = false
 
-    @Flag(help: "Print a JSON object with the totals (parity, texts, unchanged_tokenization, max_logit_diff, greedy_agree, top1_agreement, mean_kl, max_kl, original_top1_pruned, positions, bits_per_byte_original, bits_per_byte_pruned, seconds) and per-text results.")
+    @Flag(name: .customLong("evaluate-both"), help: "Evaluate every position in every model even when a pruned copy computes exactly what the original does (slower; the same report).")
+    var evaluateBoth = false
+
+    @Flag(help: "Print a JSON object with the totals (parity, texts, unchanged_tokenization, max_logit_diff, greedy_agree, top1_agreement, mean_kl, max_kl, original_top1_pruned, positions, bits_per_byte_original, bits_per_byte_pruned, shared_computation, seconds) and per-text results.")
     var json = false
 
     func validate() throws {
@@ -101,6 +109,8 @@ struct CheckCommand: ParsableCommand {
         let originalFile = try openModel(original)
         let checker = try ParityChecker(original: originalFile, originalSource: original,
                                         copies: try pruned.map { (try openModel($0), $0) }, contextLength: ctx)
+        checker.reusesSharedPrefixes = !evaluateBoth
+        let shared = checker.copiesShareComputation.map { $0 && !evaluateBoth && !costOnly }
         let showProgress = stderrIsTerminal
         func progress(_ i: Int, _ count: Int) {
             guard showProgress else { return }
@@ -128,7 +138,7 @@ struct CheckCommand: ParsableCommand {
         let out = OutputWriter()
         if costOnly {
             if json {
-                try writeJSON(reports, checker: checker, seconds: seconds, out: out)
+                try writeJSON(reports, checker: checker, shared: shared, seconds: seconds, out: out)
             } else {
                 writeTable(reports, checker: checker, seconds: seconds, out: out)
             }
@@ -136,13 +146,13 @@ struct CheckCommand: ParsableCommand {
             return true
         } else if reports.count == 1 {
             if json {
-                try out.write(bytes: jsonData(selectionObject(reports[0], copy: checker.copies[0], path: pruned[0], full: true, seconds: seconds)))
+                try out.write(bytes: jsonData(selectionObject(reports[0], copy: checker.copies[0], path: pruned[0], shared: shared[0], full: true, seconds: seconds)))
                 out.write("\n")
             } else {
-                writeText(reports[0], seconds: seconds, out: out)
+                writeText(reports[0], seconds: seconds, shared: shared[0], out: out)
             }
         } else if json {
-            try writeJSON(reports, checker: checker, seconds: seconds, out: out)
+            try writeJSON(reports, checker: checker, shared: shared, seconds: seconds, out: out)
         } else {
             writeTable(reports, checker: checker, seconds: seconds, out: out)
         }
@@ -202,7 +212,7 @@ struct CheckCommand: ParsableCommand {
         return rows
     }
 
-    private func writeText(_ r: ParityReport, seconds: Double, out: OutputWriter) {
+    private func writeText(_ r: ParityReport, seconds: Double, shared: Bool, out: OutputWriter) {
         func pct(_ a: Int, _ b: Int) -> String { b > 0 ? String(format: "%.2f%%", 100 * Double(a) / Double(b)) : "n/a" }
         let unchanged = r.unchangedTexts
         out.write("texts                       \(r.texts.count) (\(r.originalTokens) tokens original, \(r.prunedTokens) pruned)\n")
@@ -216,6 +226,7 @@ struct CheckCommand: ParsableCommand {
         out.write(String(format: "KL(original‖pruned)         mean %.3g, max %.3g nats\n", r.meanKL, r.maxKL))
         out.write("original top-1 was pruned   \(r.originalTop1Pruned)/\(r.originalPositions) positions (\(pct(r.originalTop1Pruned, r.originalPositions)))\n")
         out.write(String(format: "bits per byte               original %.4f, pruned %.4f\n", r.originalTotals.bitsPerByte, r.prunedTotals.bitsPerByte))
+        out.write("shared prefixes             " + (shared ? "evaluated once (blocks and kept rows byte for byte the original's)\n" : "evaluated in both models\n"))
         for t in r.texts where !t.holds {
             out.write("FAIL \(t.label): max |logit difference| \(t.maxLogitDifference), greedy \(t.greedyAgrees ? "identical" : "differs")\n")
         }
@@ -224,7 +235,7 @@ struct CheckCommand: ParsableCommand {
     }
 
     /// Several selections: what the original did once, and one object per pruned copy.
-    private func writeJSON(_ reports: [ParityReport], checker: ParityChecker, seconds: Double, out: OutputWriter) throws {
+    private func writeJSON(_ reports: [ParityReport], checker: ParityChecker, shared: [Bool], seconds: Double, out: OutputWriter) throws {
         let first = reports[0]
         let object: [String: Any] = [
             "parity": costOnly ? NSNull() : reports.allSatisfy(\.holds),
@@ -236,7 +247,9 @@ struct CheckCommand: ParsableCommand {
             "n": n,
             "ctx": ctx,
             "seconds": seconds,
-            "selections": zip(reports, zip(checker.copies, pruned)).map { selectionObject($0, copy: $1.0, path: $1.1, full: false, seconds: seconds) },
+            "selections": reports.indices.map {
+                selectionObject(reports[$0], copy: checker.copies[$0], path: pruned[$0], shared: shared[$0], full: false, seconds: seconds)
+            },
         ]
         out.write(bytes: try jsonData(object))
         out.write("\n")
@@ -247,7 +260,7 @@ struct CheckCommand: ParsableCommand {
     }
 
     /// One selection's totals and per-text results (`full`: with the run's n, ctx and time, as a whole report).
-    private func selectionObject(_ r: ParityReport, copy: PrunedCopy, path: String, full: Bool, seconds: Double) -> [String: Any] {
+    private func selectionObject(_ r: ParityReport, copy: PrunedCopy, path: String, shared: Bool, full: Bool, seconds: Double) -> [String: Any] {
         let number = jsonNumber
         let texts: [[String: Any]] = r.texts.map { t in [
             "label": t.label,
@@ -287,6 +300,7 @@ struct CheckCommand: ParsableCommand {
             "original_top1_pruned": r.originalTop1Pruned,
             "bits_per_byte_original": number(r.originalTotals.bitsPerByte),
             "bits_per_byte_pruned": number(r.prunedTotals.bitsPerByte),
+            "shared_computation": shared,
             "results": texts,
         ]
         if full {

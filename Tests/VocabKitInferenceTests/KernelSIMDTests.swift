@@ -181,6 +181,58 @@ final class KernelSIMDTests: XCTestCase {
         }
     }
 
+    /// The AVX-512 VNNI kernels against the AVX2 ones: the same bits for every row count (odd ones pair the
+    /// last row with itself; K-quants take rows in fours) and vector count (Q8_0/Q5_0: a direct path for up to
+    /// 3 vectors, tiles of 8 after that; K-quants: groups of 4, the last one padded).
+    func testWideKernelsEqualAVX2KernelsExactly() throws {
+        try XCTSkipUnless(wideKernelsEnabled, "this CPU has no AVX-512 VNNI (or VOCABKIT_NO_AVX512 is set)")
+        var g = SplitMix(state: 1234)
+        for t in Self.types {
+            let cols = t.activationFormat == .q8_K ? 512 : 160
+            for rows in [1, 2, 3, 5, 8, 13, 37] {
+                let bytes = randomMatrix(t, rows: rows, cols: cols, &g)
+                withMatrix(t, bytes, rows: rows, cols: cols) { m in
+                    for nvec in [1, 2, 3, 4, 7, 8, 9, 16, 17] {
+                        let x = randomVectors(nvec, cols, &g)
+                        let batch = QuantizedActivation(capacity: nvec * cols + 256)
+                        batch.quantize(x, nvec * cols, as: t.activationFormat)
+                        batch.prepareWide(m.traits.widePreparation!, vectors: nvec, cols: cols)
+                        // Batch shapes on both sides of the modes; an offset of 2 splits a group of 4 between Q4_K's modes.
+                        for (size, index) in [(nvec, 0), (8, 0), (64, 0), (nvec + 2, 2), (19, 2)] {
+                            var narrow = [Float](repeating: .nan, count: nvec * rows), wide = narrow
+                            simdRows(m, 0, rows, batch, nvec: nvec, &narrow, outStride: rows, batchSize: size, batchIndex: index, wide: false)
+                            simdRows(m, 0, rows, batch, nvec: nvec, &wide, outStride: rows, batchSize: size, batchIndex: index, wide: true)
+                            XCTAssertEqual(narrow.map(\.bitPattern), wide.map(\.bitPattern), "\(t.name) rows \(rows) nvec \(nvec) batch \(size) at \(index)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The C quantizers against the Swift ones, bit for bit: random blocks, an all-zero block, blocks whose
+    /// largest magnitude appears with both signs (Q8_K takes the first), and values that land on .5.
+    func testQuantizersMatchPortableOnes() {
+        var g = SplitMix(state: 77)
+        let n = 1024
+        var x = randomVectors(1, n, &g)
+        for i in 256..<512 { x[i] = 0 }
+        x[600] = -3; x[700] = 3
+        x[800] = 2.5; x[801] = -127; x[802] = 0.5; x[803] = -1.5
+        x[900] = 127; x[901] = 63.5; x[902] = -0.5
+        for format in [ActivationFormat.q8_0, .q8_K] {
+            let fast = QuantizedActivation(capacity: n + 256), portable = QuantizedActivation(capacity: n + 256)
+            fast.quantize(x, n, as: format)
+            portable.quantizePortably(x, n, as: format)
+            let blocks = format == .q8_K ? n / 256 : n / 32
+            XCTAssertEqual((0..<n).map { fast.qs[$0] }, (0..<n).map { portable.qs[$0] }, "\(format) quants")
+            XCTAssertEqual((0..<blocks).map { fast.scales[$0].bitPattern }, (0..<blocks).map { portable.scales[$0].bitPattern }, "\(format) scales")
+            if format == .q8_K {
+                XCTAssertEqual((0..<n / 16).map { fast.sums[$0] }, (0..<n / 16).map { portable.sums[$0] }, "sums")
+            }
+        }
+    }
+
     /// ggml's AVX2 exp approximation: within 2 ulp of exp over the float range, 0 and infinity beyond it.
     func testExpApproximation() {
         var x: Float = -87
@@ -224,6 +276,60 @@ final class KernelSIMDTests: XCTestCase {
             let exact = zip(x, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             let bound = zip(x, y).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
             XCTAssertEqual(Double(simdDotHalfValues(x, y, n)), exact, accuracy: Double(n / 8 + 6) * 0x1p-24 * bound, "n \(n)")
+        }
+    }
+
+    /// The tiled attention (llama.cpp's form for 64+ queries) against its algorithm written out in Swift with
+    /// the scalar exp approximation and ggml's sum of each 8 exponentials: equal bits, for queries in the first
+    /// tile, on a tile boundary and several tiles in, with a head size that leaves a tail of 4.
+    func testTiledAttentionMatchesReferenceExactly() {
+        var g = SplitMix(state: 31)
+        for headDim in [64, 20] {
+            let stride = headDim * 2, first = 60, queries = 75, positions = first + queries
+            let half = { (r: ClosedRange<Float>) in Float(Float16(Float.random(in: r, using: &g))) }
+            let q = (0..<queries * headDim).map { _ in Float.random(in: -2...2, using: &g) }
+            let k = (0..<positions * stride).map { _ in half(-2...2) }
+            let v = (0..<positions * stride).map { _ in half(-1...1) }
+            let scale = 1 / Float(headDim).squareRoot()
+            var out = [Float](repeating: .nan, count: queries * headDim)
+            simdTiledAttention(q, queryStride: headDim, queries: queries, first: first, keys: k, values: v, stride: stride,
+                               headDim: headDim, scale: scale, &out, outStride: headDim)
+            for i in [0, 3, 4, 67, 68, 74] {
+                let pos = first + i
+                var acc = [Float](repeating: 0, count: headDim), m = -Float.infinity, sum: Float = 0
+                var t0 = 0
+                while t0 <= pos {
+                    var w = [Float](repeating: -.infinity, count: 64)
+                    for j in 0..<64 where t0 + j <= pos {
+                        var s: Float = 0
+                        for d in 0..<headDim { s = s.addingProduct(k[(t0 + j) * stride + d], q[i * headDim + d]) }
+                        w[j] = s * scale
+                    }
+                    let mnew = max(m, w.max()!)
+                    if mnew > m {
+                        let ms = expf(m - mnew)
+                        for d in 0..<headDim { acc[d] *= ms }
+                        sum *= ms
+                    }
+                    m = mnew
+                    var tileSum: Double = 0
+                    for group in 0..<8 {
+                        let e = (0..<8).map { simdExpApprox(w[8 * group + $0] - mnew) }
+                        for (j, x) in e.enumerated() { w[8 * group + j] = x }
+                        // (l0 + l4, l1 + l5, l2 + l6, l3 + l7), then (0 + 2, 1 + 3), then those two.
+                        let a = (0..<4).map { e[$0] + e[$0 + 4] }
+                        tileSum += Double((a[0] + a[2]) + (a[1] + a[3]))
+                    }
+                    sum = Float(Double(sum) + tileSum)
+                    for d in 0..<headDim {
+                        for j in 0..<64 where t0 + j <= pos { acc[d] = acc[d].addingProduct(v[(t0 + j) * stride + d], w[j]) }
+                    }
+                    t0 += 64
+                }
+                let inv = 1 / sum
+                let ref = acc.map { $0 * inv }
+                XCTAssertEqual(Array(out[i * headDim..<(i + 1) * headDim]).map(\.bitPattern), ref.map(\.bitPattern), "head \(headDim) query \(i)")
+            }
         }
     }
 

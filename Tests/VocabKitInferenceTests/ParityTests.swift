@@ -98,6 +98,29 @@ final class ParityTests: XCTestCase {
         XCTAssertLessThan(report.top1Agreement, 1)
     }
 
+    /// A pruned copy computes what its original does (same bytes), so shared token prefixes are evaluated once,
+    /// and the pruned model's greedy steps come from the original's while they agree; the report is the one
+    /// that evaluating every position in both models gives, field for field.
+    func testSharedPrefixesGiveTheFullEvaluationsReport() throws {
+        let m = try Self.models()
+        let c = try checker(m, pruned: m.pruned)
+        XCTAssertTrue(c.sharesComputation)
+        func run(reusing: Bool) throws -> [TextParity] {
+            c.reusesSharedPrefixes = reusing
+            return try lines(m).enumerated().map { try c.check($0.element, label: "line \($0.offset)", specialTokens: false, greedyTokens: 6, contextLength: 64) }
+        }
+        let shared = try run(reusing: true), full = try run(reusing: false)
+        XCTAssertEqual(shared, full)
+        XCTAssertTrue(shared.contains { $0.tokenizationUnchanged } && shared.contains { !$0.tokenizationUnchanged && $0.comparedPositions > 0 },
+                      "both kinds of text: an unchanged one and one sharing a prefix")
+        XCTAssertTrue(shared.contains { $0.tokenizationUnchanged && !$0.greedyAgrees }, "a greedy run where the pruned model decodes on its own")
+        // A changed output row or a changed block weight: not the same computation.
+        XCTAssertFalse(try checker(m, pruned: m.broken).sharesComputation)
+        let blockChanged = m.folder + "/block-changed.gguf"
+        try VocabModel.corrupt(m.pruned, to: blockChanged, tensor: "blk.1.ffn_down.weight", row: 0, delta: 0.25)
+        XCTAssertFalse(try checker(m, pruned: blockChanged).sharesComputation)
+    }
+
     func testChangedRowBreaksParity() throws {
         let m = try Self.models()
         let c = try checker(m, pruned: m.broken)

@@ -333,6 +333,14 @@ final class PredictionTests: XCTestCase {
         XCTAssertLessThan(reports[0].unchangedTexts, reports[0].texts.count, "the smaller selection changes some windows")
         XCTAssertEqual(reports[1].unchangedTexts, reports[1].texts.count, "the selection of every used token changes none")
         XCTAssertGreaterThanOrEqual(reports[0].originalTop1Pruned, reports[1].originalTop1Pruned)
+
+        // Both copies compute what the original does, so their shared prefixes were evaluated once; evaluating
+        // every position in every model gives the same reports, field for field.
+        XCTAssertEqual(both.copiesShareComputation, [true, true])
+        let full = try ParityChecker(originalPath: m.original, prunedPaths: [m.pruned, m.prunedAll], contextLength: 64)
+        full.reusesSharedPrefixes = false
+        let fullReports = try full.compare(text: m.text, windows: 6, greedyTokens: 4)
+        for (a, b) in zip(reports, fullReports) { XCTAssertEqual(a.texts, b.texts) }
     }
 
     func testCheckCommandComparesSelectionsInOneTable() throws {
