@@ -68,7 +68,8 @@ public final class Tokenizer: Sendable {
     }
 
     /// Encodes UTF-8 bytes and hands the ids to `sink` in order, a chunk at a time, so that callers that only
-    /// count need not hold every id.
+    /// count or stream need not hold every id: at most a few chunks' ids are held at once, whatever the input's
+    /// size. The whole input is validated before `sink` sees any id.
     public func encode(utf8 bytes: UnsafeRawBufferPointer, specialTokens: Bool = true, threads: Int = 1,
                        sink: (UnsafeBufferPointer<TokenID>) throws -> Void) throws {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else { return }
@@ -79,37 +80,30 @@ public final class Tokenizer: Sendable {
             if let bad = UTF8Validation.firstInvalidOffset(base, bytes.count) {
                 throw TokenizerError.invalidUTF8(offset: bad, path: nil)
             }
-            var out = TokenBuffer(capacity: bytes.count / 3 + 16)
-            withEncoder { $0.encode(base, bytes.count, specialTokens: specialTokens, into: &out) }
-            try sink(UnsafeBufferPointer(start: out.base, count: out.count))
+            try withEncoder { try $0.encode(base, bytes.count, specialTokens: specialTokens, sink: sink) }
             return
         }
-        // Chunks start at ASCII bytes, so the text is valid UTF-8 exactly when every chunk is: each worker
-        // validates its own chunks (no serial pass over the whole input) and claims the next free chunk when
-        // done, so a slow chunk does not hold back a fixed share of the others.
+        // Chunks start at ASCII bytes, so the text is valid UTF-8 exactly when every chunk is; the chunks
+        // validate in parallel first, so that an invalid byte anywhere is reported before any id is handed on.
         let chunkCount = chunks.count - 1
-        let results = ChunkResults(count: chunkCount)
-        let next = Atomic<Int>(0)
+        let invalid = ChunkValidation(chunks: chunks, base: base, threads: threads)
+        if let bad = invalid.firstInvalidOffset { throw TokenizerError.invalidUTF8(offset: bad, path: nil) }
+        let pipeline = ChunkPipeline(count: chunkCount, window: 4 * threads)
         nonisolated(unsafe) let start = base
-        DispatchQueue.concurrentPerform(iterations: min(threads, chunkCount)) { _ in
-            withEncoder { encoder in
-                while true {
-                    let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                    guard c < chunkCount else { break }
-                    let chunkStart = chunks[c], count = chunks[c + 1] - chunks[c]
-                    if let bad = UTF8Validation.firstInvalidOffset(start + chunkStart, count) {
-                        results.fail(c, at: chunkStart + bad)
-                        continue
+        try withoutActuallyEscaping(sink) { sink in
+            nonisolated(unsafe) let sink = sink
+            DispatchQueue.concurrentPerform(iterations: min(threads, chunkCount)) { _ in
+                withEncoder { encoder in
+                    while let c = pipeline.claim() {
+                        let chunkStart = chunks[c], count = chunks[c + 1] - chunks[c]
+                        var out = TokenBuffer(capacity: count / 3 + 16)
+                        encoder.encode(start + chunkStart, count, specialTokens: specialTokens, into: &out)
+                        pipeline.finish(c, out, sink: sink)
                     }
-                    var out = TokenBuffer(capacity: count / 3 + 16)
-                    encoder.encode(start + chunkStart, count, specialTokens: specialTokens, into: &out)
-                    results.store(c, out)
                 }
             }
         }
-        results.collect()
-        if let bad = results.firstInvalidOffset { throw TokenizerError.invalidUTF8(offset: bad, path: nil) }
-        for c in 0..<chunkCount { try results.withIDs(c) { try sink($0) } }
+        try pipeline.check()
     }
 
     /// The first split point in `from..<limit` (limit < n) where the pre-tokenizer's split rule says pieces
@@ -121,11 +115,12 @@ public final class Tokenizer: Sendable {
         return vocabulary.preTokenizer.scanner.firstSafeSplit(p, n, from: from, limit: limit)
     }
 
-    /// Chunk boundaries for parallel encoding, about `pieces` chunks of at least 64 KiB, at safe split points.
+    /// Chunk boundaries for parallel encoding, about `pieces` chunks of 64 KiB to 1 MiB (more chunks for
+    /// large inputs, so that the ids held while chunks wait for their turn stay bounded), at safe split points.
     func chunkBounds(_ p: UnsafePointer<UInt8>, _ n: Int, pieces: Int) -> [Int] {
         let minimum = 1 << 16
         guard n >= 2 * minimum else { return [0, n] }
-        let target = max(n / pieces, minimum)
+        let target = min(max(n / pieces, minimum), 1 << 20)
         var bounds = [0]
         var at = target
         while at < n - minimum {
@@ -169,7 +164,8 @@ public final class ReusableEncoder {
         encoder = Encoder(tokenizer)
     }
 
-    /// Encodes valid UTF-8 (throws `invalidUTF8` otherwise) on this thread and hands the ids to `sink`.
+    /// Encodes valid UTF-8 (throws `invalidUTF8` otherwise) on this thread and hands the ids to `sink`, a
+    /// bounded number at a time.
     public func encode(utf8 bytes: UnsafeRawBufferPointer, specialTokens: Bool = true,
                        sink: (UnsafeBufferPointer<TokenID>) throws -> Void) throws {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else { return }
@@ -177,64 +173,113 @@ public final class ReusableEncoder {
             throw TokenizerError.invalidUTF8(offset: bad, path: nil)
         }
         out.count = 0
-        encoder.encode(base, bytes.count, specialTokens: specialTokens, into: &out)
-        try sink(UnsafeBufferPointer(start: out.base, count: out.count))
+        try withoutActuallyEscaping(sink) { body in
+            let drain = TokenDrain(body)
+            out.drain = drain
+            defer { out.drain = nil }
+            encoder.encode(base, bytes.count, specialTokens: specialTokens, into: &out)
+            out.flush()
+            try drain.check()
+        }
     }
 }
 
-/// Per-chunk results written by concurrent workers, each slot by exactly one worker; the ids stay in the
-/// worker's buffer (handed over, not copied) until the sink reads them in order. Slots are plain memory, one
-/// per chunk, so workers never touch shared array storage; each worker publishes its slots with a releasing
-/// increment of `finished`, and the reader acquires it before reading, so the hand-over is explicit (and
-/// ThreadSanitizer sees it) rather than left to the thread pool's join.
-final class ChunkResults: @unchecked Sendable {
-    private let count: Int
-    private let ids: UnsafeMutablePointer<UnsafeMutablePointer<TokenID>?>
-    private let counts: UnsafeMutablePointer<Int>
-    /// The first bad byte of each chunk, or -1.
-    private let invalid: UnsafeMutablePointer<Int>
-    private let finished = Atomic<Int>(0)
+/// UTF-8 validation of the chunks of a parallel encode, spread over the threads.
+struct ChunkValidation {
+    /// The first bad byte of the text, or nil.
+    let firstInvalidOffset: Int?
 
-    init(count: Int) {
+    init(chunks: [Int], base: UnsafePointer<UInt8>, threads: Int) {
+        let chunkCount = chunks.count - 1
+        let firstBad = Atomic<Int>(Int.max)
+        let next = Atomic<Int>(0)
+        nonisolated(unsafe) let start = base
+        DispatchQueue.concurrentPerform(iterations: min(threads, chunkCount)) { _ in
+            while true {
+                let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard c < chunkCount else { break }
+                guard chunks[c] < firstBad.load(ordering: .relaxed) else { continue }
+                if let bad = UTF8Validation.firstInvalidOffset(start + chunks[c], chunks[c + 1] - chunks[c]) {
+                    _ = firstBad.min(chunks[c] + bad, ordering: .relaxed)
+                }
+            }
+        }
+        let bad = firstBad.load(ordering: .relaxed)
+        firstInvalidOffset = bad == Int.max ? nil : bad
+    }
+}
+
+/// The hand-over of a parallel encode's chunks to the sink, in order, as they finish. Workers claim chunks
+/// in order, but no further than `window` chunks past the first one not yet handed on, so the ids held at
+/// once stay bounded (a permit per chunk in flight); whichever worker finishes the chunk the sink waits for
+/// hands it, and every finished chunk after it, to the sink. Results and the sink's calls are serialised by
+/// one lock, so the sink is never called concurrently and ThreadSanitizer sees every hand-over.
+final class ChunkPipeline: @unchecked Sendable {
+    private let count: Int
+    private let permits: DispatchSemaphore
+    private let window: Int
+    private let lock = Lock()
+    private var nextClaim = 0
+    /// Ids of finished chunks not yet handed on, by chunk.
+    private var finished: [Int: (ids: UnsafeMutablePointer<TokenID>, count: Int)] = [:]
+    /// The next chunk to hand on.
+    private var nextOut = 0
+    /// Whether a worker is calling the sink now.
+    private var sinking = false
+    private var error: (any Error)?
+
+    init(count: Int, window: Int) {
         self.count = count
-        ids = .allocate(capacity: count)
-        ids.initialize(repeating: nil, count: count)
-        counts = .allocate(capacity: count)
-        counts.initialize(repeating: 0, count: count)
-        invalid = .allocate(capacity: count)
-        invalid.initialize(repeating: -1, count: count)
+        self.window = window
+        permits = DispatchSemaphore(value: window)
     }
 
     deinit {
-        for i in 0..<count { ids[i]?.deallocate() }
-        ids.deallocate()
-        counts.deallocate()
-        invalid.deallocate()
+        for (_, chunk) in finished { chunk.ids.deallocate() }
     }
 
-    func store(_ i: Int, _ buffer: consuming TokenBuffer) {
-        let (storage, n) = buffer.takeStorage()
-        ids[i] = storage
-        counts[i] = n
-        finished.wrappingAdd(1, ordering: .releasing)
+    /// The next chunk to encode, or nil when none is left (or the sink failed). May wait for the sink.
+    func claim() -> Int? {
+        permits.wait()
+        return lock.withLock {
+            guard error == nil, nextClaim < count else {
+                permits.signal()  // pass the wake-up on to the next waiting worker
+                return nil
+            }
+            nextClaim += 1
+            return nextClaim - 1
+        }
     }
 
-    func fail(_ i: Int, at offset: Int) {
-        invalid[i] = offset
-        finished.wrappingAdd(1, ordering: .releasing)
+    /// Stores chunk `c`'s ids; hands on every chunk now ready, in order, unless another worker is doing so.
+    func finish(_ c: Int, _ buffer: consuming TokenBuffer, sink: (UnsafeBufferPointer<TokenID>) throws -> Void) {
+        let chunk = buffer.takeStorage()
+        var ready: (ids: UnsafeMutablePointer<TokenID>, count: Int)? = nil
+        lock.withLock {
+            finished[c] = chunk
+            if !sinking, let next = finished.removeValue(forKey: nextOut) {
+                sinking = true
+                ready = next
+            }
+        }
+        while let (ids, n) = ready {
+            if error == nil {
+                do { try sink(UnsafeBufferPointer(start: ids, count: n)) } catch { lock.withLock { self.error = error } }
+            }
+            ids.deallocate()
+            permits.signal()
+            ready = lock.withLock {
+                nextOut += 1
+                if let next = finished.removeValue(forKey: nextOut) { return next }
+                sinking = false
+                return nil
+            }
+        }
     }
 
-    /// Call once every chunk is stored or failed: makes the workers' writes visible to this thread.
-    func collect() {
-        let done = finished.load(ordering: .acquiring)
-        assert(done == count, "ChunkResults read before every chunk was stored")
-    }
-
-    /// The first bad byte in the text: chunks are in text order.
-    var firstInvalidOffset: Int? { (0..<count).lazy.map { self.invalid[$0] }.first { $0 >= 0 } }
-
-    func withIDs(_ i: Int, _ body: (UnsafeBufferPointer<TokenID>) throws -> Void) rethrows {
-        try body(UnsafeBufferPointer(start: ids[i], count: counts[i]))
+    /// Rethrows the sink's error, if it threw.
+    func check() throws {
+        if let error = lock.withLock({ error }) { throw error }
     }
 }
 
@@ -275,8 +320,6 @@ struct Encoder: ~Copyable {
     /// Fetched on the first non-ASCII piece that needs it (building it takes a few milliseconds).
     var characterPairs: CharacterPairSet?
     let splitsCharacters: Bool
-    var segmentEnds: UnsafeMutablePointer<Int>
-    var segmentCapacity = 4096
     /// A small direct-mapped cache in front of the vocabulary table (8 MB, mostly cache misses, and for pieces
     /// over eight bytes two more dependent loads to compare the bytes): frequent pieces of up to sixteen bytes
     /// resolve from L1/L2. Four words per slot (half a cache line): tag and id as in PieceTable, the piece's
@@ -301,14 +344,24 @@ struct Encoder: ~Copyable {
         bpe = BytePairEncoder(vocabulary: v)
         characterPairs = nil
         splitsCharacters = v.mergesAreMonotone
-        segmentEnds = .allocate(capacity: segmentCapacity)
         hot = .allocate(capacity: 4 * Encoder.hotSlots)
         hot.initialize(repeating: UInt64.max, count: 4 * Encoder.hotSlots)
     }
 
     deinit {
         hot.deallocate()
-        segmentEnds.deallocate()
+    }
+
+    /// Encodes into a bounded buffer that hands its ids to `sink` whenever it fills, and at the end.
+    mutating func encode(_ p: UnsafePointer<UInt8>, _ n: Int, specialTokens: Bool,
+                         sink: (UnsafeBufferPointer<TokenID>) throws -> Void) throws {
+        try withoutActuallyEscaping(sink) { body in
+            let drain = TokenDrain(body)
+            var out = TokenBuffer(capacity: 1 << 16, drain: drain)
+            encode(p, n, specialTokens: specialTokens, into: &out)
+            out.flush()
+            try drain.check()
+        }
     }
 
     mutating func encode(_ p: UnsafePointer<UInt8>, _ n: Int, specialTokens: Bool, into out: inout TokenBuffer) {
@@ -404,20 +457,16 @@ struct Encoder: ~Copyable {
         if splitsCharacters, n > 6, p[n - 1] >= 0x80 || p[0] >= 0x80 {
             if characterPairs == nil { characterPairs = tokenizer.vocabulary.characterPairs }
             let pairs = characterPairs!
-            if n + 1 > segmentCapacity {
-                segmentEnds.deallocate()
-                segmentCapacity = n + 1
-                segmentEnds = .allocate(capacity: segmentCapacity)
-            }
-            let segments = bpe.segmentEnds(p, n, pairs: pairs, into: segmentEnds)
-            if segments > 1 {
+            var i = 0, previous: UInt32 = 0
+            var end = bpe.nextSegmentEnd(p, n, at: &i, previous: &previous, pairs: pairs)
+            if end < n {
                 var start = 0
-                for k in 0..<segments {
-                    let end = segmentEnds[k]
+                while true {
                     encodeSegment(p + start, end - start, readable: readable - start, into: &out)
+                    if end == n { return }
                     start = end
+                    end = bpe.nextSegmentEnd(p, n, at: &i, previous: &previous, pairs: pairs)
                 }
-                return
             }
         }
         encodeMiss(key, p, n, into: &out)

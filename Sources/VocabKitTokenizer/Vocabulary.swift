@@ -374,6 +374,21 @@ extension Vocabulary {
         }
         return Array(UnsafeBufferPointer(start: out.base, count: out.count))
     }
+
+    /// Merge-rank BPE of raw bytes on one heap however long they are (`windowed` false), or window by window
+    /// with the given window and margin (see `WindowState`); with the number of joins that failed and were
+    /// repaired.
+    package func bytePairEncode(_ bytes: [UInt8], windowed: Bool, windowBytes: Int = 1 << 14,
+                                windowMargin: Int = 1 << 10) -> (ids: [TokenID], repairs: Int) {
+        var bpe = BytePairEncoder(vocabulary: self)
+        bpe.windowBytes = windowBytes
+        bpe.windowMargin = windowMargin
+        var out = TokenBuffer()
+        bytes.withUnsafeBufferPointer { b in
+            if let base = b.baseAddress { bpe.encodeWithMerges(base, b.count, into: &out, forceHeap: true, windowed: windowed) }
+        }
+        return (Array(UnsafeBufferPointer(start: out.base, count: out.count)), bpe.windowRepairs)
+    }
 }
 
 extension Vocabulary {
