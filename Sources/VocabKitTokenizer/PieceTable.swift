@@ -262,3 +262,80 @@ final class CharacterPairSet: @unchecked Sendable {
         }
     }
 }
+
+/// The encoder's first stop for pieces of 3 to 16 bytes (the direct tables take 1 and 2): each piece's bytes
+/// and its ids (up to three, so most identifiers and words that are not one token resolve here too), in a
+/// two-way set-associative table of 65,536 slots (2 MB: two slots per cache line, so a probe touches one
+/// line). A piece's ids depend on its bytes alone, so an entry stays right forever; a full set replaces its
+/// second slot. Zeroed memory is empty (a piece has at least one byte), so the table costs nothing until
+/// used. Slot: the first eight bytes and the next eight (zero-padded), length | id count << 8 | first id
+/// << 32, then the second and third ids.
+struct HotPieces: ~Copyable {
+    let slots: UnsafeMutablePointer<UInt64>
+    static let setBits = 15
+    static let maxBytes = 16
+
+    init() {
+        let bytes = (1 << HotPieces.setBits) * 2 * 4 * 8
+        slots = UnsafeMutableRawPointer(calloc(bytes, 1)!).bindMemory(to: UInt64.self, capacity: bytes / 8)
+    }
+
+    deinit { free(slots) }
+
+    /// The piece's words: its first eight bytes and the next eight, zero-padded. Reads 16 bytes when
+    /// `readable` allows.
+    @inline(__always)
+    static func words(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int) -> (UInt64, UInt64) {
+        if readable >= 16 {
+            let raw = UnsafeRawPointer(p)
+            let w0 = raw.loadUnaligned(as: UInt64.self) & (UInt64.max &>> UInt64(truncatingIfNeeded: 64 &- 8 &* min(n, 8)))
+            let w1 = n > 8 ? raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & (UInt64.max &>> UInt64(truncatingIfNeeded: 128 &- 8 &* n)) : 0
+            return (w0, w1)
+        }
+        var w0: UInt64 = 0, w1: UInt64 = 0
+        for k in 0..<min(n, 8) { w0 |= UInt64(p[k]) &<< UInt64(k &* 8) }
+        if n > 8 { for k in 8..<n { w1 |= UInt64(p[k]) &<< UInt64((k &- 8) &* 8) } }
+        return (w0, w1)
+    }
+
+    /// The table's memory, for loops that cannot borrow the table itself.
+    var view: HotPiecesView { HotPiecesView(slots: slots) }
+}
+
+/// Probes and inserts over `HotPieces`' memory.
+struct HotPiecesView {
+    let slots: UnsafeMutablePointer<UInt64>
+
+    /// The first slot of the piece's set.
+    @inline(__always)
+    func set(_ w0: UInt64, _ w1: UInt64, _ n: Int) -> UnsafeMutablePointer<UInt64> {
+        let h = (w0 ^ (w1 &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(truncatingIfNeeded: n)) &* 0xBF58_476D_1CE4_E5B9
+        return slots + 8 &* Int(truncatingIfNeeded: h &>> UInt64(64 - HotPieces.setBits))
+    }
+
+    /// Writes the piece's ids at `out` and returns how many, or 0 if the piece is not here.
+    @inline(__always)
+    func lookup(_ w0: UInt64, _ w1: UInt64, _ n: Int, into out: UnsafeMutablePointer<TokenID>) -> Int {
+        var slot = set(w0, w1, n)
+        if slot[0] != w0 || slot[1] != w1 || slot[2] & 0xFF != UInt64(truncatingIfNeeded: n) {
+            slot += 4
+            if slot[0] != w0 || slot[1] != w1 || slot[2] & 0xFF != UInt64(truncatingIfNeeded: n) { return 0 }
+        }
+        let meta = slot[2], more = slot[3]
+        out[0] = TokenID(truncatingIfNeeded: meta &>> 32)
+        out[1] = TokenID(truncatingIfNeeded: more)
+        out[2] = TokenID(truncatingIfNeeded: more &>> 32)
+        return Int(truncatingIfNeeded: (meta &>> 8) & 3)
+    }
+
+    /// Remembers the piece's ids (1 to 3 of them).
+    @inline(__always)
+    func insert(_ w0: UInt64, _ w1: UInt64, _ n: Int, ids: UnsafePointer<TokenID>, count: Int) {
+        var slot = set(w0, w1, n)
+        if slot[2] != 0 { slot += 4 }
+        slot[0] = w0
+        slot[1] = w1
+        slot[2] = UInt64(truncatingIfNeeded: n) | UInt64(truncatingIfNeeded: count) &<< 8 | UInt64(ids[0]) &<< 32
+        slot[3] = (count > 1 ? UInt64(ids[1]) : 0) | (count > 2 ? UInt64(ids[2]) &<< 32 : 0)
+    }
+}

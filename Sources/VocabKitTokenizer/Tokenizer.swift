@@ -320,13 +320,12 @@ struct Encoder: ~Copyable {
     /// Fetched on the first non-ASCII piece that needs it (building it takes a few milliseconds).
     var characterPairs: CharacterPairSet?
     let splitsCharacters: Bool
-    /// A small direct-mapped cache in front of the vocabulary table (8 MB, mostly cache misses, and for pieces
-    /// over eight bytes two more dependent loads to compare the bytes): frequent pieces of up to sixteen bytes
-    /// resolve from L1/L2. Four words per slot (half a cache line): tag and id as in PieceTable, the piece's
-    /// first two words, and one spare.
-    let hot: UnsafeMutablePointer<UInt64>
-    static let hotSlots = 1 << 14
+    /// Pieces of 3 to 16 bytes already encoded (or found in the vocabulary), with their ids: one probe of
+    /// one cache line, where the vocabulary's table (8 MB) mostly misses the CPU caches.
+    let hot = HotPieces()
     var scratch = TokenBuffer(capacity: 256)
+    /// The scanner's class masks for the block being encoded.
+    let classMasks = ClassMasks()
 
     init(_ tokenizer: Tokenizer) {
         self.tokenizer = tokenizer
@@ -344,12 +343,10 @@ struct Encoder: ~Copyable {
         bpe = BytePairEncoder(vocabulary: v)
         characterPairs = nil
         splitsCharacters = v.mergesAreMonotone
-        hot = .allocate(capacity: 4 * Encoder.hotSlots)
-        hot.initialize(repeating: UInt64.max, count: 4 * Encoder.hotSlots)
     }
 
     deinit {
-        hot.deallocate()
+        classMasks.deallocate()
     }
 
     /// Encodes into a bounded buffer that hands its ids to `sink` whenever it fills, and at the end.
@@ -417,18 +414,50 @@ struct Encoder: ~Copyable {
         }
     }
 
+    /// The hot loop: the scanner's pieces, each resolved from the direct tables (1 and 2 bytes) or the hot
+    /// table (3 to 16 bytes), with ids written straight into `out`; everything else goes to `encodePiece`.
     @inline(__always)
     mutating func encodePieces<S: PieceScanner>(_ scanner: S.Type, _ p: UnsafePointer<UInt8>, _ n: Int,
                                                 into out: inout TokenBuffer) {
-        var i = 0
-        while i < n {
-            let e = S.pieceEnd(p, n, at: i)
-            encodePiece(p + i, e - i, readable: n - i, into: &out)
-            i = e
+        var masks = classMasks  // a copy of the handle, so the closure may use `self`
+        let byteTokens = self.byteTokens, pairTokens = self.pairTokens
+        let hot = self.hot.view
+        var ids = out.base + out.count
+        var room = out.base + out.capacity
+        S.forEachPiece(&masks, p, n) { start, end in
+            let length = end &- start
+            if room - ids < HotPieces.maxBytes {
+                out.count = ids - out.base
+                out.reserve(1 << 12)
+                ids = out.base + out.count
+                room = out.base + out.capacity
+            }
+            let q = p + start
+            if length <= 2 {
+                let id = length == 1 ? byteTokens[Int(q[0])] : pairTokens[Int(q[0]) | Int(q[1]) &<< 8]
+                if id != UInt32.max {
+                    ids.pointee = id
+                    ids += 1
+                    return
+                }
+            } else if length <= HotPieces.maxBytes && n &- start >= 16 {
+                let (w0, w1) = HotPieces.words(q, length, readable: 16)
+                let found = hot.lookup(w0, w1, length, into: ids)
+                if found > 0 {
+                    ids += found
+                    return
+                }
+            }
+            out.count = ids - out.base
+            encodePiece(q, length, readable: n &- start, into: &out)
+            ids = out.base + out.count
+            room = out.base + out.capacity
         }
+        out.count = ids - out.base
     }
 
-    @inline(__always)
+    /// A piece the hot loop did not resolve: the vocabulary, the piece's segments, the miss cache or BPE.
+    /// Remembers pieces of up to 16 bytes and 3 ids in the hot table.
     mutating func encodePiece(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int, into out: inout TokenBuffer) {
         if n <= 2 {
             let id = n == 1 ? byteTokens[Int(p[0])] : pairTokens[Int(p[0]) | Int(p[1]) &<< 8]
@@ -437,20 +466,30 @@ struct Encoder: ~Copyable {
                 return
             }
         }
-        let key = PieceKey(p, n, readable: readable)
-        let h = 4 &* (Int(truncatingIfNeeded: key.hash >> 20) & (Encoder.hotSlots &- 1))
-        let cached = hot[h]
-        if n <= 16 && cached >> 32 == key.tag && hot[h &+ 1] == key.word && hot[h &+ 2] == key.word2 {
-            out.append(UInt32(truncatingIfNeeded: cached))
-            return
+        let short = n <= HotPieces.maxBytes
+        let (w0, w1) = short ? HotPieces.words(p, n, readable: readable) : (0, 0)
+        if short {
+            out.reserve(3)
+            let found = hot.view.lookup(w0, w1, n, into: out.base + out.count)
+            if found > 0 {
+                out.count += found
+                return
+            }
         }
+        let before = out.count
+        encodeUncached(p, n, readable: readable, into: &out)
+        let added = out.count - before
+        // (A drain in between may have handed the ids on already; then they are not remembered.)
+        if short && added >= 1 && added <= 3 && before + added == out.count && out.count >= added {
+            hot.view.insert(w0, w1, n, ids: out.base + out.count - added, count: added)
+        }
+    }
+
+    /// The vocabulary, the piece's segments, the miss cache or BPE.
+    mutating func encodeUncached(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int, into out: inout TokenBuffer) {
+        let key = PieceKey(p, n, readable: readable)
         let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
         if id != UInt32.max && !(checksWholePieces && notSelfEncoding.contains(id)) {
-            if n <= 16 {
-                hot[h] = key.tag << 32 | UInt64(id)
-                hot[h &+ 1] = key.word
-                hot[h &+ 2] = key.word2
-            }
             out.append(id)
             return
         }
