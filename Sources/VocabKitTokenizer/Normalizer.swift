@@ -7,14 +7,8 @@ import CUnicodeData
 enum NFCNormalizer {
     /// Offset of the first scalar that may change under NFC, or nil if the text is already NFC.
     static func firstUnsafeOffset(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
-        var i = 0
-        while true {
-            i = UTF8Validation.endOfASCII(p, from: i, n)
-            if i == n { return nil }
-            let (c, l) = UTF8Scalar.decode(p, i)
-            if vk_unicode_class(c) & UInt8(VK_NFC_UNSAFE) != 0 { return i }
-            i += l
-        }
+        let offset = vk_first_nfc_unsafe(p, n)
+        return offset < n ? offset : nil
     }
 
     /// The NFC form of `p[0..<n]`, or nil when the text is already NFC.
@@ -69,42 +63,12 @@ enum NFCNormalizer {
 
 /// UTF-8 validation that reports where the first bad byte is, with an ASCII fast path.
 public enum UTF8Validation {
-    /// The offset of the first non-ASCII byte at or after `start` (or n), eight bytes at a time.
-    @inline(__always)
-    static func endOfASCII(_ p: UnsafePointer<UInt8>, from start: Int, _ n: Int) -> Int {
-        var i = start
-        let raw = UnsafeRawPointer(p)
-        while i + 8 <= n && raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
-        while i < n && p[i] < 0x80 { i += 1 }
-        return i
-    }
-
     /// Byte offset of the first byte that does not start or continue a well-formed sequence, or nil.
     /// Rejects overlong forms, surrogates (ED A0..BF) and scalars above U+10FFFF, as the standard requires.
+    /// (`vk_utf8_first_invalid`: ASCII 32 bytes at a time, three-byte characters on a short path.)
     public static func firstInvalidOffset(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
-        var i = 0
-        while true {
-            i = endOfASCII(p, from: i, n)
-            if i == n { return nil }
-            let b0 = p[i]
-            var need = 0
-            var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
-            switch b0 {
-            case 0xC2...0xDF: need = 1
-            case 0xE0: need = 2; lo = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: need = 2
-            case 0xED: need = 2; hi = 0x9F
-            case 0xF0: need = 3; lo = 0x90
-            case 0xF1...0xF3: need = 3
-            case 0xF4: need = 3; hi = 0x8F
-            default: return i
-            }
-            guard i + 1 < n, p[i + 1] >= lo, p[i + 1] <= hi else { return i }
-            for k in 2...max(2, need) where k <= need {
-                guard i + k < n, p[i + k] & 0xC0 == 0x80 else { return i }
-            }
-            i += need + 1
-        }
+        let offset = vk_utf8_first_invalid(p, n)
+        return offset < n ? offset : nil
     }
 
     /// The text with each ill-formed subsequence replaced by U+FFFD, as `String(decoding:as:)` does.

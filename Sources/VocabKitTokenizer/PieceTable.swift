@@ -128,30 +128,30 @@ final class PieceTable: @unchecked Sendable {
     }
 }
 
-/// A per-thread cache of pieces that are not single tokens and their BPE result, so that a repeated
-/// identifier is merged once. Cleared when full, which bounds its memory.
+/// A per-thread cache of pieces and their ids: pieces that are not single tokens (a repeated identifier is
+/// merged once) and every piece of more than 16 bytes (a CJK run is looked up once instead of segmented and
+/// looked up part by part). Cleared when full, which bounds its memory (20 MB at most; zeroed memory is
+/// empty, so pages are only touched as entries arrive).
 struct MissCache: ~Copyable {
-    static let slotCount = 1 << 16
+    static let slotCount = 1 << 18
     static let maxPieceBytes = 256
-    private let slots: UnsafeMutablePointer<UInt64>      // tag << 32 | arena offset; all ones = empty
+    private let slots: UnsafeMutablePointer<UInt64>      // tag << 32 | arena offset + 1; 0 = empty
     private let words: UnsafeMutablePointer<UInt64>
     /// Entries: piece length, id count, piece bytes (padded to 4), ids.
     private let arena: UnsafeMutablePointer<UInt32>
-    private let arenaCapacity = 1 << 20
+    private let arenaCapacity = 1 << 22
     private var arenaUsed = 0
     private var used = 0
 
     init() {
-        slots = .allocate(capacity: MissCache.slotCount)
-        slots.initialize(repeating: UInt64.max, count: MissCache.slotCount)
-        words = .allocate(capacity: MissCache.slotCount)
-        words.initialize(repeating: 0, count: MissCache.slotCount)
+        slots = UnsafeMutableRawPointer(calloc(MissCache.slotCount, 8)!).bindMemory(to: UInt64.self, capacity: MissCache.slotCount)
+        words = UnsafeMutableRawPointer(calloc(MissCache.slotCount, 8)!).bindMemory(to: UInt64.self, capacity: MissCache.slotCount)
         arena = .allocate(capacity: arenaCapacity)
     }
 
     deinit {
-        slots.deallocate()
-        words.deallocate()
+        free(slots)
+        free(words)
         arena.deallocate()
     }
 
@@ -163,16 +163,13 @@ struct MissCache: ~Copyable {
         let tag = key.tag
         while true {
             let slot = slots[i]
-            if slot == UInt64.max { return false }
+            if slot == 0 { return false }
             if slot >> 32 == tag && words[i] == key.word {
-                let at = Int(UInt32(truncatingIfNeeded: slot))
+                let at = Int(UInt32(truncatingIfNeeded: slot)) - 1
                 let n = Int(arena[at]), idCount = Int(arena[at + 1])
                 let bytes = UnsafeRawPointer(arena + at + 2).assumingMemoryBound(to: UInt8.self)
                 if n == key.count && (n <= 8 || memcmp(bytes + 8, p + 8, n - 8) == 0) {
-                    let ids = arena + at + 2 + (n + 3) / 4
-                    out.reserve(idCount)
-                    (out.base + out.count).update(from: ids, count: idCount)
-                    out.count += idCount
+                    out.append(arena + at + 2 + (n + 3) / 4, count: idCount)
                     return true
                 }
             }
@@ -183,8 +180,9 @@ struct MissCache: ~Copyable {
     mutating func insert(_ key: PieceKey, _ p: UnsafePointer<UInt8>, ids: UnsafePointer<UInt32>, count idCount: Int) {
         guard key.count <= MissCache.maxPieceBytes else { return }
         let need = 2 + (key.count + 3) / 4 + idCount
+        guard need <= arenaCapacity / 4 else { return }
         if arenaUsed + need > arenaCapacity || used * 2 >= MissCache.slotCount {
-            slots.update(repeating: UInt64.max, count: MissCache.slotCount)
+            slots.update(repeating: 0, count: MissCache.slotCount)
             arenaUsed = 0
             used = 0
         }
@@ -196,8 +194,8 @@ struct MissCache: ~Copyable {
         arenaUsed += need
         let mask = MissCache.slotCount - 1
         var i = Int(truncatingIfNeeded: key.hash) & mask
-        while slots[i] != UInt64.max { i = (i + 1) & mask }
-        slots[i] = key.tag << 32 | UInt64(at)
+        while slots[i] != 0 { i = (i + 1) & mask }
+        slots[i] = key.tag << 32 | UInt64(at + 1)
         words[i] = key.word
         used += 1
     }

@@ -8,6 +8,8 @@ package struct TokenBuffer: ~Copyable {
     package private(set) var capacity: Int
     /// Where a full buffer's ids go instead of growing it; nil keeps every id.
     package var drain: TokenDrain?
+    /// How many ids the drain has taken so far.
+    package private(set) var handedOn = 0
 
     package init(capacity: Int = 4096, drain: TokenDrain? = nil) {
         self.capacity = max(capacity, 16)
@@ -44,6 +46,7 @@ package struct TokenBuffer: ~Copyable {
     mutating func makeRoom(_ n: Int) {
         if let drain, count > 0 {
             drain.take(UnsafeBufferPointer(start: base, count: count))
+            handedOn += count
             count = 0
             if n <= capacity { return }
         }
@@ -59,6 +62,7 @@ package struct TokenBuffer: ~Copyable {
     package mutating func flush() {
         guard let drain, count > 0 else { return }
         drain.take(UnsafeBufferPointer(start: base, count: count))
+        handedOn += count
         count = 0
     }
 

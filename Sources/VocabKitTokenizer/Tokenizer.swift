@@ -456,8 +456,9 @@ struct Encoder: ~Copyable {
         out.count = ids - out.base
     }
 
-    /// A piece the hot loop did not resolve: the vocabulary, the piece's segments, the miss cache or BPE.
-    /// Remembers pieces of up to 16 bytes and 3 ids in the hot table.
+    /// A piece the hot loop did not resolve: the hot table, the miss cache (pieces that are not one token, and
+    /// every piece of more than 16 bytes), the vocabulary, the piece's segments, or BPE. Remembers the result:
+    /// pieces of up to 16 bytes and 3 ids in the hot table, the others in the miss cache.
     mutating func encodePiece(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int, into out: inout TokenBuffer) {
         if n <= 2 {
             let id = n == 1 ? byteTokens[Int(p[0])] : pairTokens[Int(p[0]) | Int(p[1]) &<< 8]
@@ -476,18 +477,24 @@ struct Encoder: ~Copyable {
                 return
             }
         }
-        let before = out.count
-        encodeUncached(p, n, readable: readable, into: &out)
+        let key = PieceKey(p, n, readable: readable)
+        let cacheable = n <= MissCache.maxPieceBytes
+        if cacheable && cache.lookup(key, p, into: &out) { return }
+        let before = out.count, handedOn = out.handedOn
+        encodeUncached(key, p, n, readable: readable, into: &out)
+        // Remembered only when no drain handed part of the ids on meanwhile.
+        guard out.handedOn == handedOn else { return }
         let added = out.count - before
-        // (A drain in between may have handed the ids on already; then they are not remembered.)
-        if short && added >= 1 && added <= 3 && before + added == out.count && out.count >= added {
-            hot.view.insert(w0, w1, n, ids: out.base + out.count - added, count: added)
+        if short && added <= 3 {
+            hot.view.insert(w0, w1, n, ids: out.base + before, count: added)
+        } else if cacheable {
+            cache.insert(key, p, ids: out.base + before, count: added)
         }
     }
 
-    /// The vocabulary, the piece's segments, the miss cache or BPE.
-    mutating func encodeUncached(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int, into out: inout TokenBuffer) {
-        let key = PieceKey(p, n, readable: readable)
+    /// The vocabulary, the piece's segments, or BPE.
+    mutating func encodeUncached(_ key: PieceKey, _ p: UnsafePointer<UInt8>, _ n: Int, readable: Int,
+                                 into out: inout TokenBuffer) {
         let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
         if id != UInt32.max && !(checksWholePieces && notSelfEncoding.contains(id)) {
             out.append(id)
@@ -508,7 +515,7 @@ struct Encoder: ~Copyable {
                 }
             }
         }
-        encodeMiss(key, p, n, into: &out)
+        bpe.encodeWithMerges(p, n, into: &out)
     }
 
     /// A part of a piece that no merge crosses: a token, a cached result, or BPE.
