@@ -9,6 +9,8 @@ struct BytePairEncoder: ~Copyable {
     let tokenBytes: UnsafeMutablePointer<UInt8>
     let tokenOffsets: UnsafeMutablePointer<UInt32>
     let idCount: Int
+    /// The merge of each pair of byte tokens, as `lookup` gives it, by the bytes (first in the low 8 bits).
+    let bytePairMerges: UnsafeMutablePointer<UInt64>
     private var ids: UnsafeMutablePointer<UInt32>
     private var pairs: UnsafeMutablePointer<UInt64>
     private var capacity: Int
@@ -17,7 +19,7 @@ struct BytePairEncoder: ~Copyable {
     /// A direct-mapped cache of merge lookups: the merge table is megabytes, so its probes mostly miss the CPU
     /// caches, while the pairs a text needs repeat (CJK text is mostly the same few thousand characters).
     private let hot: UnsafeMutablePointer<UInt64>  // key, value pairs
-    static let hotSlots = 1 << 13
+    static let hotSlots = 1 << 15
     /// Pieces longer than a window and its margin merge window by window (`encodeWindowed`); tests shrink
     /// these to exercise the joins on short text.
     package var windowBytes = 1 << 14
@@ -59,6 +61,7 @@ struct BytePairEncoder: ~Copyable {
         tokenBytes = vocabulary.tokenBytes
         tokenOffsets = vocabulary.tokenOffsets
         idCount = vocabulary.idCount
+        bytePairMerges = vocabulary.bytePairMerges
         capacity = 256
         ids = .allocate(capacity: capacity)
         pairs = .allocate(capacity: capacity)
@@ -103,7 +106,10 @@ struct BytePairEncoder: ~Copyable {
         }
         let ids = self.ids, pairs = self.pairs
         var m = initialSymbols(p, n, into: ids)
-        if m > 1 {
+        if m == n {
+            // Every symbol is still its byte: the first pairs come from the byte-pair table, which stays cached.
+            for i in 0..<(m - 1) { pairs[i] = bytePairMerges[Int(p[i]) | Int(p[i + 1]) &<< 8] }
+        } else if m > 1 {
             for i in 0..<(m - 1) { pairs[i] = lookup(ids[i], ids[i + 1]) }
         }
         while m > 1 {

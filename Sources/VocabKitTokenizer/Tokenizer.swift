@@ -479,9 +479,19 @@ struct Encoder: ~Copyable {
         }
         let key = PieceKey(p, n, readable: readable)
         let cacheable = n <= MissCache.maxPieceBytes
+        // Short pieces the hot table does not hold are mostly tokens seen for the first time: the vocabulary
+        // first. Long ones (CJK runs) are mostly not tokens: the cache first.
+        if short {
+            let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
+            if id != UInt32.max && !(checksWholePieces && notSelfEncoding.contains(id)) {
+                out.append(id)
+                withUnsafePointer(to: id) { hot.view.insert(w0, w1, n, ids: $0, count: 1) }
+                return
+            }
+        }
         if cacheable && cache.lookup(key, p, into: &out) { return }
         let before = out.count, handedOn = out.handedOn
-        encodeUncached(key, p, n, readable: readable, into: &out)
+        encodeUncached(key, p, n, readable: readable, lookedUp: short, into: &out)
         // Remembered only when no drain handed part of the ids on meanwhile.
         guard out.handedOn == handedOn else { return }
         let added = out.count - before
@@ -492,13 +502,15 @@ struct Encoder: ~Copyable {
         }
     }
 
-    /// The vocabulary, the piece's segments, or BPE.
-    mutating func encodeUncached(_ key: PieceKey, _ p: UnsafePointer<UInt8>, _ n: Int, readable: Int,
+    /// The vocabulary (unless `lookedUp` already), the piece's segments, or BPE.
+    mutating func encodeUncached(_ key: PieceKey, _ p: UnsafePointer<UInt8>, _ n: Int, readable: Int, lookedUp: Bool,
                                  into out: inout TokenBuffer) {
-        let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
-        if id != UInt32.max && !(checksWholePieces && notSelfEncoding.contains(id)) {
-            out.append(id)
-            return
+        if !lookedUp {
+            let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
+            if id != UInt32.max && !(checksWholePieces && notSelfEncoding.contains(id)) {
+                out.append(id)
+                return
+            }
         }
         if splitsCharacters, n > 6, p[n - 1] >= 0x80 || p[0] >= 0x80 {
             if characterPairs == nil { characterPairs = tokenizer.vocabulary.characterPairs }

@@ -55,6 +55,10 @@ public final class Vocabulary: @unchecked Sendable {
     let pairTokens: UnsafeMutablePointer<UInt32>
     let pieceTable: PieceTable
     let mergeTable: MergeTable
+    /// The merge of each pair of single-byte tokens (priority << 32 | result, as `MergeTable.lookup` gives it,
+    /// or UInt64.max), by their bytes with the first in the low 8 bits: BPE's first round of pair lookups on
+    /// text it has not seen, from 512 KB that stay in cache instead of the merge table's megabytes.
+    let bytePairMerges: UnsafeMutablePointer<UInt64>
     /// For each token, the lowest rank of a merge with it on the left whose right part starts with a byte
     /// >= 0x80 (resp. on the right, after a part ending with such a byte); UInt32.max if none. These bound
     /// what can join a character to a neighbouring non-ASCII character.
@@ -165,6 +169,8 @@ public final class Vocabulary: @unchecked Sendable {
         }
         let rankFollowsResult = zip(merges, merges.dropFirst()).allSatisfy { $0.result < $1.result }
         mergeTable = MergeTable(capacity: merges.count, idCount: idCount, rankFollowsResult: rankFollowsResult)
+        bytePairMerges = .allocate(capacity: 1 << 16)
+        bytePairMerges.initialize(repeating: UInt64.max, count: 1 << 16)
         lowestRankAsLeft = .allocate(capacity: idCount)
         lowestRankAsLeft.initialize(repeating: UInt32.max, count: idCount)
         lowestRankAsRight = .allocate(capacity: idCount)
@@ -190,6 +196,13 @@ public final class Vocabulary: @unchecked Sendable {
                     path: source, reason: "merge \(rank): tokens \(m.left) and \(m.right) joined are not token \(m.result)")
             }
             mergeTable.insert(left: m.left, right: m.right, rank: UInt32(rank), result: m.result)
+            if lc == 1 && rc == 1 {
+                let pair = Int(tokenBytes[l]) | Int(tokenBytes[r]) << 8
+                // As the merge table does: a repeated pair keeps its first rank; the byte must map to this token.
+                if bytePairMerges[pair] == UInt64.max && byteTokens[Int(tokenBytes[l])] == m.left && byteTokens[Int(tokenBytes[r])] == m.right {
+                    bytePairMerges[pair] = UInt64(rankFollowsResult ? m.result : UInt32(rank)) << 32 | UInt64(m.result)
+                }
+            }
         }
         var producedAt = [Int32](repeating: -1, count: idCount)
         var monotone = true
@@ -241,6 +254,7 @@ public final class Vocabulary: @unchecked Sendable {
         isBPEToken.deallocate()
         byteTokens.deallocate()
         pairTokens.deallocate()
+        bytePairMerges.deallocate()
         lowestRankAsLeft.deallocate()
         lowestRankAsRight.deallocate()
     }
