@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // ICU behind plain C functions: Debian renames ICU's entry points with version-suffix macros
@@ -33,14 +34,19 @@ let package = Package(
         // renamed when complete, no output that is an input, line reading that takes CRLF.
         .target(name: "VocabKitIO", dependencies: ["CFileSupport"]),
         .target(name: "VocabKitGGUF", dependencies: ["VocabKitIO"]),
+        // What distinguishes architectures (hyperparameter keys, tensor names, RoPE style, optional tensors) and
+        // the published shapes of model families, read by inference, synth, inspect and savings.
+        .target(name: "VocabKitModels", dependencies: ["VocabKitGGUF", "VocabKitIO"]),
         // safetensors files and sharded checkpoints: a validating reader and a streaming writer.
         .target(name: "VocabKitSafetensors", dependencies: ["VocabKitIO"]),
         .target(
             name: "VocabKitTokenizer",
-            dependencies: ["CICU", "CUnicodeData", "VocabKitVocab", "VocabKitGGUF", "VocabKitIO"]
+            dependencies: ["CICU", "CUnicodeData", "VocabKitVocab", "VocabKitGGUF", "VocabKitIO",
+                           .product(name: "HeapModule", package: "swift-collections")]
         ),
         // Token usage counting, kept-set selection and GGUF vocabulary rewriting.
-        .target(name: "VocabKitPrune", dependencies: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]),
+        .target(name: "VocabKitPrune", dependencies: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO",
+                                                .product(name: "HeapModule", package: "swift-collections")]),
         // A CPU forward pass for Qwen2/Qwen3 over GGUF weights, used to check pruned models.
         // AVX2/FMA/F16C kernels for it, chosen at run time (each function carries its own target attribute).
         // Hugging Face checkpoints: pruning a safetensors checkpoint's vocabulary with its config and tokenizer
@@ -50,31 +56,34 @@ let package = Package(
             dependencies: ["VocabKitSafetensors", "VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]
         ),
         .target(name: "CKernels"),
-        .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitTokenizer", "CKernels"]),
+        .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitModels", "VocabKitTokenizer", "CKernels"]),
         // Block surgery on GGUF files: delete, swap, duplicate, reorder transformer blocks.
         .target(name: "VocabKitSurgery", dependencies: ["VocabKitGGUF", "VocabKitIO"]),
         // `import VocabKit`: every module above, re-exported.
         .target(
             name: "VocabKit",
-            dependencies: ["VocabKitIO", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune", "VocabKitInference", "VocabKitSurgery",
+            dependencies: ["VocabKitIO", "VocabKitGGUF", "VocabKitModels", "VocabKitTokenizer", "VocabKitPrune", "VocabKitInference", "VocabKitSurgery",
                            "VocabKitSafetensors", "VocabKitHuggingFace"]
         ),
         .executableTarget(
             name: "vocabkit",
             dependencies: [
-                "VocabKitTokenizer", "VocabKitGGUF", "VocabKitPrune", "VocabKitInference", "VocabKitIO", "VocabKitSurgery",
+                "VocabKitTokenizer", "VocabKitGGUF", "VocabKitModels", "VocabKitPrune", "VocabKitInference", "VocabKitIO", "VocabKitSurgery",
                 "VocabKitSafetensors", "VocabKitHuggingFace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The README's library example, built and run by a test so the README cannot drift from the API.
+        .executableTarget(name: "vocabkit-quickstart", dependencies: ["VocabKit"], path: "Examples/QuickStart"),
         // What every test target shares: test data paths (skip, or fail when VOCABKIT_REQUIRE_TEST_DATA=1),
         // the CLI runner, temporary folders, a seeded generator.
-        .target(name: "VocabKitTestSupport", path: "Tests/VocabKitTestSupport"),
+        .target(name: "VocabKitTestSupport", dependencies: ["VocabKitIO"], path: "Tests/VocabKitTestSupport"),
         .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTestSupport", "VocabKitTokenizer", "CICU", "VocabKitIO", "VocabKitGGUF"]),
         .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitTestSupport", "VocabKitGGUF", "VocabKitIO"]),
         .testTarget(name: "VocabKitSurgeryTests", dependencies: ["VocabKitTestSupport", "VocabKitSurgery", "VocabKitGGUF", "VocabKitIO", "VocabKitInference"]),
         .testTarget(name: "VocabKitIOTests", dependencies: ["VocabKitTestSupport", "VocabKitIO"]),
-        .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitTestSupport", "VocabKitInference", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune"]),
+        .testTarget(name: "VocabKitModelsTests", dependencies: ["VocabKitTestSupport", "VocabKitModels", "VocabKitGGUF"]),
+        .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitTestSupport", "VocabKitInference", "VocabKitModels", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune", "VocabKitIO"]),
         .testTarget(name: "VocabKitSafetensorsTests", dependencies: ["VocabKitTestSupport", "VocabKitSafetensors", "VocabKitIO"]),
         .testTarget(
             name: "VocabKitHuggingFaceTests",

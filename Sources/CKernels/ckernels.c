@@ -1,10 +1,15 @@
 // AVX2/FMA/F16C kernels, compiled for that target per function and only called after vk_cpu_has_avx2().
 // See include/ckernels.h for what each computes and why the accumulation order is what it is.
+// On other CPUs (arm64: Apple Silicon, Linux aarch64) only stubs are compiled: vk_cpu_has_avx2() is 0 there,
+// so the Swift side never calls the others and runs its portable kernels.
 #include "ckernels.h"
 
-#include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
 
 #define VK_AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -360,3 +365,29 @@ VK_AVX2 void vk_attention_f16(const float *q, const float *k, const float *v, si
     const float inv = sum == 0 ? 0 : 1 / sum;
     for (int i = 0; i < head_dim; i++) out[i] *= inv;
 }
+
+#else  // not x86-64
+
+int vk_cpu_has_avx2(void) { return 0; }
+
+// Never called (vk_cpu_has_avx2() is 0); they exist so that the Swift module links on every CPU.
+#define VK_UNSUPPORTED abort()
+void vk_gemm_q8_0(const void *w, size_t row_bytes, int rows, int nb, const int8_t *aq, size_t aq_stride, const float *ad,
+                  size_t ad_stride, int nvec, float *out, size_t out_stride) { VK_UNSUPPORTED; }
+void vk_gemm_q5_0(const void *w, size_t row_bytes, int rows, int nb, const int8_t *aq, size_t aq_stride, const float *ad,
+                  size_t ad_stride, int nvec, float *out, size_t out_stride) { VK_UNSUPPORTED; }
+void vk_gemm_q6_K(const void *w, size_t row_bytes, int rows, int nb, const int8_t *aq, size_t aq_stride, const float *ad,
+                  size_t ad_stride, const int32_t *as, size_t as_stride, int nvec, int tiled, float *out, size_t out_stride) {
+    VK_UNSUPPORTED;
+}
+void vk_gemm_q4_K(const void *w, size_t row_bytes, int rows, int nb, const int8_t *aq, size_t aq_stride, const float *ad,
+                  size_t ad_stride, const int32_t *as, size_t as_stride, int nvec, int grouped, float *out, size_t out_stride) {
+    VK_UNSUPPORTED;
+}
+float vk_dot_f16_values(const float *x, const float *y, int n) { VK_UNSUPPORTED; }
+void vk_attention_f16(const float *q, const float *k, const float *v, size_t stride, int positions, int head_dim, float scale,
+                      float *out) { VK_UNSUPPORTED; }
+void vk_swiglu(const float *gate, const float *up, float *out, int n) { VK_UNSUPPORTED; }
+float vk_expf_approx(float x) { VK_UNSUPPORTED; }
+
+#endif

@@ -4,6 +4,7 @@
 @_exported import VocabKitHuggingFace
 @_exported import VocabKitIO
 @_exported import VocabKitInference
+@_exported import VocabKitModels
 @_exported import VocabKitPrune
 @_exported import VocabKitSafetensors
 @_exported import VocabKitSurgery

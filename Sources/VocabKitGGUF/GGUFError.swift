@@ -1,9 +1,10 @@
+import VocabKitIO
 /// Everything that can be wrong with a GGUF file's contents or with what is given to write (file-system
 /// problems are VocabKitIO's `FileError`).
 ///
 /// Each case carries where the problem is (key or tensor name, byte offset) so that one line is enough to
 /// find it in a hex dump; `description` is that line.
-public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum GGUFError: VocabKitError, Equatable, Sendable {
     case notGGUF(foundMagic: [UInt8])
     case unsupportedVersion(UInt32)
     /// The file ends before `what` (needing `needed` bytes at `offset`) is complete.

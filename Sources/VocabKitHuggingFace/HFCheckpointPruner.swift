@@ -67,12 +67,12 @@ public final class HFCheckpointPruner {
         guard selection.originalIdCount == vocabulary.idCount else {
             throw HFError.badOutput(path: outputDirectory, reason: "the selection was made for \(selection.originalIdCount) ids, the tokenizer has \(vocabulary.idCount)")
         }
-        guard padTo >= 1, padTo <= 1 << 20 else { throw HFError.badOutput(path: outputDirectory, reason: "--pad-to must be between 1 and 1048576") }
+        guard padTo >= 1, padTo <= 1 << 20 else { throw HFError.badOutput(path: outputDirectory, reason: "the padding multiple must be between 1 and 1048576") }
         let source = checkpoint.directory
         let kept = selection.keptIds
         let newIdOf = selection.newIdOfOldId
         let (rounded, overflow) = kept.count.addingReportingOverflow(padTo - 1)
-        guard !overflow else { throw HFError.badOutput(path: outputDirectory, reason: "--pad-to \(padTo) is too large") }
+        guard !overflow else { throw HFError.badOutput(path: outputDirectory, reason: "padding to a multiple of \(padTo) is too large") }
         let outputRows = rounded / padTo * padTo
         let padRows = try paddingRowSources(count: outputRows - kept.count, selector: selector ?? self.selector())
 

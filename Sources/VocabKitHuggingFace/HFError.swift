@@ -1,6 +1,7 @@
+import VocabKitIO
 /// What is wrong with a Hugging Face checkpoint directory or a request on it: the file and key or tensor
 /// concerned, in one line.
-public enum HFError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum HFError: VocabKitError, Equatable, Sendable {
     /// A JSON file that is not what a checkpoint needs (missing key, wrong type, unreadable JSON).
     case invalidFile(path: String, reason: String)
     /// The checkpoint's parts disagree (embedding rows, config, tokenizer, tied or not).

@@ -1,8 +1,10 @@
 import Foundation
 import VocabKitGGUF
+import VocabKitTokenizer
+import VocabKitIO
 
 /// Problems with an evaluation request (as opposed to the model); `description` is one line.
-public enum EvaluationError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum EvaluationError: VocabKitError, Equatable, Sendable {
     case textTooShort(tokens: Int, contextLength: Int)
     case contextTooSmall(Int)
     case contextTooLarge(requested: Int, available: Int)
@@ -105,7 +107,7 @@ public enum PerplexityPlan {
     public static func chunkCount(tokens: Int, contextLength n: Int, limit: Int? = nil) throws -> Int {
         guard n >= 4 else { throw EvaluationError.contextTooSmall(n) }
         guard tokens >= 2 * n else { throw EvaluationError.textTooShort(tokens: tokens, contextLength: n) }
-        if let limit, limit < 1 { throw EvaluationError.invalidArgument("--chunks must be at least 1") }
+        if let limit, limit < 1 { throw EvaluationError.invalidArgument("the chunk limit must be at least 1") }
         return min(tokens / n, limit ?? Int.max)
     }
 
@@ -131,7 +133,7 @@ extension LanguageModel {
         let chunkCount = try PerplexityPlan.chunkCount(tokens: tokens.count, contextLength: n, limit: limit)
         guard n <= maxContext else { throw EvaluationError.contextTooLarge(requested: n, available: maxContext) }
         let batch = min(batchSize ?? n, n)
-        guard batch >= 1 else { throw EvaluationError.invalidArgument("--batch must be at least 1") }
+        guard batch >= 1 else { throw EvaluationError.invalidArgument("the batch size must be at least 1") }
         let first = PerplexityPlan.firstScoredLogit(contextLength: n)
         var totals = LikelihoodTotals(), whole = LikelihoodTotals()
         for c in 0..<chunkCount {
@@ -158,5 +160,35 @@ extension LanguageModel {
             progress(c + 1, chunkCount, totals)
         }
         return PerplexityResult(totals: totals, chunks: chunkCount, contextLength: n, textTokens: tokens.count, wholeText: whole)
+    }
+}
+
+extension LanguageModel {
+    /// Perplexity and bits per byte of a text, by llama-perplexity's rules so that the numbers compare with
+    /// `llama-perplexity -m MODEL -f FILE -c CONTEXT [--chunks N]`: one final line feed is dropped (as its -f
+    /// does), the text is tokenized with the model's own vocabulary without matching special-token text, a BOS
+    /// is prepended when the GGUF says `tokenizer.ggml.add_bos_token`, and the tokens are scored by
+    /// `PerplexityPlan` (at least 2 × `contextLength` of them). `contextLength` must fit the model's
+    /// `maxContext`; `batchSize` only changes how chunks are fed to `evaluate`.
+    public func perplexity(ofText text: String, contextLength: Int = 512, chunks: Int? = nil, batchSize: Int? = nil,
+                           progress: (Int, Int, LikelihoodTotals) -> Void = { _, _, _ in }) throws -> PerplexityResult {
+        try perplexity(ofUTF8: Array(text.utf8), contextLength: contextLength, chunks: chunks, batchSize: batchSize, progress: progress)
+    }
+
+    /// `perplexity(ofText:)` for the bytes of a file; ill-formed UTF-8 throws `TokenizerError.invalidUTF8`.
+    public func perplexity(ofUTF8 bytes: [UInt8], contextLength: Int = 512, chunks: Int? = nil, batchSize: Int? = nil,
+                           progress: (Int, Int, LikelihoodTotals) -> Void = { _, _, _ in }) throws -> PerplexityResult {
+        var text = bytes
+        if text.last == 0x0A { text.removeLast() }
+        let tokenizer = try self.tokenizer()
+        var tokens = try text.withUnsafeBytes { buf in
+            try tokenizer.encode(utf8: buf, specialTokens: false, threads: ProcessInfo.processInfo.activeProcessorCount).map(Int.init)
+        }
+        let bos = PerplexityPlan.beginningOfSequence(file: weights.file)
+        if let bos { tokens.insert(bos, at: 0) }
+        let vocabulary = tokenizer.vocabulary
+        let byteCounts = (0..<vocabulary.idCount).map { vocabulary.bytes(of: $0).count }
+        return try perplexity(of: tokens, contextLength: contextLength, chunks: chunks, batchSize: batchSize, bos: bos,
+                              byteCount: { $0 < byteCounts.count ? byteCounts[$0] : 0 }, progress: progress)
     }
 }

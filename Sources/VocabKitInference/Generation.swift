@@ -55,21 +55,16 @@ extension LanguageModel {
         return result
     }
 
-    /// End-of-generation ids as llama.cpp counts them: the eos/eot/eom ids in the metadata plus Qwen's
-    /// end-of-turn specials (`<|endoftext|>`, `<|im_end|>`, `<|fim_pad|>`, `<|repo_name|>`, `<|file_sep|>`).
+    /// End-of-generation ids as llama.cpp counts them: the eos/eot/eom ids in the metadata plus every token
+    /// spelled as one of the architecture's end-of-generation texts (`Architecture.endOfGeneration`).
     public func stopTokens() -> Set<Int> {
         let file = weights.file
         var ids = Set<Int>()
         for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"] {
             if let id = file.integer(key) { ids.insert(id) }
         }
-        // llama.cpp (llama-vocab.cpp, the llama-cpp-python 0.3.36 sdist) ends generation on any token spelled as one
-        // of these, whatever its type: Qwen's vocabulary has a plain-text "</s>" (id 128247) that counts too.
-        let names: Set<String> = ["<|endoftext|>", "<|im_end|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
-                                  "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>", "<|end|>", "</s>", "<|eom_id|>",
-                                  "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
-                                  "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
-                                  "<｜end▁of▁sentence｜>", "[e~["]
+        // The architecture's end-of-generation spellings count whatever the token's type (llama.cpp's rule).
+        let names = config.architecture.endOfGeneration
         if let tokens = file.stringArray("tokenizer.ggml.tokens") {
             for (i, t) in tokens.enumerated() where names.contains(t) { ids.insert(i) }
         }

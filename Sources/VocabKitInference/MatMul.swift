@@ -16,16 +16,6 @@ let inferenceThreads: Int = {
     return max(1, ProcessInfo.processInfo.activeProcessorCount)
 }()
 
-extension GGMLType {
-    /// Types with an AVX2 kernel in CKernels.
-    var hasSIMDKernel: Bool {
-        switch self {
-        case .q8_0, .q5_0, .q4_K, .q6_K: return true
-        default: return false
-        }
-    }
-}
-
 struct UnsafeSendable<T>: @unchecked Sendable { let value: T }
 
 /// Calls `body(chunk)` for chunk in 0..<count on the inference threads (inline when count is 1). With fewer
@@ -71,40 +61,25 @@ struct ActivationLayout {
 }
 
 /// out[v·outStride + r] = W[r] · x[v·cols ..< (v+1)·cols] for rows r0..<r1 of `m` and vectors 0..<nvec,
-/// with `a` holding all vectors quantized in `m.type.activationFormat`. SIMD types only. Some of ggml's
-/// kernels depend on the batch a vector is part of: by default these vectors are the whole batch; `batchSize`
-/// and `batchIndex` (the position of vector 0 in it) say otherwise.
+/// with `a` holding all vectors quantized in the type's activation format, through the type's SIMD kernel.
+/// Some of ggml's kernels depend on the batch a vector is part of: by default these vectors are the whole
+/// batch; `batchSize` and `batchIndex` (the position of vector 0 in it) say otherwise.
 func simdRows(_ m: Matrix, _ r0: Int, _ r1: Int, _ a: QuantizedActivation, nvec: Int,
               _ out: UnsafeMutablePointer<Float>, outStride: Int, batchSize: Int? = nil, batchIndex: Int = 0) {
+    guard let kernel = m.traits.simdKernel else { preconditionFailure("no SIMD kernel for \(m.type.name)") }
     let batch = batchSize ?? nvec
-    let layout = ActivationLayout(cols: m.cols, format: m.type.activationFormat)
+    let layout = ActivationLayout(cols: m.cols, format: m.traits.activationFormat)
     let rows = Int32(r1 - r0), w = m.row(r0), o = out + r0
     // Vectors in groups that stay in L1/L2 while a chunk of rows meets them.
     let group = 16
     var v0 = 0
     while v0 < nvec {
-        let nv = Int32(min(group, nvec - v0))
-        let aq = a.qs + v0 * layout.quantStride
-        let ad = a.scales + v0 * layout.scaleStride
-        let asums = a.sums + v0 * layout.sumStride
-        let ov = o + v0 * outStride
-        switch m.type {
-        case .q8_0:
-            vk_gemm_q8_0(w, m.rowBytes, rows, Int32(m.cols / 32), aq, layout.quantStride, ad, layout.scaleStride, nv, ov, outStride)
-        case .q5_0:
-            vk_gemm_q5_0(w, m.rowBytes, rows, Int32(m.cols / 32), aq, layout.quantStride, ad, layout.scaleStride, nv, ov, outStride)
-        case .q6_K:
-            // ggml switches to its tiled K-quant matmul for batches of 8 or more.
-            vk_gemm_q6_K(w, m.rowBytes, rows, Int32(m.cols / 256), aq, layout.quantStride, ad, layout.scaleStride,
-                         asums, layout.sumStride, nv, batch >= 8 ? 1 : 0, ov, outStride)
-        case .q4_K:
-            // ggml takes a batch's vectors in fours (its gemm) and the rest one by one (its gemv).
-            let grouped = Int32(max(0, min(Int(nv), batch - batch % 4 - (batchIndex + v0))))
-            vk_gemm_q4_K(w, m.rowBytes, rows, Int32(m.cols / 256), aq, layout.quantStride, ad, layout.scaleStride,
-                         asums, layout.sumStride, nv, grouped, ov, outStride)
-        default:
-            preconditionFailure("no SIMD kernel for \(m.type.name)")
-        }
+        kernel(SIMDProduct(weights: w, rowBytes: m.rowBytes, rows: rows, cols: m.cols,
+                           quants: a.qs + v0 * layout.quantStride, quantStride: layout.quantStride,
+                           scales: a.scales + v0 * layout.scaleStride, scaleStride: layout.scaleStride,
+                           sums: a.sums + v0 * layout.sumStride, sumStride: layout.sumStride,
+                           vectors: Int32(min(group, nvec - v0)), batchSize: batch, batchIndex: batchIndex + v0,
+                           out: o + v0 * outStride, outStride: outStride))
         v0 += group
     }
 }
@@ -116,8 +91,8 @@ func simdRows(_ m: Matrix, _ r0: Int, _ r1: Int, _ a: QuantizedActivation, nvec:
 func matmul(_ m: Matrix, _ x: UnsafePointer<Float>, nvec: Int, _ out: UnsafeMutablePointer<Float>, outStride: Int,
             batch: QuantizedActivation, single: QuantizedActivation, simd: Bool = simdKernelsEnabled,
             batchSize: Int? = nil, batchIndex: Int = 0) {
-    if simd && m.type.hasSIMDKernel {
-        batch.quantize(x, m.cols * nvec, as: m.type.activationFormat)
+    if simd && m.traits.hasSIMDKernel {
+        batch.quantize(x, m.cols * nvec, as: m.traits.activationFormat)
         let chunk = rowChunk(m.rows)
         let chunks = (m.rows + chunk - 1) / chunk
         parallelFor(chunks) { c in
@@ -131,11 +106,12 @@ func matmul(_ m: Matrix, _ x: UnsafePointer<Float>, nvec: Int, _ out: UnsafeMuta
 
 /// out[r] = W[r] · x for every row with the portable kernels, spread over the cores in chunks of rows.
 func matvec(_ m: Matrix, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ act: QuantizedActivation) {
-    act.quantize(x, m.cols, as: m.type.activationFormat)
+    act.quantize(x, m.cols, as: m.traits.activationFormat)
     let chunk = rowChunk(m.rows)
     let chunks = (m.rows + chunk - 1) / chunk
+    let dot = m.traits.dot
     parallelFor(chunks) { c in
-        for r in c * chunk..<min(m.rows, (c + 1) * chunk) { out[r] = dotRow(m.type, m.row(r), x, act, m.cols) }
+        for r in c * chunk..<min(m.rows, (c + 1) * chunk) { out[r] = dot(m.row(r), x, act, m.cols) }
     }
 }
 

@@ -2,68 +2,142 @@ import CKernels
 import Dispatch
 import Foundation
 import VocabKitGGUF
+import VocabKitModels
+import VocabKitTokenizer
 
-// A Qwen2 (and Qwen3) decoder in the manner of llama2.c: hyperparameters (`ModelConfig`), weights as views
-// into the memory-mapped GGUF (`ModelWeights`), and activation buffers (`RunState`). One token at a time.
+// A llama-style decoder in the manner of llama2.c: hyperparameters (`ModelConfig`), weights as views into the
+// memory-mapped GGUF (`ModelWeights`), and activation buffers (`RunState`). What differs between architectures
+// (RoPE style, optional tensors, key names) is read from their `Architecture` descriptor.
+
+/// The shape of one transformer block; blocks may differ where a file gives per-layer arrays.
+public struct BlockShape: Hashable, Sendable {
+    public var headCount: Int      // attention.head_count
+    public var kvHeadCount: Int    // attention.head_count_kv
+    public var hiddenDim: Int      // feed_forward_length
+
+    public init(headCount: Int, kvHeadCount: Int, hiddenDim: Int) {
+        self.headCount = headCount
+        self.kvHeadCount = kvHeadCount
+        self.hiddenDim = hiddenDim
+    }
+}
 
 /// Hyperparameters read from the GGUF metadata (`<arch>.*` keys).
 public struct ModelConfig: Equatable, Sendable {
-    public var architecture: String
+    public var architecture: Architecture
     public var dim: Int            // embedding_length
-    public var hiddenDim: Int      // feed_forward_length
-    public var layerCount: Int     // block_count
-    public var headCount: Int      // attention.head_count
-    public var kvHeadCount: Int    // attention.head_count_kv
-    public var headDim: Int        // attention.key_length, else dim / headCount
+    /// One shape per block (block_count of them).
+    public var blocks: [BlockShape]
+    public var headDim: Int        // attention.key_length, else dim / head_count of block 0
     public var vocabularySize: Int // token_embd rows
     public var contextLength: Int  // context_length
     public var ropeBase: Float     // rope.freq_base
     public var rmsEpsilon: Float   // attention.layer_norm_rms_epsilon
 
+    public var layerCount: Int { blocks.count }
+    // The widest block's values (every block's when they agree), which size the buffers.
+    public var headCount: Int { blocks.map(\.headCount).max() ?? 0 }
+    public var kvHeadCount: Int { blocks.map(\.kvHeadCount).max() ?? 0 }
+    public var hiddenDim: Int { blocks.map(\.hiddenDim).max() ?? 0 }
     public var qDim: Int { headCount * headDim }
     public var kvDim: Int { kvHeadCount * headDim }
 
     public init(file: GGUFFile) throws {
-        guard let arch = file.string("general.architecture") else {
+        guard let name = file.string("general.architecture") else {
             throw InferenceError.missingHyperparameter("general.architecture")
         }
-        guard arch == "qwen2" || arch == "qwen3" else { throw InferenceError.unsupportedArchitecture(arch) }
-        func int(_ key: String) throws -> Int {
-            guard let v = file.integer("\(arch).\(key)") else { throw InferenceError.missingHyperparameter("\(arch).\(key)") }
-            guard v > 0, v < 1 << 24 else {
-                throw InferenceError.invalidHyperparameter(key: "\(arch).\(key)", reason: "\(v) is out of range")
-            }
+        guard let arch = Architecture.named(name) else { throw InferenceError.unsupportedArchitecture(name) }
+        func check(_ key: String, _ v: Int) throws -> Int {
+            guard v > 0, v < 1 << 24 else { throw InferenceError.invalidHyperparameter(key: key, reason: "\(v) is out of range") }
             return v
         }
-        architecture = arch
-        dim = try int("embedding_length")
-        hiddenDim = try int("feed_forward_length")
-        layerCount = try int("block_count")
-        headCount = try int("attention.head_count")
-        kvHeadCount = file.contains("\(arch).attention.head_count_kv") ? try int("attention.head_count_kv") : headCount
-        if file.contains("\(arch).attention.key_length") {
-            headDim = try int("attention.key_length")
-        } else {
-            guard dim % headCount == 0 else {
-                throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count",
-                                                           reason: "\(headCount) does not divide embedding_length \(dim)")
+        func int(_ h: Hyperparameter) throws -> Int {
+            let key = arch.key(h)
+            guard let v = file.integer(key) else {
+                if file.integerArray(key) != nil {
+                    throw InferenceError.invalidHyperparameter(key: key, reason: "is an array; \(name) takes one value here")
+                }
+                throw InferenceError.missingHyperparameter(key)
             }
-            headDim = dim / headCount
+            return try check(key, v)
         }
-        guard headCount % kvHeadCount == 0 else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.head_count_kv",
-                                                       reason: "\(kvHeadCount) does not divide head_count \(headCount)")
+        /// A scalar for every block, or (where llama.cpp allows it) an array with one value per block.
+        func perBlock(_ h: Hyperparameter, count: Int) throws -> [Int]? {
+            let key = arch.key(h)
+            if let v = file.integer(key) { return Array(repeating: try check(key, v), count: count) }
+            guard let values = file.integerArray(key) else {
+                if file.contains(key) { throw InferenceError.invalidHyperparameter(key: key, reason: "is neither an integer nor an array of integers") }
+                return nil
+            }
+            guard arch.perLayerHyperparameters.contains(h) else {
+                throw InferenceError.invalidHyperparameter(key: key, reason: "is an array; \(name) takes one value here")
+            }
+            guard values.count == count else {
+                throw InferenceError.invalidHyperparameter(key: key, reason: "has \(values.count) values for \(count) blocks")
+            }
+            for (block, v) in values.enumerated() where v <= 0 || v >= 1 << 24 {
+                let why = v == 0 ? "block \(block) has 0 (attention-free and FFN-free blocks are not supported)" : "block \(block) has \(v), out of range"
+                throw InferenceError.invalidHyperparameter(key: key, reason: why)
+            }
+            return values
+        }
+        architecture = arch
+        dim = try int(.embeddingLength)
+        let layers = try int(.blockCount)
+        guard let ffn = try perBlock(.feedForwardLength, count: layers) else {
+            throw InferenceError.missingHyperparameter(arch.key(.feedForwardLength))
+        }
+        guard let heads = try perBlock(.headCount, count: layers) else {
+            throw InferenceError.missingHyperparameter(arch.key(.headCount))
+        }
+        let kvHeads = try perBlock(.headCountKV, count: layers) ?? heads
+        blocks = (0..<layers).map { BlockShape(headCount: heads[$0], kvHeadCount: kvHeads[$0], hiddenDim: ffn[$0]) }
+        if file.contains(arch.key(.keyLength)) {
+            headDim = try int(.keyLength)
+        } else {
+            guard dim % heads[0] == 0 else {
+                throw InferenceError.invalidHyperparameter(key: arch.key(.headCount),
+                                                           reason: "\(heads[0]) does not divide embedding_length \(dim)")
+            }
+            headDim = dim / heads[0]
+        }
+        for (i, b) in blocks.enumerated() where b.headCount % b.kvHeadCount != 0 {
+            let at = Set(blocks).count > 1 ? " in block \(i)" : ""
+            throw InferenceError.invalidHyperparameter(key: arch.key(.headCountKV),
+                                                       reason: "\(b.kvHeadCount) does not divide head_count \(b.headCount)\(at)")
         }
         guard headDim % 2 == 0 else {
-            throw InferenceError.invalidHyperparameter(key: "\(arch).attention.key_length", reason: "head size \(headDim) is odd")
+            throw InferenceError.invalidHyperparameter(key: arch.key(.keyLength), reason: "head size \(headDim) is odd")
         }
-        contextLength = try int("context_length")
-        ropeBase = Float(file.double("\(arch).rope.freq_base") ?? 10000)
-        guard let eps = file.double("\(arch).attention.layer_norm_rms_epsilon") else {
-            throw InferenceError.missingHyperparameter("\(arch).attention.layer_norm_rms_epsilon")
+        if file.contains(arch.key(.valueLength)), try int(.valueLength) != headDim {
+            throw InferenceError.invalidHyperparameter(key: arch.key(.valueLength), reason: "differs from the key length \(headDim), which is not supported")
+        }
+        if file.contains(arch.key(.ropeDimensionCount)), try int(.ropeDimensionCount) != headDim {
+            throw InferenceError.invalidHyperparameter(key: arch.key(.ropeDimensionCount),
+                                                       reason: "rotating part of a head (not all \(headDim) values) is not supported")
+        }
+        if let scaling = file.string("\(name).rope.scaling.type"), scaling != "none", scaling != "linear" {
+            throw InferenceError.invalidHyperparameter(key: "\(name).rope.scaling.type", reason: "'\(scaling)' rope scaling is not supported")
+        }
+        if let factor = file.double("\(name).rope.scaling.factor"), factor != 0, factor != 1 {
+            throw InferenceError.invalidHyperparameter(key: "\(name).rope.scaling.factor", reason: "\(factor) (rope scaling) is not supported")
+        }
+        contextLength = try int(.contextLength)
+        ropeBase = Float(file.double(arch.key(.ropeFrequencyBase)) ?? 10000)
+        guard ropeBase.isFinite, ropeBase > 1 else {
+            throw InferenceError.invalidHyperparameter(key: arch.key(.ropeFrequencyBase), reason: "\(ropeBase) is not a usable RoPE base (above 1)")
+        }
+        guard let eps = file.double(arch.key(.rmsEpsilon)) else {
+            throw InferenceError.missingHyperparameter(arch.key(.rmsEpsilon))
+        }
+        // A zero, negative or NaN epsilon turns the normalization into NaN for some inputs: every score after
+        // it would be NaN, reported as numbers.
+        guard eps.isFinite, eps > 0, eps < 1 else {
+            throw InferenceError.invalidHyperparameter(key: arch.key(.rmsEpsilon), reason: "\(eps) is not a small positive number")
         }
         rmsEpsilon = Float(eps)
-        guard let embd = file.tensor(named: "token_embd.weight") else { throw InferenceError.missingTensor("token_embd.weight") }
+        let embedding = arch.tensorNames.tokenEmbedding
+        guard let embd = file.tensor(named: embedding) else { throw InferenceError.missingTensor(embedding) }
         vocabularySize = embd.rowCount
     }
 }
@@ -73,22 +147,25 @@ public struct ModelConfig: Equatable, Sendable {
 struct Matrix: @unchecked Sendable {
     let name: String
     let base: UnsafeRawPointer
-    let type: GGMLType
+    let traits: TensorTypeTraits
     let cols: Int
     let rows: Int
     let rowBytes: Int
+
+    var type: GGMLType { traits.type }
 
     func row(_ r: Int) -> UnsafeRawPointer { base + r * rowBytes }
 }
 
 struct LayerWeights {
+    let shape: BlockShape
     let attnNorm: [Float]    // [dim]
     let wq: Matrix           // [dim, qDim]
-    let bq: [Float]?         // [qDim]   (qwen2)
+    let bq: [Float]?         // [qDim]   (optional biases: qwen2)
     let wk: Matrix           // [dim, kvDim]
-    let bk: [Float]?         // [kvDim]  (qwen2)
+    let bk: [Float]?         // [kvDim]
     let wv: Matrix           // [dim, kvDim]
-    let bv: [Float]?         // [kvDim]  (qwen2)
+    let bv: [Float]?         // [kvDim]
     let qNorm: [Float]?      // [headDim] (qwen3)
     let kNorm: [Float]?      // [headDim] (qwen3)
     let wo: Matrix           // [qDim, dim]
@@ -105,17 +182,20 @@ struct ModelWeights {
     let layers: [LayerWeights]
     let outputNorm: [Float]     // [dim]
     let output: Matrix          // [dim, vocab]: output.weight, or token_embd.weight when tied
+    /// rope_freqs.weight: each rotation frequency divided by its factor (Llama 3.1+).
+    let ropeFactors: [Float]?
 
     init(file: GGUFFile, config c: ModelConfig) throws {
         self.file = file
+        let arch = c.architecture, names = arch.tensorNames
         let base = file.withFileBytes { $0.baseAddress! }
         func matrix(_ name: String, cols: Int, rows: Int?) throws -> Matrix {
             guard let t = file.tensor(named: name) else { throw InferenceError.missingTensor(name) }
             guard t.dimensions.count == 2, t.dimensions[0] == cols, rows == nil || t.dimensions[1] == rows else {
                 throw InferenceError.unexpectedShape(tensor: name, expected: [cols, rows ?? -1], found: t.dimensions)
             }
-            guard isSupportedWeightType(t.type) else { throw InferenceError.unsupportedTensorType(tensor: name, type: t.type.name) }
-            return Matrix(name: name, base: base + file.absoluteOffset(of: t), type: t.type,
+            guard let traits = TensorTypeTraits.of(t.type) else { throw InferenceError.unsupportedTensorType(tensor: name, type: t.type.name) }
+            return Matrix(name: name, base: base + file.absoluteOffset(of: t), traits: traits,
                           cols: cols, rows: t.dimensions[1], rowBytes: t.rowByteCount)
         }
         func vector(_ name: String, _ n: Int, optional: Bool = false) throws -> [Float]? {
@@ -124,38 +204,50 @@ struct ModelWeights {
                 throw InferenceError.missingTensor(name)
             }
             guard t.elementCount == n else { throw InferenceError.unexpectedShape(tensor: name, expected: [n], found: t.dimensions) }
-            guard isSupportedWeightType(t.type) else { throw InferenceError.unsupportedTensorType(tensor: name, type: t.type.name) }
+            guard let traits = TensorTypeTraits.of(t.type) else { throw InferenceError.unsupportedTensorType(tensor: name, type: t.type.name) }
             var out = [Float](repeating: 0, count: n)
             file.withTensorBytes(t) { bytes in
-                out.withUnsafeMutableBufferPointer { dequantizeRow(t.type, bytes.baseAddress!, $0.baseAddress!, n) }
+                out.withUnsafeMutableBufferPointer { traits.dequantize(bytes.baseAddress!, $0.baseAddress!, n) }
             }
             return out
         }
-        tokenEmbedding = try matrix("token_embd.weight", cols: c.dim, rows: nil)
+        func optionalVector(_ name: String, _ n: Int, _ presence: Architecture.Presence) throws -> [Float]? {
+            guard presence.allowed || file.tensor(named: name) == nil else {
+                throw InferenceError.unexpectedTensor(tensor: name, architecture: arch.name)
+            }
+            return try vector(name, n, optional: presence != .required)
+        }
+        tokenEmbedding = try matrix(names.tokenEmbedding, cols: c.dim, rows: nil)
         var layers: [LayerWeights] = []
-        for l in 0..<c.layerCount {
-            let p = "blk.\(l)."
+        for (l, shape) in c.blocks.enumerated() {
+            func name(_ t: TensorNames.Block) -> String { names.block(l, t) }
+            for t in TensorNames.Block.unsupported where file.tensor(named: name(t)) != nil {
+                throw InferenceError.unexpectedTensor(tensor: name(t), architecture: arch.name)
+            }
+            let qDim = shape.headCount * c.headDim, kvDim = shape.kvHeadCount * c.headDim
             layers.append(LayerWeights(
-                attnNorm: try vector(p + "attn_norm.weight", c.dim)!,
-                wq: try matrix(p + "attn_q.weight", cols: c.dim, rows: c.qDim),
-                bq: try vector(p + "attn_q.bias", c.qDim, optional: true),
-                wk: try matrix(p + "attn_k.weight", cols: c.dim, rows: c.kvDim),
-                bk: try vector(p + "attn_k.bias", c.kvDim, optional: true),
-                wv: try matrix(p + "attn_v.weight", cols: c.dim, rows: c.kvDim),
-                bv: try vector(p + "attn_v.bias", c.kvDim, optional: true),
-                qNorm: try vector(p + "attn_q_norm.weight", c.headDim, optional: true),
-                kNorm: try vector(p + "attn_k_norm.weight", c.headDim, optional: true),
-                wo: try matrix(p + "attn_output.weight", cols: c.qDim, rows: c.dim),
-                ffnNorm: try vector(p + "ffn_norm.weight", c.dim)!,
-                gate: try matrix(p + "ffn_gate.weight", cols: c.dim, rows: c.hiddenDim),
-                up: try matrix(p + "ffn_up.weight", cols: c.dim, rows: c.hiddenDim),
-                down: try matrix(p + "ffn_down.weight", cols: c.hiddenDim, rows: c.dim)))
+                shape: shape,
+                attnNorm: try vector(name(.attentionNorm), c.dim)!,
+                wq: try matrix(name(.query), cols: c.dim, rows: qDim),
+                bq: try optionalVector(name(.queryBias), qDim, arch.attentionBiases),
+                wk: try matrix(name(.key), cols: c.dim, rows: kvDim),
+                bk: try optionalVector(name(.keyBias), kvDim, arch.attentionBiases),
+                wv: try matrix(name(.value), cols: c.dim, rows: kvDim),
+                bv: try optionalVector(name(.valueBias), kvDim, arch.attentionBiases),
+                qNorm: try optionalVector(name(.queryNorm), c.headDim, arch.queryKeyNorms),
+                kNorm: try optionalVector(name(.keyNorm), c.headDim, arch.queryKeyNorms),
+                wo: try matrix(name(.attentionOutput), cols: qDim, rows: c.dim),
+                ffnNorm: try vector(name(.feedForwardNorm), c.dim)!,
+                gate: try matrix(name(.gate), cols: c.dim, rows: shape.hiddenDim),
+                up: try matrix(name(.up), cols: c.dim, rows: shape.hiddenDim),
+                down: try matrix(name(.down), cols: shape.hiddenDim, rows: c.dim)))
         }
         self.layers = layers
-        outputNorm = try vector("output_norm.weight", c.dim)!
-        output = file.tensor(named: "output.weight") != nil
-            ? try matrix("output.weight", cols: c.dim, rows: c.vocabularySize)
+        outputNorm = try vector(names.outputNorm, c.dim)!
+        output = file.tensor(named: names.output) != nil
+            ? try matrix(names.output, cols: c.dim, rows: c.vocabularySize)
             : tokenEmbedding
+        ropeFactors = try optionalVector(names.ropeFrequencies, c.headDim / 2, arch.ropeFrequencyFactors)
     }
 }
 
@@ -172,8 +264,10 @@ final class RunState {
     let hb2: UnsafeMutablePointer<Float>      // [maxBatch, hiddenDim] up
     let att: UnsafeMutablePointer<Float>      // [headCount, maxContext] scores (F32 attention)
     let logits: UnsafeMutablePointer<Float>   // [vocab]
-    let keyCache: UnsafeMutablePointer<Float>   // [layers, maxContext, kvDim]
-    let valueCache: UnsafeMutablePointer<Float> // [layers, maxContext, kvDim]
+    let keyCache: UnsafeMutablePointer<Float>   // per layer [maxContext, that layer's kvDim]
+    let valueCache: UnsafeMutablePointer<Float> // per layer [maxContext, that layer's kvDim]
+    /// Where each layer's part of the caches starts.
+    let cacheOffsets: [Int]
     /// One vector quantized for the portable kernels.
     let activation: QuantizedActivation
     /// A whole batch quantized for the SIMD kernels.
@@ -201,8 +295,14 @@ final class RunState {
         q = buffer(b * c.qDim); k = buffer(b * c.kvDim); v = buffer(b * c.kvDim)
         hb = buffer(b * c.hiddenDim); hb2 = buffer(b * c.hiddenDim)
         att = buffer(c.headCount * maxContext); logits = buffer(c.vocabularySize)
-        keyCache = buffer(c.layerCount * maxContext * c.kvDim)
-        valueCache = buffer(c.layerCount * maxContext * c.kvDim)
+        var offsets: [Int] = [], total = 0
+        for block in c.blocks {
+            offsets.append(total)
+            total += maxContext * block.kvHeadCount * c.headDim
+        }
+        cacheOffsets = offsets
+        keyCache = buffer(total)
+        valueCache = buffer(total)
         let widest = max(c.dim, c.qDim, c.hiddenDim)
         activation = QuantizedActivation(capacity: widest + 256)
         batchActivation = QuantizedActivation(capacity: b * widest + 256)
@@ -225,7 +325,7 @@ final class RunState {
 // MARK: Kernels
 
 /// out = x / sqrt(mean(x²) + eps) * weight, with the sum of squares in Double like ggml.
-public func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ n: Int, _ eps: Float) {
+package func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ n: Int, _ eps: Float) {
     var ss: Double = 0
     for i in 0..<n { ss += Double(x[i] * x[i]) }
     let scale = 1 / (Float(ss / Double(n)) + eps).squareRoot()
@@ -233,7 +333,7 @@ public func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float
 }
 
 /// In-place softmax of x[0..<n].
-public func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+package func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
     guard n > 0 else { return }
     var m = x[0]
     for i in 1..<n { m = max(m, x[i]) }
@@ -246,24 +346,34 @@ public func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
     for i in 0..<n { x[i] *= inv }
 }
 
-/// NeoX-style rotary embedding (llama.cpp rope type 2) of `heads` heads of `headDim` values at `pos`:
-/// element i pairs with i + headDim/2, rotated by pos · base^(-2i/headDim). The angle is built by repeated
-/// multiplication in Float, as ggml does, and the rotation is fused the way llama.cpp's build computes it.
-public func ropeNeoX(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, base: Float) {
+/// Rotary embedding of `heads` heads of `headDim` values at `pos`, as ggml's rope computes it: pair i is
+/// rotated by pos · base^(-2i/headDim) (divided by `factors[i]` when the model has rope_freqs), the angle
+/// built by repeated multiplication in Float. `.neox` pairs value i with i + headDim/2 (llama.cpp rope type
+/// 2), `.normal` pairs 2i with 2i + 1 (type 0). The rotation is fused the way llama.cpp's build computes it.
+package func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, base: Float,
+                  style: Architecture.RoPEStyle, factors: UnsafePointer<Float>? = nil) {
     let half = headDim / 2
     let thetaScale = powf(base, -2 / Float(headDim))
+    // Where pair i's two values sit in a head.
+    let (stride, offset) = style == .neox ? (1, half) : (2, 1)
     var theta = Float(pos)
     for i in 0..<half {
-        let c = cosf(theta), s = sinf(theta)
+        let angle = factors.map { theta / $0[i] } ?? theta
+        let c = cosf(angle), s = sinf(angle)
         for h in 0..<heads {
-            let p = x + h * headDim
-            let x0 = p[i], x1 = p[i + half]
+            let p = x + h * headDim + i * stride
+            let x0 = p[0], x1 = p[offset]
             // Fused as GCC contracts ggml's `x0*cos - x1*sin` and `x0*sin + x1*cos` (-O3 -march=native).
-            p[i] = (-(x1 * s)).addingProduct(x0, c)
-            p[i + half] = (x1 * c).addingProduct(x0, s)
+            p[0] = (-(x1 * s)).addingProduct(x0, c)
+            p[offset] = (x1 * c).addingProduct(x0, s)
         }
         theta *= thetaScale
     }
+}
+
+/// NeoX-style rotary embedding (llama.cpp rope type 2): `rope` with `.neox` and no frequency factors.
+package func ropeNeoX(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, base: Float) {
+    rope(x, heads: heads, headDim: headDim, pos: pos, base: base, style: .neox)
 }
 
 @inline(__always) func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
@@ -277,6 +387,8 @@ public final class LanguageModel {
     let state: RunState
     /// Tokens evaluated so far (the next position).
     public private(set) var position = 0
+    /// The GGUF's own vocabulary as a tokenizer, read on first use.
+    private var cachedTokenizer: Tokenizer?
 
     /// Round K, V and Q through F16 as llama.cpp's default F16 KV cache does (closer agreement with it).
     public var roundAttentionToHalf = true
@@ -302,6 +414,14 @@ public final class LanguageModel {
     }
 
     public var vocabularySize: Int { config.vocabularySize }
+
+    /// The tokenizer of the model's own vocabulary (`tokenizer.ggml.*`), loaded once.
+    public func tokenizer() throws -> Tokenizer {
+        if let cachedTokenizer { return cachedTokenizer }
+        let loaded = Tokenizer(vocabulary: try Vocabulary.load(gguf: weights.file, source: weights.file.path ?? "the model"))
+        cachedTokenizer = loaded
+        return loaded
+    }
     public var maxContext: Int { state.maxContext }
 
     /// Forgets the cached sequence.
@@ -378,12 +498,16 @@ public final class LanguageModel {
                       ubatch: (size: Int, index: Int)? = nil) -> UnsafeMutablePointer<Float> {
         let c = config, s = state, w = weights
         let n = tokens.count, p0 = position
-        let dim = c.dim, qDim = c.qDim, kvDim = c.kvDim, headDim = c.headDim, hidden = c.hiddenDim
-        let groupSize = c.headCount / c.kvHeadCount
+        let dim = c.dim, headDim = c.headDim
+        let ropeStyle = c.architecture.ropeStyle
 
-        for i in 0..<n { dequantizeRow(w.tokenEmbedding.type, w.tokenEmbedding.row(tokens[i]), s.x + i * dim, dim) }
+        let embed = w.tokenEmbedding.traits.dequantize
+        for i in 0..<n { embed(w.tokenEmbedding.row(tokens[i]), s.x + i * dim, dim) }
 
         for (l, layer) in w.layers.enumerated() {
+            let heads = layer.shape.headCount, kvHeads = layer.shape.kvHeadCount, hidden = layer.shape.hiddenDim
+            let qDim = heads * headDim, kvDim = kvHeads * headDim
+            let groupSize = heads / kvHeads
             layer.attnNorm.withUnsafeBufferPointer { wn in
                 for i in 0..<n { rmsNorm(s.xb + i * dim, s.x + i * dim, wn.baseAddress!, dim, c.rmsEpsilon) }
             }
@@ -391,7 +515,7 @@ public final class LanguageModel {
             mm(layer.wk, s.xb, n, s.k, ubatch: ubatch)
             mm(layer.wv, s.xb, n, s.v, ubatch: ubatch)
 
-            let layerCache = l * s.maxContext * kvDim
+            let layerCache = s.cacheOffsets[l]
             for i in 0..<n {
                 let q = s.q + i * qDim, k = s.k + i * kvDim, v = s.v + i * kvDim, pos = p0 + i
                 if let b = layer.bq { for j in 0..<qDim { q[j] += b[j] } }
@@ -399,16 +523,23 @@ public final class LanguageModel {
                 if let b = layer.bv { for j in 0..<kvDim { v[j] += b[j] } }
                 if let nw = layer.qNorm {
                     nw.withUnsafeBufferPointer { wn in
-                        for h in 0..<c.headCount { rmsNorm(q + h * headDim, q + h * headDim, wn.baseAddress!, headDim, c.rmsEpsilon) }
+                        for h in 0..<heads { rmsNorm(q + h * headDim, q + h * headDim, wn.baseAddress!, headDim, c.rmsEpsilon) }
                     }
                 }
                 if let nw = layer.kNorm {
                     nw.withUnsafeBufferPointer { wn in
-                        for h in 0..<c.kvHeadCount { rmsNorm(k + h * headDim, k + h * headDim, wn.baseAddress!, headDim, c.rmsEpsilon) }
+                        for h in 0..<kvHeads { rmsNorm(k + h * headDim, k + h * headDim, wn.baseAddress!, headDim, c.rmsEpsilon) }
                     }
                 }
-                ropeNeoX(q, heads: c.headCount, headDim: headDim, pos: pos, base: c.ropeBase)
-                ropeNeoX(k, heads: c.kvHeadCount, headDim: headDim, pos: pos, base: c.ropeBase)
+                if let factors = w.ropeFactors {
+                    factors.withUnsafeBufferPointer { f in
+                        rope(q, heads: heads, headDim: headDim, pos: pos, base: c.ropeBase, style: ropeStyle, factors: f.baseAddress)
+                        rope(k, heads: kvHeads, headDim: headDim, pos: pos, base: c.ropeBase, style: ropeStyle, factors: f.baseAddress)
+                    }
+                } else {
+                    rope(q, heads: heads, headDim: headDim, pos: pos, base: c.ropeBase, style: ropeStyle)
+                    rope(k, heads: kvHeads, headDim: headDim, pos: pos, base: c.ropeBase, style: ropeStyle)
+                }
                 let kRow = s.keyCache + layerCache + pos * kvDim
                 let vRow = s.valueCache + layerCache + pos * kvDim
                 if roundAttentionToHalf {
@@ -423,16 +554,15 @@ public final class LanguageModel {
             // Causal grouped-query attention: token i sees positions 0...p0 + i. Its output goes to xb[i].
             let scale = 1 / Float(headDim).squareRoot()
             if roundAttentionToHalf {
-                let heads = c.headCount
                 parallelFor(n * heads) { job in
                     let i = job / heads, h = job % heads
                     self.halfPrecisionAttention(s.q + i * qDim + h * headDim, s.xb + i * qDim + h * headDim, cache: layerCache,
-                                                kvOffset: (h / groupSize) * headDim, positions: p0 + i + 1, scale: scale)
+                                                kvDim: kvDim, kvOffset: (h / groupSize) * headDim, positions: p0 + i + 1, scale: scale)
                 }
             } else {
                 for i in 0..<n {
                     let pos = p0 + i
-                    for h in 0..<c.headCount {
+                    for h in 0..<heads {
                         let qh = s.q + i * qDim + h * headDim
                         let kvOffset = (h / groupSize) * headDim
                         let out = s.xb + i * qDim + h * headDim
@@ -483,9 +613,9 @@ extension LanguageModel {
     /// KV cache: scores in F32 from F16 inputs, an online softmax, and the weighted sum of V kept in F16
     /// (rounded after every update), divided by the softmax sum at the end. The SIMD path does it all in C
     /// (vk_attention_f16, scores summed in ggml's order; F16C makes the roundings cheap).
-    func halfPrecisionAttention(_ q: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, cache: Int, kvOffset: Int,
-                                positions: Int, scale: Float) {
-        let s = state, headDim = config.headDim, kvDim = config.kvDim, simd = useSIMDKernels
+    func halfPrecisionAttention(_ q: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, cache: Int, kvDim: Int,
+                                kvOffset: Int, positions: Int, scale: Float) {
+        let s = state, headDim = config.headDim, simd = useSIMDKernels
         if simd {
             vk_attention_f16(q, s.keyCache + cache + kvOffset, s.valueCache + cache + kvOffset, kvDim, Int32(positions),
                              Int32(headDim), scale, out)
@@ -517,7 +647,7 @@ extension LanguageModel {
 }
 
 /// Index of the largest value (the first one on ties).
-public func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
+package func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
     var best = 0
     for i in x.indices where x[i] > x[best] { best = i }
     return best

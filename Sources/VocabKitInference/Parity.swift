@@ -1,14 +1,16 @@
 import Foundation
 import VocabKitGGUF
 import VocabKitTokenizer
+import VocabKitIO
 
 /// Why two models cannot be compared; `description` is one line.
-public enum ParityError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum ParityError: VocabKitError, Equatable, Sendable {
     case noTokenList(model: String)
     case tokenNotInOriginal(id: Int, spelling: String)
     case shapeMismatch(what: String, original: Int, pruned: Int)
     case emptyText(label: String)
     case contextTooSmall(context: Int, greedyTokens: Int)
+    case architectureMismatch(original: String, pruned: String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum ParityError: Error, Equatable, Sendable, CustomStringConvertible {
             return "the models differ in \(what) (\(original) vs \(pruned)): not an original and its pruned copy"
         case let .emptyText(label): return "\(label) has no tokens"
         case let .contextTooSmall(context, n): return "a context of \(context) leaves no room for a text and \(n) generated tokens"
+        case let .architectureMismatch(original, pruned):
+            return "the models have different architectures (\(original) vs \(pruned)): not an original and its pruned copy"
         }
     }
 }
@@ -133,11 +137,20 @@ public final class ParityChecker {
     public init(original: LanguageModel, originalTokenizer: Tokenizer, pruned: LanguageModel, prunedTokenizer: Tokenizer,
                 map: VocabularyMap) throws {
         let a = original.config, b = pruned.config
-        for (what, x, y) in [("embedding_length", a.dim, b.dim), ("feed_forward_length", a.hiddenDim, b.hiddenDim),
-                             ("block_count", a.layerCount, b.layerCount), ("attention.head_count", a.headCount, b.headCount),
-                             ("attention.head_count_kv", a.kvHeadCount, b.kvHeadCount), ("key_length", a.headDim, b.headDim),
-                             ("context positions", original.maxContext, pruned.maxContext)] where x != y {
+        for (what, x, y) in [("embedding_length", a.dim, b.dim), ("block_count", a.layerCount, b.layerCount),
+                             ("key_length", a.headDim, b.headDim), ("context positions", original.maxContext, pruned.maxContext)]
+            where x != y {
             throw ParityError.shapeMismatch(what: what, original: x, pruned: y)
+        }
+        for (block, (x, y)) in zip(a.blocks, b.blocks).enumerated() {
+            let at = a.blocks.count > 1 && Set(a.blocks).count > 1 ? " of block \(block)" : ""
+            for (what, u, v) in [("feed_forward_length", x.hiddenDim, y.hiddenDim), ("attention.head_count", x.headCount, y.headCount),
+                                 ("attention.head_count_kv", x.kvHeadCount, y.kvHeadCount)] where u != v {
+                throw ParityError.shapeMismatch(what: what + at, original: u, pruned: v)
+            }
+        }
+        guard a.architecture == b.architecture else {
+            throw ParityError.architectureMismatch(original: a.architecture.name, pruned: b.architecture.name)
         }
         guard map.kept.count == a.vocabularySize else {
             throw ParityError.shapeMismatch(what: "original vocabulary rows vs its token list", original: a.vocabularySize, pruned: map.kept.count)
@@ -152,6 +165,47 @@ public final class ParityChecker {
         self.map = map
         originalStops = original.stopTokens()
         prunedStops = pruned.stopTokens()
+    }
+
+    /// Opens an original model and its pruned copy for `check`: each with its own vocabulary, ids matched by
+    /// spelling, both with room for `contextLength` positions.
+    public convenience init(originalPath: String, prunedPath: String, contextLength: Int = 256) throws {
+        try self.init(original: try GGUFFile(path: originalPath), originalSource: originalPath,
+                      pruned: try GGUFFile(path: prunedPath), prunedSource: prunedPath, contextLength: contextLength)
+    }
+
+    /// `init(originalPath:prunedPath:)` for files already open; the sources name them in errors.
+    public convenience init(original: GGUFFile, originalSource: String, pruned: GGUFFile, prunedSource: String,
+                            contextLength: Int = 256) throws {
+        let originalTokenizer = Tokenizer(vocabulary: try Vocabulary.load(gguf: original, source: originalSource))
+        let prunedTokenizer = Tokenizer(vocabulary: try Vocabulary.load(gguf: pruned, source: prunedSource))
+        let map = try VocabularyMap(original: original, pruned: pruned)
+        try self.init(original: try LanguageModel(file: original, maxContext: contextLength), originalTokenizer: originalTokenizer,
+                      pruned: try LanguageModel(file: pruned, maxContext: contextLength), prunedTokenizer: prunedTokenizer, map: map)
+    }
+
+    /// Checks `text` the way `vocabkit check --file` does: cut into windows of whole lines (`parityWindows`,
+    /// each at most contextLength − greedyTokens tokens), `windows` of them spread over the text, special-token
+    /// text not matched. `progress` is called before each window with (its index, the window count).
+    public func check(text: String, windows: Int = 8, greedyTokens: Int = 16, contextLength: Int? = nil,
+                      progress: (Int, Int) -> Void = { _, _ in }) throws -> ParityReport {
+        let context = contextLength ?? original.maxContext
+        let parts = parityWindows(text, tokenizer: originalTokenizer, maxTokens: min(context, original.maxContext) - greedyTokens, count: windows)
+        guard !parts.isEmpty else { throw ParityError.emptyText(label: "the text") }
+        return try check(parts.enumerated().map { ("window \($0.offset + 1)", $0.element) }, specialTokens: false,
+                         greedyTokens: greedyTokens, contextLength: context, progress: progress)
+    }
+
+    /// Checks each labelled text (`check(_:label:...)`) and totals the results.
+    public func check(_ texts: [(label: String, text: String)], specialTokens: Bool, greedyTokens: Int = 16, contextLength: Int? = nil,
+                      progress: (Int, Int) -> Void = { _, _ in }) throws -> ParityReport {
+        var results: [TextParity] = []
+        for (i, t) in texts.enumerated() {
+            progress(i, texts.count)
+            results.append(try check(t.text, label: t.label, specialTokens: specialTokens, greedyTokens: greedyTokens,
+                                     contextLength: contextLength ?? original.maxContext))
+        }
+        return ParityReport(texts: results)
     }
 
     /// Checks one text: each model tokenizes it (special-token text matched only if `specialTokens`), keeps at

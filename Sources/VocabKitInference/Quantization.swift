@@ -54,190 +54,202 @@ import VocabKitGGUF
     return Int32(low | high << 4) - 32
 }
 
-/// Types the forward pass can read.
-public func isSupportedWeightType(_ type: GGMLType) -> Bool {
-    switch type {
-    case .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return true
-    default: return false
+// MARK: Dequantization (ggml's `to_float`), one function per type, named by TensorTypeTraits
+
+func dequantizeF32(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { dst[i] = src.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
+}
+
+func dequantizeF16(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { dst[i] = halfToFloat(u16(src, 2 * i)) }
+}
+
+func dequantizeBF16(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { dst[i] = bf16ToFloat(u16(src, 2 * i)) }
+}
+
+func dequantizeQ8_0(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    for b in 0..<n / 32 {
+        let block = src + b * 34
+        let d = halfToFloat(u16(block, 0))
+        let q = (block + 2).assumingMemoryBound(to: Int8.self)
+        for i in 0..<32 { dst[b * 32 + i] = d * Float(q[i]) }
     }
 }
 
-/// Dequantizes `n` elements (whole blocks) of a row starting at `src` into `dst`.
-public func dequantizeRow(_ type: GGMLType, _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
-    switch type {
-    case .f32:
-        for i in 0..<n { dst[i] = src.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
-    case .f16:
-        for i in 0..<n { dst[i] = halfToFloat(u16(src, 2 * i)) }
-    case .bf16:
-        for i in 0..<n { dst[i] = bf16ToFloat(u16(src, 2 * i)) }
-    case .q8_0:
-        for b in 0..<n / 32 {
-            let block = src + b * 34
-            let d = halfToFloat(u16(block, 0))
-            let q = (block + 2).assumingMemoryBound(to: Int8.self)
-            for i in 0..<32 { dst[b * 32 + i] = d * Float(q[i]) }
+func dequantizeQ5_0(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    for b in 0..<n / 32 {
+        let block = src + b * 22
+        let d = halfToFloat(u16(block, 0))
+        let qh = u32(block, 2)
+        let qs = (block + 6).assumingMemoryBound(to: UInt8.self)
+        let y = dst + b * 32
+        for j in 0..<16 {
+            let lo = Int32((qs[j] & 0x0F) | UInt8(truncatingIfNeeded: ((qh >> UInt32(j)) & 1) << 4)) - 16
+            let hi = Int32((qs[j] >> 4) | UInt8(truncatingIfNeeded: ((qh >> UInt32(j + 16)) & 1) << 4)) - 16
+            y[j] = d * Float(lo)
+            y[j + 16] = d * Float(hi)
         }
-    case .q5_0:
-        for b in 0..<n / 32 {
-            let block = src + b * 22
-            let d = halfToFloat(u16(block, 0))
-            let qh = u32(block, 2)
-            let qs = (block + 6).assumingMemoryBound(to: UInt8.self)
-            let y = dst + b * 32
-            for j in 0..<16 {
-                let lo = Int32((qs[j] & 0x0F) | UInt8(truncatingIfNeeded: ((qh >> UInt32(j)) & 1) << 4)) - 16
-                let hi = Int32((qs[j] >> 4) | UInt8(truncatingIfNeeded: ((qh >> UInt32(j + 16)) & 1) << 4)) - 16
-                y[j] = d * Float(lo)
-                y[j + 16] = d * Float(hi)
+    }
+}
+
+func dequantizeQ4_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    for b in 0..<n / 256 {
+        let block = src + b * 144
+        let d = halfToFloat(u16(block, 0))
+        let dmin = halfToFloat(u16(block, 2))
+        let scales = (block + 4).assumingMemoryBound(to: UInt8.self)
+        let qs = (block + 16).assumingMemoryBound(to: UInt8.self)
+        let y = dst + b * 256
+        // Each 32 bytes of qs hold two sub-blocks: low nibbles, then high nibbles.
+        for chunk in 0..<4 {
+            let (s0, m0) = q4KScaleMin(2 * chunk, scales)
+            let (s1, m1) = q4KScaleMin(2 * chunk + 1, scales)
+            let d0 = d * Float(s0), min0 = dmin * Float(m0)
+            let d1 = d * Float(s1), min1 = dmin * Float(m1)
+            let q = qs + 32 * chunk
+            for l in 0..<32 {
+                y[64 * chunk + l] = d0 * Float(q[l] & 0x0F) - min0
+                y[64 * chunk + 32 + l] = d1 * Float(q[l] >> 4) - min1
             }
         }
-    case .q4_K:
-        for b in 0..<n / 256 {
-            let block = src + b * 144
-            let d = halfToFloat(u16(block, 0))
-            let dmin = halfToFloat(u16(block, 2))
-            let scales = (block + 4).assumingMemoryBound(to: UInt8.self)
-            let qs = (block + 16).assumingMemoryBound(to: UInt8.self)
-            let y = dst + b * 256
-            // Each 32 bytes of qs hold two sub-blocks: low nibbles, then high nibbles.
-            for chunk in 0..<4 {
-                let (s0, m0) = q4KScaleMin(2 * chunk, scales)
-                let (s1, m1) = q4KScaleMin(2 * chunk + 1, scales)
-                let d0 = d * Float(s0), min0 = dmin * Float(m0)
-                let d1 = d * Float(s1), min1 = dmin * Float(m1)
-                let q = qs + 32 * chunk
-                for l in 0..<32 {
-                    y[64 * chunk + l] = d0 * Float(q[l] & 0x0F) - min0
-                    y[64 * chunk + 32 + l] = d1 * Float(q[l] >> 4) - min1
+    }
+}
+
+func dequantizeQ6_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    for b in 0..<n / 256 {
+        let block = src + b * 210
+        let ql0 = block.assumingMemoryBound(to: UInt8.self)
+        let qh0 = (block + 128).assumingMemoryBound(to: UInt8.self)
+        let sc0 = (block + 192).assumingMemoryBound(to: Int8.self)
+        let d = halfToFloat(u16(block, 208))
+        for half in 0..<2 {
+            let ql = ql0 + 64 * half, qh = qh0 + 32 * half, sc = sc0 + 8 * half
+            let y = dst + b * 256 + 128 * half
+            for l in 0..<32 {
+                let g = l / 16
+                let q1 = Int32((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) - 32
+                let q2 = Int32((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32
+                let q3 = Int32((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32
+                let q4 = Int32((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32
+                y[l] = d * Float(sc[g]) * Float(q1)
+                y[l + 32] = d * Float(sc[g + 2]) * Float(q2)
+                y[l + 64] = d * Float(sc[g + 4]) * Float(q3)
+                y[l + 96] = d * Float(sc[g + 6]) * Float(q4)
+            }
+        }
+    }
+}
+
+func dequantizeQ4_0(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    for b in 0..<n / 32 {
+        let block = src + b * 18
+        let d = halfToFloat(u16(block, 0))
+        let qs = (block + 2).assumingMemoryBound(to: UInt8.self)
+        let y = dst + b * 32
+        for j in 0..<16 {
+            y[j] = d * Float(Int32(qs[j] & 0x0F) - 8)
+            y[j + 16] = d * Float(Int32(qs[j] >> 4) - 8)
+        }
+    }
+}
+
+func dequantizeQ4_1(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    for b in 0..<n / 32 {
+        let block = src + b * 20
+        let d = halfToFloat(u16(block, 0)), m = halfToFloat(u16(block, 2))
+        let qs = (block + 4).assumingMemoryBound(to: UInt8.self)
+        let y = dst + b * 32
+        for j in 0..<16 {
+            y[j] = d * Float(qs[j] & 0x0F) + m
+            y[j + 16] = d * Float(qs[j] >> 4) + m
+        }
+    }
+}
+
+func dequantizeQ5_1(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    for b in 0..<n / 32 {
+        let block = src + b * 24
+        let d = halfToFloat(u16(block, 0)), m = halfToFloat(u16(block, 2))
+        let qh = u32(block, 4)
+        let qs = (block + 8).assumingMemoryBound(to: UInt8.self)
+        let y = dst + b * 32
+        for j in 0..<16 {
+            let lo = UInt32(qs[j] & 0x0F) | ((qh >> UInt32(j)) & 1) << 4
+            let hi = UInt32(qs[j] >> 4) | ((qh >> UInt32(j + 16)) & 1) << 4
+            y[j] = d * Float(lo) + m
+            y[j + 16] = d * Float(hi) + m
+        }
+    }
+}
+
+func dequantizeQ2_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    for b in 0..<n / 256 {
+        let block = src + b * 84
+        let scales = block.assumingMemoryBound(to: UInt8.self)
+        let qs = (block + 16).assumingMemoryBound(to: UInt8.self)
+        let d = halfToFloat(u16(block, 80)), dmin = halfToFloat(u16(block, 82))
+        for half in 0..<2 {
+            for j in 0..<4 {
+                for part in 0..<2 {
+                    let sc = scales[8 * half + 2 * j + part]
+                    let dl = d * Float(sc & 0x0F), ml = dmin * Float(sc >> 4)
+                    let q = qs + 32 * half + 16 * part
+                    let y = dst + b * 256 + 128 * half + 32 * j + 16 * part
+                    for l in 0..<16 { y[l] = dl * Float((q[l] >> UInt8(2 * j)) & 3) - ml }
                 }
             }
         }
-    case .q6_K:
-        for b in 0..<n / 256 {
-            let block = src + b * 210
-            let ql0 = block.assumingMemoryBound(to: UInt8.self)
-            let qh0 = (block + 128).assumingMemoryBound(to: UInt8.self)
-            let sc0 = (block + 192).assumingMemoryBound(to: Int8.self)
-            let d = halfToFloat(u16(block, 208))
-            for half in 0..<2 {
-                let ql = ql0 + 64 * half, qh = qh0 + 32 * half, sc = sc0 + 8 * half
-                let y = dst + b * 256 + 128 * half
-                for l in 0..<32 {
-                    let g = l / 16
-                    let q1 = Int32((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) - 32
-                    let q2 = Int32((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32
-                    let q3 = Int32((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32
-                    let q4 = Int32((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32
-                    y[l] = d * Float(sc[g]) * Float(q1)
-                    y[l + 32] = d * Float(sc[g + 2]) * Float(q2)
-                    y[l + 64] = d * Float(sc[g + 4]) * Float(q3)
-                    y[l + 96] = d * Float(sc[g + 6]) * Float(q4)
-                }
-            }
-        }
-    case .q4_0:
-        for b in 0..<n / 32 {
-            let block = src + b * 18
-            let d = halfToFloat(u16(block, 0))
-            let qs = (block + 2).assumingMemoryBound(to: UInt8.self)
-            let y = dst + b * 32
-            for j in 0..<16 {
-                y[j] = d * Float(Int32(qs[j] & 0x0F) - 8)
-                y[j + 16] = d * Float(Int32(qs[j] >> 4) - 8)
-            }
-        }
-    case .q4_1:
-        for b in 0..<n / 32 {
-            let block = src + b * 20
-            let d = halfToFloat(u16(block, 0)), m = halfToFloat(u16(block, 2))
-            let qs = (block + 4).assumingMemoryBound(to: UInt8.self)
-            let y = dst + b * 32
-            for j in 0..<16 {
-                y[j] = d * Float(qs[j] & 0x0F) + m
-                y[j + 16] = d * Float(qs[j] >> 4) + m
-            }
-        }
-    case .q5_1:
-        for b in 0..<n / 32 {
-            let block = src + b * 24
-            let d = halfToFloat(u16(block, 0)), m = halfToFloat(u16(block, 2))
-            let qh = u32(block, 4)
-            let qs = (block + 8).assumingMemoryBound(to: UInt8.self)
-            let y = dst + b * 32
-            for j in 0..<16 {
-                let lo = UInt32(qs[j] & 0x0F) | ((qh >> UInt32(j)) & 1) << 4
-                let hi = UInt32(qs[j] >> 4) | ((qh >> UInt32(j + 16)) & 1) << 4
-                y[j] = d * Float(lo) + m
-                y[j + 16] = d * Float(hi) + m
-            }
-        }
-    case .q2_K:
-        for b in 0..<n / 256 {
-            let block = src + b * 84
-            let scales = block.assumingMemoryBound(to: UInt8.self)
-            let qs = (block + 16).assumingMemoryBound(to: UInt8.self)
-            let d = halfToFloat(u16(block, 80)), dmin = halfToFloat(u16(block, 82))
-            for half in 0..<2 {
-                for j in 0..<4 {
-                    for part in 0..<2 {
-                        let sc = scales[8 * half + 2 * j + part]
-                        let dl = d * Float(sc & 0x0F), ml = dmin * Float(sc >> 4)
-                        let q = qs + 32 * half + 16 * part
-                        let y = dst + b * 256 + 128 * half + 32 * j + 16 * part
-                        for l in 0..<16 { y[l] = dl * Float((q[l] >> UInt8(2 * j)) & 3) - ml }
+    }
+}
+
+func dequantizeQ3_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    for b in 0..<n / 256 {
+        let block = src + b * 110
+        let hmask = block.assumingMemoryBound(to: UInt8.self)
+        let qs = (block + 32).assumingMemoryBound(to: UInt8.self)
+        let scales = (block + 96).assumingMemoryBound(to: UInt8.self)
+        let d = halfToFloat(u16(block, 108))
+        for half in 0..<2 {
+            for j in 0..<4 {
+                // The third bit of every element of run (half, j) is bit 4·half + j of its hmask byte;
+                // a clear bit means the value is 4 lower.
+                let bit = UInt8(1) << UInt8(4 * half + j)
+                for part in 0..<2 {
+                    let dl = d * Float(q3KScale(8 * half + 2 * j + part, scales))
+                    let y = dst + b * 256 + 128 * half + 32 * j + 16 * part
+                    for l in 0..<16 {
+                        let i = 16 * part + l
+                        let low = Int32((qs[32 * half + i] >> UInt8(2 * j)) & 3)
+                        y[l] = dl * Float(hmask[i] & bit != 0 ? low : low - 4)
                     }
                 }
             }
         }
-    case .q3_K:
-        for b in 0..<n / 256 {
-            let block = src + b * 110
-            let hmask = block.assumingMemoryBound(to: UInt8.self)
-            let qs = (block + 32).assumingMemoryBound(to: UInt8.self)
-            let scales = (block + 96).assumingMemoryBound(to: UInt8.self)
-            let d = halfToFloat(u16(block, 108))
-            for half in 0..<2 {
-                for j in 0..<4 {
-                    // The third bit of every element of run (half, j) is bit 4·half + j of its hmask byte;
-                    // a clear bit means the value is 4 lower.
-                    let bit = UInt8(1) << UInt8(4 * half + j)
-                    for part in 0..<2 {
-                        let dl = d * Float(q3KScale(8 * half + 2 * j + part, scales))
-                        let y = dst + b * 256 + 128 * half + 32 * j + 16 * part
-                        for l in 0..<16 {
-                            let i = 16 * part + l
-                            let low = Int32((qs[32 * half + i] >> UInt8(2 * j)) & 3)
-                            y[l] = dl * Float(hmask[i] & bit != 0 ? low : low - 4)
-                        }
-                    }
-                }
+    }
+}
+
+func dequantizeQ5_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    for b in 0..<n / 256 {
+        let block = src + b * 176
+        let d = halfToFloat(u16(block, 0)), dmin = halfToFloat(u16(block, 2))
+        let scales = (block + 4).assumingMemoryBound(to: UInt8.self)
+        let qh = (block + 16).assumingMemoryBound(to: UInt8.self)
+        let qs = (block + 48).assumingMemoryBound(to: UInt8.self)
+        let y = dst + b * 256
+        for chunk in 0..<4 {
+            let (s0, m0) = q4KScaleMin(2 * chunk, scales)
+            let (s1, m1) = q4KScaleMin(2 * chunk + 1, scales)
+            let d0 = d * Float(s0), min0 = dmin * Float(m0)
+            let d1 = d * Float(s1), min1 = dmin * Float(m1)
+            let q = qs + 32 * chunk
+            // The fifth bit of sub-block j's element l is bit j of qh[l].
+            let bit0 = UInt8(1) << UInt8(2 * chunk), bit1 = bit0 << 1
+            for l in 0..<32 {
+                y[64 * chunk + l] = d0 * Float((q[l] & 0x0F) | (qh[l] & bit0 != 0 ? 16 : 0)) - min0
+                y[64 * chunk + 32 + l] = d1 * Float((q[l] >> 4) | (qh[l] & bit1 != 0 ? 16 : 0)) - min1
             }
         }
-    case .q5_K:
-        for b in 0..<n / 256 {
-            let block = src + b * 176
-            let d = halfToFloat(u16(block, 0)), dmin = halfToFloat(u16(block, 2))
-            let scales = (block + 4).assumingMemoryBound(to: UInt8.self)
-            let qh = (block + 16).assumingMemoryBound(to: UInt8.self)
-            let qs = (block + 48).assumingMemoryBound(to: UInt8.self)
-            let y = dst + b * 256
-            for chunk in 0..<4 {
-                let (s0, m0) = q4KScaleMin(2 * chunk, scales)
-                let (s1, m1) = q4KScaleMin(2 * chunk + 1, scales)
-                let d0 = d * Float(s0), min0 = dmin * Float(m0)
-                let d1 = d * Float(s1), min1 = dmin * Float(m1)
-                let q = qs + 32 * chunk
-                // The fifth bit of sub-block j's element l is bit j of qh[l].
-                let bit0 = UInt8(1) << UInt8(2 * chunk), bit1 = bit0 << 1
-                for l in 0..<32 {
-                    y[64 * chunk + l] = d0 * Float((q[l] & 0x0F) | (qh[l] & bit0 != 0 ? 16 : 0)) - min0
-                    y[64 * chunk + 32 + l] = d1 * Float((q[l] >> 4) | (qh[l] & bit1 != 0 ? 16 : 0)) - min1
-                }
-            }
-        }
-    default:
-        for i in 0..<n { dst[i] = 0 }  // unreachable: callers check isSupportedWeightType first
     }
 }
 
@@ -247,20 +259,6 @@ public func dequantizeRow(_ type: GGMLType, _ src: UnsafeRawPointer, _ dst: Unsa
 /// integers, which keeps results close to llama.cpp's. F16 and BF16 weights meet the activation rounded to
 /// their own type (`rounded`), as ggml converts it before its F16/BF16 dot products.
 enum ActivationFormat { case f32, f16, bf16, q8_0, q8_1, q8_K }
-
-extension GGMLType {
-    /// The pairing of ggml-cpu's type traits (`vec_dot_type`).
-    var activationFormat: ActivationFormat {
-        switch self {
-        case .q8_0, .q4_0, .q5_0: return .q8_0
-        case .q4_1, .q5_1: return .q8_1
-        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return .q8_K
-        case .f16: return .f16
-        case .bf16: return .bf16
-        default: return .f32
-        }
-    }
-}
 
 /// An activation vector quantized for integer dot products; buffers are sized once for the largest input.
 final class QuantizedActivation: @unchecked Sendable {
@@ -351,49 +349,30 @@ final class QuantizedActivation: @unchecked Sendable {
     }
 }
 
-/// Dot product of one row of `type` with `x` as the forward pass computes it (quantized activation for
-/// quantized types); allocates, so meant for tests and one-off checks.
-public func rowDot(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    let a = QuantizedActivation(capacity: n + 256)
-    a.quantize(x, n, as: type.activationFormat)
-    return dotRow(type, row, x, a, n)
+// MARK: Dot products (ggml's `vec_dot`), one function per type, named by TensorTypeTraits. Each takes a row of
+// `n` elements and the activation prepared in the type's `activationFormat` (`x` itself for F32).
+
+func dotF32(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var s: Float = 0
+    for i in 0..<n { s += row.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) * x[i] }
+    return s
 }
 
-/// Dot product of one weight row (`n` elements of `type` at `row`) with an activation: the F32 vector `x`
-/// for F32 weights, else its prepared form `a` (already in `type.activationFormat`).
-@inline(__always)
-func dotRow(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
-    switch type {
-    case .q8_0: return dotQ8_0(row, a, n)
-    case .q4_0: return dotQ4_0(row, a, n)
-    case .q4_1: return dotQ4_1(row, a, n)
-    case .q5_0: return dotQ5_0(row, a, n)
-    case .q5_1: return dotQ5_1(row, a, n)
-    case .q2_K: return dotQ2_K(row, a, n)
-    case .q3_K: return dotQ3_K(row, a, n)
-    case .q4_K: return dotQ4_K(row, a, n)
-    case .q5_K: return dotQ5_K(row, a, n)
-    case .q6_K: return dotQ6_K(row, a, n)
-    case .f32:
-        var s: Float = 0
-        for i in 0..<n { s += row.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) * x[i] }
-        return s
-    case .f16:
-        var s: Float = 0
-        let y = a.rounded
-        for i in 0..<n { s += halfToFloat(u16(row, 2 * i)) * y[i] }
-        return s
-    case .bf16:
-        var s: Float = 0
-        let y = a.rounded
-        for i in 0..<n { s += bf16ToFloat(u16(row, 2 * i)) * y[i] }
-        return s
-    default:
-        return 0  // unreachable: weight types are checked when the model loads
-    }
+func dotF16(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var s: Float = 0
+    let y = a.rounded
+    for i in 0..<n { s += halfToFloat(u16(row, 2 * i)) * y[i] }
+    return s
 }
 
-private func dotQ8_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+func dotBF16(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
+    var s: Float = 0
+    let y = a.rounded
+    for i in 0..<n { s += bf16ToFloat(u16(row, 2 * i)) * y[i] }
+    return s
+}
+
+func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
     var sum: Float = 0
     for b in 0..<n / 32 {
         let block = row + 34 * b
@@ -430,7 +409,7 @@ private func q5Values(_ block: UnsafeRawPointer, qh qhOffset: Int, qs qsOffset: 
             ((qs0 >> 4) & mask) | high[Int((qh >> 16) & 0xFF)], ((qs1 >> 4) & mask) | high[Int(qh >> 24)])
 }
 
-private func dotQ5_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+func dotQ5_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
     var sum: Float = 0
     for b in 0..<n / 32 {
         let block = row + 22 * b
@@ -448,7 +427,7 @@ private func dotQ5_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int
     return sum
 }
 
-private func dotQ4_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+func dotQ4_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
     var sum: Float = 0
     for b in 0..<n / 256 {
         let block = row + 144 * b
@@ -478,7 +457,7 @@ private func dotQ4_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int
     return sum
 }
 
-private func dotQ6_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+func dotQ6_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
     var sum: Float = 0
     for b in 0..<n / 256 {
         let block = row + 210 * b
@@ -508,7 +487,7 @@ private func dotQ6_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int
 }
 
 
-private func dotQ4_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+func dotQ4_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
     var sum: Float = 0
     for b in 0..<n / 32 {
         let block = row + 18 * b
@@ -526,7 +505,7 @@ private func dotQ4_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int
 }
 
 /// Σ (d·q + m)·(dy·y) = d·dy·Σ q·y + m·(dy·Σ y): the activation's Q8_1 blocks carry dy·Σ y.
-private func dotQ4_1(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+func dotQ4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
     var sum: Float = 0
     for b in 0..<n / 32 {
         let block = row + 20 * b
@@ -539,7 +518,7 @@ private func dotQ4_1(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int
     return sum
 }
 
-private func dotQ5_1(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+func dotQ5_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
     var sum: Float = 0
     for b in 0..<n / 32 {
         let block = row + 24 * b
@@ -555,7 +534,7 @@ private func dotQ5_1(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int
 }
 
 /// Σ (d·sc·q − dmin·m)·(dy·y): the min term uses the activation's sums of 16 quants.
-private func dotQ2_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+func dotQ2_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
     var sum: Float = 0
     for b in 0..<n / 256 {
         let block = row + 84 * b
@@ -583,7 +562,7 @@ private func dotQ2_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int
     return sum
 }
 
-private func dotQ3_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+func dotQ3_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
     var sum: Float = 0
     for b in 0..<n / 256 {
         let block = row + 110 * b
@@ -611,7 +590,7 @@ private func dotQ3_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int
     return sum
 }
 
-private func dotQ5_K(_ row: UnsafeRawPointer, _ a: QuantizedActivation, _ n: Int) -> Float {
+func dotQ5_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
     var sum: Float = 0
     for b in 0..<n / 256 {
         let block = row + 176 * b

@@ -1,33 +1,38 @@
 import Foundation
 import VocabKitGGUF
+import VocabKitModels
 import VocabKitTokenizer
+import VocabKitIO
 
-/// A small Qwen3- or Qwen2-shaped model with random weights and the real Qwen vocabulary (151,936 embedding
-/// rows, tokenizer metadata as real GGUFs carry it), so that the loader, tokenizer and forward pass can be
-/// compared with llama.cpp on models that run in seconds. The same spec always gives the same file.
+/// A small model of any supported architecture with random weights and the real Qwen vocabulary (151,936
+/// embedding rows, tokenizer metadata as real Qwen GGUFs carry it), so that the loader, tokenizer and forward
+/// pass can be compared with llama.cpp on models that run in seconds. The same spec always gives the same file.
 public struct SyntheticModelSpec: Sendable, Equatable {
-    public enum Architecture: String, CaseIterable, Sendable {
-        /// Tied embeddings, per-head RMS norms on Q and K (attn_q_norm/attn_k_norm), no biases.
-        case qwen3
-        /// Q, K and V biases; the output matrix may be separate (`untiedOutput`).
-        case qwen2
-    }
-
+    /// What the file is: its keys, optional tensors and RoPE style come from the descriptor.
     public var architecture: Architecture
     /// The type of every matrix, the token embedding included; norms and biases stay F32 as in real GGUFs.
     public var type: GGMLType
     public var dim: Int
     public var layers: Int
+    /// Query heads, K/V heads and feed-forward size of every block, written as one number each; the
+    /// per-layer arrays below replace them where set.
     public var heads: Int
     public var kvHeads: Int
     public var ffn: Int
+    /// One value per block, written as an array (llama.cpp reads these keys as a number or an array).
+    public var headsPerLayer: [Int]?
+    public var kvHeadsPerLayer: [Int]?
+    public var ffnPerLayer: [Int]?
     public var seed: UInt64
-    /// qwen2 only: write a separate `output.weight` instead of sharing `token_embd.weight`.
+    /// Write a separate `output.weight` instead of sharing `token_embd.weight`.
     public var untiedOutput: Bool
+    /// Write `rope_freqs.weight` (frequency divisors, as Llama 3.1+ files carry), where the architecture has it.
+    public var ropeFrequencyFactors: Bool
     public var contextLength: Int
 
     public init(architecture: Architecture = .qwen3, type: GGMLType = .f32, dim: Int = 64, layers: Int = 2,
-                heads: Int = 4, kvHeads: Int = 2, ffn: Int = 128, seed: UInt64 = 1, untiedOutput: Bool = false,
+                heads: Int = 4, kvHeads: Int = 2, ffn: Int = 128, headsPerLayer: [Int]? = nil, kvHeadsPerLayer: [Int]? = nil,
+                ffnPerLayer: [Int]? = nil, seed: UInt64 = 1, untiedOutput: Bool = false, ropeFrequencyFactors: Bool = false,
                 contextLength: Int = 4096) {
         self.architecture = architecture
         self.type = type
@@ -36,36 +41,78 @@ public struct SyntheticModelSpec: Sendable, Equatable {
         self.heads = heads
         self.kvHeads = kvHeads
         self.ffn = ffn
+        self.headsPerLayer = headsPerLayer
+        self.kvHeadsPerLayer = kvHeadsPerLayer
+        self.ffnPerLayer = ffnPerLayer
         self.seed = seed
         self.untiedOutput = untiedOutput
+        self.ropeFrequencyFactors = ropeFrequencyFactors
         self.contextLength = contextLength
     }
 
+    /// The head size: `dim` over block 0's query heads, as llama.cpp derives it without attention.key_length.
     public var headDim: Int { dim / heads }
+
+    /// Every block's (heads, K/V heads, feed-forward size).
+    public var blockShapes: [BlockShape] {
+        (0..<layers).map { l in
+            func value(_ list: [Int]?, _ scalar: Int) -> Int { list.flatMap { l < $0.count ? $0[l] : nil } ?? scalar }
+            return BlockShape(headCount: value(headsPerLayer, heads), kvHeadCount: value(kvHeadsPerLayer, kvHeads),
+                              hiddenDim: value(ffnPerLayer, ffn))
+        }
+    }
 
     /// Checks the shape: every matrix row must be whole blocks of `type`, heads must split `dim` into even
     /// head sizes, and K/V heads must divide the query heads. Sizes are capped to keep files small.
-    public func validate() throws {
+    public func validate() throws { _ = try checked() }
+
+    /// `validate()`, returning the traits of `type`.
+    func checked() throws -> TensorTypeTraits {
         func fail(_ message: String) -> SyntheticModelError { SyntheticModelError(message) }
-        guard isSupportedWeightType(type) else {
-            let names = GGMLType.allCases.filter(isSupportedWeightType).map(\.name).joined(separator: ", ")
+        guard let traits = TensorTypeTraits.of(type) else {
+            let names = TensorTypeTraits.supported.map(\.name).joined(separator: ", ")
             throw fail("type \(type.name) is not supported; use one of \(names)")
         }
         for (name, value, limit) in [("dim", dim, 8192), ("layers", layers, 64), ("heads", heads, 256),
                                      ("kv-heads", kvHeads, 256), ("ffn", ffn, 32768), ("context", contextLength, 1 << 20)] {
             guard value >= 1, value <= limit else { throw fail("\(name) must be between 1 and \(limit), not \(value)") }
         }
+        for (name, list, scalar, limit) in [("heads", headsPerLayer, heads, 256), ("kv-heads", kvHeadsPerLayer, kvHeads, 256),
+                                            ("ffn", ffnPerLayer, ffn, 32768)] {
+            guard let list else { continue }
+            guard list.count == layers else { throw fail("\(name) lists \(list.count) values for \(layers) layers") }
+            guard list[0] == scalar else { throw fail("\(name) is \(scalar) but its per-layer list starts with \(list[0])") }
+            for v in list where v < 1 || v > limit { throw fail("\(name) must be between 1 and \(limit), not \(v)") }
+        }
         guard dim % heads == 0 else { throw fail("dim \(dim) is not a multiple of heads \(heads)") }
         guard headDim % 2 == 0 else { throw fail("head size dim/heads = \(headDim) must be even (rotary embedding)") }
-        guard heads % kvHeads == 0 else { throw fail("heads \(heads) is not a multiple of kv-heads \(kvHeads)") }
         let block = type.blockElements
         guard dim % block == 0 else { throw fail("dim \(dim) is not a multiple of \(type.name)'s block size \(block)") }
-        guard ffn % block == 0 else { throw fail("ffn \(ffn) is not a multiple of \(type.name)'s block size \(block)") }
-        guard architecture == .qwen2 || !untiedOutput else { throw fail("qwen3 ties its output to the token embedding") }
+        let shapes = blockShapes
+        for (l, shape) in shapes.enumerated() {
+            let at = shapes.count > 1 && Set(shapes).count > 1 ? " (layer \(l))" : ""
+            guard shape.headCount % shape.kvHeadCount == 0 else {
+                throw fail("heads \(shape.headCount) is not a multiple of kv-heads \(shape.kvHeadCount)\(at)")
+            }
+            guard shape.hiddenDim % block == 0 else {
+                throw fail("ffn \(shape.hiddenDim) is not a multiple of \(type.name)'s block size \(block)\(at)")
+            }
+            guard (shape.headCount * headDim) % block == 0 else {
+                throw fail("heads × head size = \(shape.headCount * headDim) is not a multiple of \(type.name)'s block size \(block)\(at)")
+            }
+        }
+        guard architecture.blocksMayDiffer || Set(shapes).count == 1 else {
+            throw fail("\(architecture.name) blocks must all have the same shape (llama.cpp builds every block like block 0); "
+                       + "deci allows them to differ")
+        }
+        guard !ropeFrequencyFactors || architecture.ropeFrequencyFactors.allowed else {
+            throw fail("\(architecture.name) has no rope_freqs tensor")
+        }
+        return traits
     }
 }
 
-public struct SyntheticModelError: Error, CustomStringConvertible, Equatable {
+public struct SyntheticModelError: VocabKitError, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
@@ -80,35 +127,36 @@ public enum SyntheticModel {
     /// Writes `spec` with `vocabulary` (normally `Vocabulary.bundled()`) to `path`, through a temporary
     /// name that is renamed when complete (GGUFWriter).
     public static func write(_ spec: SyntheticModelSpec, vocabulary: Vocabulary, to path: String) throws {
-        try spec.validate()
+        let traits = try spec.checked()
         guard vocabulary.idCount <= embeddingRows else {
             throw SyntheticModelError("the vocabulary has \(vocabulary.idCount) ids, more than \(embeddingRows) rows")
         }
-        try GGUFWriter.write(to: path, metadata: metadata(spec, vocabulary: vocabulary), tensors: tensors(spec, vocabulary: vocabulary))
+        try GGUFWriter.write(to: path, metadata: metadata(spec, traits, vocabulary: vocabulary),
+                             tensors: tensors(spec, traits, vocabulary: vocabulary))
     }
 
     // MARK: Metadata
 
-    static func metadata(_ spec: SyntheticModelSpec, vocabulary: Vocabulary) -> [(key: String, value: GGUFOutputValue)] {
-        let arch = spec.architecture.rawValue
+    static func metadata(_ spec: SyntheticModelSpec, _ traits: TensorTypeTraits, vocabulary: Vocabulary) -> [(key: String, value: GGUFOutputValue)] {
+        let arch = spec.architecture
         func u32(_ v: Int) -> GGUFOutputValue { .value(.uint32(UInt32(v))) }
+        /// One number, or (where the spec has a list) an int32 array as gguf-py writes Python lists.
+        func perLayer(_ list: [Int]?, _ scalar: Int) -> GGUFOutputValue { list.map { .integers($0, type: .int32) } ?? u32(scalar) }
         var m: [(key: String, value: GGUFOutputValue)] = [
-            ("general.architecture", .value(.string(arch))),
+            ("general.architecture", .value(.string(arch.name))),
             ("general.type", .value(.string("model"))),
-            ("general.name", .value(.string("VocabKit synthetic \(arch) \(spec.type.name) seed \(spec.seed)"))),
-            ("\(arch).block_count", u32(spec.layers)),
-            ("\(arch).context_length", u32(spec.contextLength)),
-            ("\(arch).embedding_length", u32(spec.dim)),
-            ("\(arch).feed_forward_length", u32(spec.ffn)),
-            ("\(arch).attention.head_count", u32(spec.heads)),
-            ("\(arch).attention.head_count_kv", u32(spec.kvHeads)),
-            ("\(arch).rope.freq_base", .value(.float32(1_000_000))),
-            ("\(arch).attention.layer_norm_rms_epsilon", .value(.float32(1e-6))),
+            ("general.name", .value(.string("VocabKit synthetic \(arch.name) \(spec.type.name) seed \(spec.seed)"))),
+            (arch.key(.blockCount), u32(spec.layers)),
+            (arch.key(.contextLength), u32(spec.contextLength)),
+            (arch.key(.embeddingLength), u32(spec.dim)),
+            (arch.key(.feedForwardLength), perLayer(spec.ffnPerLayer, spec.ffn)),
+            (arch.key(.headCount), perLayer(spec.headsPerLayer, spec.heads)),
+            (arch.key(.headCountKV), perLayer(spec.kvHeadsPerLayer, spec.kvHeads)),
+            (arch.key(.ropeFrequencyBase), .value(.float32(1_000_000))),
+            (arch.key(.rmsEpsilon), .value(.float32(1e-6))),
         ]
-        if spec.architecture == .qwen3 {
-            m += [("\(arch).attention.key_length", u32(spec.headDim)), ("\(arch).attention.value_length", u32(spec.headDim))]
-        }
-        m.append(("general.file_type", u32(fileType(spec.type))))
+        m += arch.synthetic.headSizeKeys.map { (arch.key($0), u32(spec.headDim)) }
+        m.append(("general.file_type", u32(traits.fileType)))
         if spec.type.blockElements > 1 { m.append(("general.quantization_version", u32(2))) }
         m += tokenizerMetadata(vocabulary, rows: embeddingRows)
         m += [
@@ -116,26 +164,6 @@ public enum SyntheticModel {
             ("vocabkit.synthetic.seed", .value(.uint64(spec.seed))),
         ]
         return m
-    }
-
-    /// llama.cpp's `llama_ftype` for a model whose matrices are all `type` (the "_S" mix for K-quants).
-    static func fileType(_ type: GGMLType) -> Int {
-        switch type {
-        case .f32: return 0
-        case .f16: return 1
-        case .q4_0: return 2
-        case .q4_1: return 3
-        case .q8_0: return 7
-        case .q5_0: return 8
-        case .q5_1: return 9
-        case .q2_K: return 10
-        case .q3_K: return 11
-        case .q4_K: return 14
-        case .q5_K: return 16
-        case .q6_K: return 18
-        case .bf16: return 32
-        default: return 0
-        }
     }
 
     /// Tokenizer keys as a converted Qwen GGUF has them: byte-level spellings of the BPE tokens (type 1),
@@ -184,10 +212,13 @@ public enum SyntheticModel {
         case matrix(std: Float, rowScale: @Sendable (Int, inout SyntheticRandom) -> Float)
         /// An F32 vector uniform in center ± spread.
         case vector(center: Float, spread: Float)
+        /// An F32 vector rising evenly from one value to another.
+        case ramp(from: Float, to: Float)
     }
 
-    static func tensors(_ spec: SyntheticModelSpec, vocabulary: Vocabulary) -> [GGUFOutputTensor] {
-        let dim = spec.dim, qDim = spec.heads * spec.headDim, kvDim = spec.kvHeads * spec.headDim
+    static func tensors(_ spec: SyntheticModelSpec, _ traits: TensorTypeTraits, vocabulary: Vocabulary) -> [GGUFOutputTensor] {
+        let arch = spec.architecture, names = arch.tensorNames
+        let dim = spec.dim, headDim = spec.headDim
         let vocabularyIds = vocabulary.idCount
         let specialIds = Set(vocabulary.specialTokens.map(\.id))
         // Output rows: a heavy-tailed (Pareto, α = 4) scale per token, so that the largest logits stand well
@@ -205,32 +236,39 @@ public enum SyntheticModel {
         // predict itself, and the continuations collapse into one repeated token.
         let residualGain: Float = 40
 
-        var list: [(String, [Int], Fill)] = [("token_embd.weight", [dim, embeddingRows], .matrix(std: gain(dim), rowScale: tokenRowScale))]
+        var list: [(String, [Int], Fill)] = [(names.tokenEmbedding, [dim, embeddingRows], .matrix(std: gain(dim), rowScale: tokenRowScale))]
         if spec.untiedOutput {
-            list.append(("output.weight", [dim, embeddingRows], .matrix(std: gain(dim), rowScale: tokenRowScale)))
+            list.append((names.output, [dim, embeddingRows], .matrix(std: gain(dim), rowScale: tokenRowScale)))
         }
-        list.append(("output_norm.weight", [dim], .vector(center: 1, spread: 0.2)))
-        for l in 0..<spec.layers {
-            let p = "blk.\(l)."
-            list.append((p + "attn_norm.weight", [dim], .vector(center: 1, spread: 0.2)))
-            list.append((p + "attn_q.weight", [dim, qDim], .matrix(std: gain(dim), rowScale: unit)))
-            if spec.architecture == .qwen2 { list.append((p + "attn_q.bias", [qDim], .vector(center: 0, spread: 0.3))) }
-            list.append((p + "attn_k.weight", [dim, kvDim], .matrix(std: gain(dim), rowScale: unit)))
-            if spec.architecture == .qwen2 { list.append((p + "attn_k.bias", [kvDim], .vector(center: 0, spread: 0.3))) }
-            list.append((p + "attn_v.weight", [dim, kvDim], .matrix(std: gain(dim), rowScale: unit)))
-            if spec.architecture == .qwen2 { list.append((p + "attn_v.bias", [kvDim], .vector(center: 0, spread: 0.3))) }
-            list.append((p + "attn_output.weight", [qDim, dim], .matrix(std: residualGain * gain(qDim), rowScale: unit)))
-            if spec.architecture == .qwen3 {
-                list.append((p + "attn_q_norm.weight", [spec.headDim], .vector(center: 1, spread: 0.2)))
-                list.append((p + "attn_k_norm.weight", [spec.headDim], .vector(center: 1, spread: 0.2)))
+        list.append((names.outputNorm, [dim], .vector(center: 1, spread: 0.2)))
+        if spec.ropeFrequencyFactors {
+            // Divisors from 1 (fastest rotation) to 8 (slowest), like Llama 3's scaling of its low frequencies.
+            list.append((names.ropeFrequencies, [headDim / 2], .ramp(from: 1, to: 8)))
+        }
+        for (l, shape) in spec.blockShapes.enumerated() {
+            let qDim = shape.headCount * headDim, kvDim = shape.kvHeadCount * headDim, ffn = shape.hiddenDim
+            func name(_ t: TensorNames.Block) -> String { names.block(l, t) }
+            let biases = arch.synthetic.attentionBiases
+            list.append((name(.attentionNorm), [dim], .vector(center: 1, spread: 0.2)))
+            list.append((name(.query), [dim, qDim], .matrix(std: gain(dim), rowScale: unit)))
+            if biases { list.append((name(.queryBias), [qDim], .vector(center: 0, spread: 0.3))) }
+            list.append((name(.key), [dim, kvDim], .matrix(std: gain(dim), rowScale: unit)))
+            if biases { list.append((name(.keyBias), [kvDim], .vector(center: 0, spread: 0.3))) }
+            list.append((name(.value), [dim, kvDim], .matrix(std: gain(dim), rowScale: unit)))
+            if biases { list.append((name(.valueBias), [kvDim], .vector(center: 0, spread: 0.3))) }
+            list.append((name(.attentionOutput), [qDim, dim], .matrix(std: residualGain * gain(qDim), rowScale: unit)))
+            if arch.queryKeyNorms == .required {
+                list.append((name(.queryNorm), [headDim], .vector(center: 1, spread: 0.2)))
+                list.append((name(.keyNorm), [headDim], .vector(center: 1, spread: 0.2)))
             }
-            list.append((p + "ffn_norm.weight", [dim], .vector(center: 1, spread: 0.2)))
-            list.append((p + "ffn_gate.weight", [dim, spec.ffn], .matrix(std: gain(dim), rowScale: unit)))
-            list.append((p + "ffn_up.weight", [dim, spec.ffn], .matrix(std: gain(dim), rowScale: unit)))
-            list.append((p + "ffn_down.weight", [spec.ffn, dim], .matrix(std: residualGain * gain(spec.ffn), rowScale: unit)))
+            list.append((name(.feedForwardNorm), [dim], .vector(center: 1, spread: 0.2)))
+            list.append((name(.gate), [dim, ffn], .matrix(std: gain(dim), rowScale: unit)))
+            list.append((name(.up), [dim, ffn], .matrix(std: gain(dim), rowScale: unit)))
+            list.append((name(.down), [ffn, dim], .matrix(std: residualGain * gain(ffn), rowScale: unit)))
         }
         let type = spec.type, seed = spec.seed
-        let unitRMS = type.blockElements > 1 ? unitBlockRMS(type) : 1
+        let unitRMS: Float
+        if case let .blocks(fields) = traits.synthetic { unitRMS = unitBlockRMS(traits, scaleFields: fields) } else { unitRMS = 1 }
         return list.enumerated().map { index, entry in
             let (name, dims, fill) = entry
             switch fill {
@@ -238,6 +276,12 @@ public enum SyntheticModel {
                 return GGUFOutputTensor(name: name, dimensions: dims, type: .f32) { sink in
                     var rng = SyntheticRandom(seed: seed, stream: UInt64(index), row: 0)
                     let values = (0..<dims[0]).map { _ in center + spread * rng.symmetric() }
+                    try values.withUnsafeBytes { try sink.write($0) }
+                }
+            case let .ramp(first, last):
+                return GGUFOutputTensor(name: name, dimensions: dims, type: .f32) { sink in
+                    let n = dims[0]
+                    let values = (0..<n).map { first + (last - first) * Float($0) / Float(max(1, n - 1)) }
                     try values.withUnsafeBytes { try sink.write($0) }
                 }
             case let .matrix(std, rowScale):
@@ -254,7 +298,7 @@ public enum SyntheticModel {
                             for i in 0..<count {
                                 var rng = SyntheticRandom(seed: seed, stream: UInt64(index), row: UInt64(start + i))
                                 let scale = std * rowScale(start + i, &rng)
-                                fillRow(type, out.baseAddress! + i * rowBytes, cols: cols, std: scale, unitRMS: unitRMS, rng: &rng)
+                                fillRow(traits, out.baseAddress! + i * rowBytes, cols: cols, std: scale, unitRMS: unitRMS, rng: &rng)
                             }
                         }
                         try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<count * rowBytes])) }
@@ -265,76 +309,55 @@ public enum SyntheticModel {
         }
     }
 
-    /// The F16 scale fields of each quantized block: byte offset and the multiple of the block's base scale
-    /// written there. Mins are chosen so that a block's values average about zero.
-    static func scaleFields(_ type: GGMLType) -> [(offset: Int, multiple: Float)] {
-        switch type {
-        case .q4_0, .q5_0, .q8_0: return [(0, 1)]
-        case .q4_1: return [(0, 1), (2, -7.5)]        // q in 0...15
-        case .q5_1: return [(0, 1), (2, -15.5)]       // q in 0...31
-        case .q2_K: return [(80, 1), (82, 1.5)]       // mean sc·q = 7.5·1.5, mean min = 7.5
-        case .q3_K: return [(108, 1)]                 // signed scales and quants
-        case .q4_K: return [(0, 1), (2, 7.5)]         // mean sc·q = 31.5·7.5, mean min = 31.5
-        case .q5_K: return [(0, 1), (2, 15.5)]
-        case .q6_K: return [(208, 1)]
-        default: return []
-        }
-    }
-
     /// Root mean square of values of random blocks whose base scale is 1, measured with `dequantizeRow` on a
     /// fixed sample, so that any block layout can be scaled to a wanted deviation.
-    static func unitBlockRMS(_ type: GGMLType) -> Float {
-        let blocks = max(1, 4096 / type.blockElements)
-        let n = blocks * type.blockElements
-        var bytes = [UInt8](repeating: 0, count: blocks * type.blockBytes)
+    static func unitBlockRMS(_ traits: TensorTypeTraits, scaleFields: [ScaleField]) -> Float {
+        let blocks = max(1, 4096 / traits.blockElements)
+        let n = blocks * traits.blockElements
+        var bytes = [UInt8](repeating: 0, count: blocks * traits.blockBytes)
         var rng = SyntheticRandom(seed: 0x5EED, stream: 0, row: 0)
         bytes.withUnsafeMutableBytes { raw in
-            for b in 0..<blocks { randomBlock(type, raw.baseAddress! + b * type.blockBytes, baseScale: 1, rng: &rng) }
+            for b in 0..<blocks {
+                randomBlock(raw.baseAddress! + b * traits.blockBytes, bytes: traits.blockBytes, scaleFields: scaleFields, baseScale: 1, rng: &rng)
+            }
         }
         var values = [Float](repeating: 0, count: n)
-        bytes.withUnsafeBytes { src in values.withUnsafeMutableBufferPointer { dequantizeRow(type, src.baseAddress!, $0.baseAddress!, n) } }
+        bytes.withUnsafeBytes { src in values.withUnsafeMutableBufferPointer { traits.dequantize(src.baseAddress!, $0.baseAddress!, n) } }
         let meanSquare = values.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(n)
         return Float(meanSquare.squareRoot())
     }
 
     /// Random quant bytes with the scale fields set from `baseScale`.
-    static func randomBlock(_ type: GGMLType, _ block: UnsafeMutableRawPointer, baseScale: Float, rng: inout SyntheticRandom) {
+    static func randomBlock(_ block: UnsafeMutableRawPointer, bytes: Int, scaleFields: [ScaleField], baseScale: Float,
+                            rng: inout SyntheticRandom) {
         var i = 0
-        while i < type.blockBytes {
+        while i < bytes {
             var word = rng.next()
-            for _ in 0..<8 where i < type.blockBytes {
+            for _ in 0..<8 where i < bytes {
                 block.storeBytes(of: UInt8(truncatingIfNeeded: word), toByteOffset: i, as: UInt8.self)
                 word >>= 8
                 i += 1
             }
         }
-        for field in scaleFields(type) {
+        for field in scaleFields {
             let bits = Float16(baseScale * field.multiple).bitPattern.littleEndian
             block.storeBytes(of: bits, toByteOffset: field.offset, as: UInt16.self)
         }
     }
 
-    /// One row of `cols` values with standard deviation about `std`, in `type`.
-    static func fillRow(_ type: GGMLType, _ out: UnsafeMutableRawPointer, cols: Int, std: Float, unitRMS: Float,
+    /// One row of `cols` values with standard deviation about `std`, in the type of `traits`.
+    static func fillRow(_ traits: TensorTypeTraits, _ out: UnsafeMutableRawPointer, cols: Int, std: Float, unitRMS: Float,
                         rng: inout SyntheticRandom) {
-        // Uniform on ±a has deviation a/√3.
-        let a = std * Float(3).squareRoot()
-        switch type {
-        case .f32:
-            for i in 0..<cols { out.storeBytes(of: (a * rng.symmetric()).bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
-        case .f16:
-            for i in 0..<cols { out.storeBytes(of: Float16(a * rng.symmetric()).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
-        case .bf16:
-            for i in 0..<cols {
-                // Round to nearest even on the upper 16 bits (values are finite).
-                let bits = (a * rng.symmetric()).bitPattern
-                let rounded = UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
-                out.storeBytes(of: rounded.littleEndian, toByteOffset: 2 * i, as: UInt16.self)
-            }
-        default:
+        switch traits.synthetic {
+        case let .elements(store):
+            // Uniform on ±a has deviation a/√3.
+            let a = std * Float(3).squareRoot()
+            let size = traits.blockBytes
+            for i in 0..<cols { store(a * rng.symmetric(), out + size * i) }
+        case let .blocks(scaleFields):
             let base = std / unitRMS
-            for b in 0..<cols / type.blockElements {
-                randomBlock(type, out + b * type.blockBytes, baseScale: base, rng: &rng)
+            for b in 0..<cols / traits.blockElements {
+                randomBlock(out + b * traits.blockBytes, bytes: traits.blockBytes, scaleFields: scaleFields, baseScale: base, rng: &rng)
             }
         }
     }
@@ -344,25 +367,14 @@ public enum SyntheticModel {
 /// order. Only integer arithmetic and exactly rounded float operations are used, so the weights do not
 /// depend on the platform's math library.
 struct SyntheticRandom: RandomNumberGenerator {
-    var state: UInt64
+    private var generator: SplitMix64
 
     init(seed: UInt64, stream: UInt64, row: UInt64) {
-        state = seed
-        state = mix(state ^ (stream &* 0xD1B5_4A32_D192_ED03))
-        state = mix(state ^ (row &* 0x8CB9_2BA7_2F3D_8DD7))
+        let keyed = SplitMix64.mix(SplitMix64.mix(seed ^ (stream &* 0xD1B5_4A32_D192_ED03)) ^ (row &* 0x8CB9_2BA7_2F3D_8DD7))
+        generator = SplitMix64(seed: keyed)
     }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return mix(state)
-    }
-
-    private func mix(_ x: UInt64) -> UInt64 {
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     /// Uniform in [-1, 1), exactly (24 random bits).
     mutating func symmetric() -> Float { Float(next() >> 40) * 0x1p-23 - 1 }

@@ -1,12 +1,12 @@
+import VocabKitIO
 /// Everything that can go wrong while counting usage, choosing the kept tokens or rewriting a model; each
 /// case names the file, line, offset, key or token it is about, so one line is enough to act on.
-public enum PruneError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum PruneError: VocabKitError, Equatable, Sendable {
     case invalidUTF8(path: String, offset: Int)
     case emptyCorpus(reason: String)
     case unreadable(path: String, reason: String)
     case malformedUsage(path: String, line: Int, reason: String)
     case usageMismatch(path: String, line: Int, reason: String)
-    case malformedIdList(path: String, line: Int, reason: String)
     case invalidSelection(String)
     case unreachableToken(id: Int, piece: String, reason: String)
     case unsupportedModel(path: String, reason: String)
@@ -17,20 +17,19 @@ public enum PruneError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .invalidUTF8(path, offset):
-            return "\(path): invalid UTF-8 at byte offset \(offset) (use --skip-invalid to skip such files)"
+            return "\(path): invalid UTF-8 at byte offset \(offset)"
         case let .emptyCorpus(reason): return "empty corpus: \(reason)"
         case let .unreadable(path, reason): return "\(path): cannot read: \(reason)"
         case let .malformedUsage(path, line, reason): return "\(path):\(line): not a usage file: \(reason)"
         case let .usageMismatch(path, line, reason):
-            return "\(path)\(line > 0 ? ":\(line)" : ""): counted with another vocabulary: \(reason) (count again with --vocab MODEL.gguf)"
-        case let .malformedIdList(path, line, reason): return "\(path):\(line): \(reason)"
+            return "\(path)\(line > 0 ? ":\(line)" : ""): counted with another vocabulary: \(reason)"
         case let .invalidSelection(reason): return "cannot select tokens: \(reason)"
         case let .unreachableToken(id, piece, reason):
             return "kept token \(id) '\(piece)' would no longer be produced: \(reason)"
         case let .unsupportedModel(path, reason): return "\(path): cannot prune: \(reason)"
         case let .countOverflow(path, reason): return "\(path): \(reason)"
         case let .invalidDocument(path, line, column, reason):
-            return "\(path):\(line):\(column): \(reason) (use --skip-invalid to skip such lines)"
+            return "\(path):\(line):\(column): \(reason)"
         }
     }
 }

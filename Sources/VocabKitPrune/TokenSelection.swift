@@ -1,3 +1,4 @@
+import HeapModule
 import VocabKitTokenizer
 
 /// The rules that choose which tokens a pruned vocabulary keeps. Positive rules (coverage, top, min-count,
@@ -96,7 +97,7 @@ public struct TokenSelector {
         let counts = counts + Array(repeating: 0, count: idCount - counts.count)
         // A table of an empty corpus (count --allow-empty) would select nothing by counts, silently.
         if rules.coverage != nil || rules.top != nil || rules.minCount != nil, !counts.contains(where: { $0 > 0 }) {
-            throw PruneError.invalidSelection("the usage counts no tokens (an empty corpus), so --coverage, --top and --min-count select nothing")
+            throw PruneError.invalidSelection("the usage counts no tokens (an empty corpus), so coverage, top and minimum-count rules select nothing")
         }
         var report: [(String, Int)] = []
         let ranked = (0..<idCount).filter { counts[$0] > 0 && !paddingIds.contains($0) }
@@ -110,7 +111,7 @@ public struct TokenSelector {
             return selected
         }
         if let coverage = rules.coverage {
-            guard coverage > 0, coverage <= 1 else { throw PruneError.invalidSelection("--coverage must be in (0, 1], got \(coverage)") }
+            guard coverage > 0, coverage <= 1 else { throw PruneError.invalidSelection("coverage must be in (0, 1], got \(coverage)") }
             let total = ranked.reduce(UInt64(0)) { $0 + counts[$1] }
             let needed = UInt64((Double(total) * coverage).rounded(.up))
             var sum: UInt64 = 0, taken = 0
@@ -118,7 +119,7 @@ public struct TokenSelector {
             report.append(("coverage \(TokenUsage.percent(coverage))%", mark(ranked.prefix(taken))))
         }
         if let top = rules.top {
-            guard top >= 0 else { throw PruneError.invalidSelection("--top must not be negative") }
+            guard top >= 0 else { throw PruneError.invalidSelection("top must not be negative") }
             report.append(("top \(top)", mark(ranked.prefix(top))))
         }
         if let minCount = rules.minCount {
@@ -221,10 +222,10 @@ public struct TokenSelector {
         var keptCount = kept.reduce(0) { $0 + ($1 ? 1 : 0) }
         let requiredCount = required.reduce(0) { $0 + ($1 ? 1 : 0) }
         guard target >= requiredCount else {
-            throw PruneError.invalidSelection("--target-size \(target) is below the \(requiredCount) bytes, special and referenced tokens that must stay")
+            throw PruneError.invalidSelection("target size \(target) is below the \(requiredCount) bytes, special and referenced tokens that must stay")
         }
         guard keptCount >= target else {
-            throw PruneError.invalidSelection("the other rules keep only \(keptCount) tokens, fewer than --target-size \(target)")
+            throw PruneError.invalidSelection("the other rules keep only \(keptCount) tokens, fewer than the target size \(target)")
         }
         var weight = counts
         // How many kept merges use each token as a part.
@@ -233,10 +234,10 @@ public struct TokenSelector {
             uses[Int(merge.left)] += 1
             uses[Int(merge.right)] += 1
         }
-        var leaves = LeafHeap()
-        for id in kept.indices where kept[id] && uses[id] == 0 && !required[id] { leaves.push(weight[id], id) }
+        var leaves = Heap<Leaf>()
+        for id in kept.indices where kept[id] && uses[id] == 0 && !required[id] { leaves.insert(Leaf(count: weight[id], id: id)) }
         var removed = 0
-        while keptCount > target, let (_, id) = leaves.pop() {
+        while keptCount > target, let id = leaves.popMin()?.id {
             kept[id] = false
             keptCount -= 1
             removed += 1
@@ -252,12 +253,12 @@ public struct TokenSelector {
                 }
                 for part in [left, right] {
                     uses[part] -= 1
-                    if uses[part] == 0 && !required[part] { leaves.push(weight[part], part) }
+                    if uses[part] == 0 && !required[part] { leaves.insert(Leaf(count: weight[part], id: part)) }
                 }
             }
         }
         guard keptCount == target else {
-            throw PruneError.invalidSelection("cannot reach --target-size \(target): \(keptCount) tokens are needed to build the required ones")
+            throw PruneError.invalidSelection("cannot reach the target size \(target): \(keptCount) tokens are needed to build the required ones")
         }
         return removed
     }
@@ -298,41 +299,11 @@ public struct TokenSelector {
     }
 }
 
-/// A binary min-heap of (count, id), highest id first among equal counts.
-struct LeafHeap {
-    private var items: [(count: UInt64, id: Int)] = []
+/// A merge-tree leaf waiting to be trimmed: the lowest count goes first, the highest id first among equal
+/// counts (the newest token of a tie).
+struct Leaf: Comparable {
+    let count: UInt64
+    let id: Int
 
-    private static func before(_ a: (count: UInt64, id: Int), _ b: (count: UInt64, id: Int)) -> Bool {
-        a.count != b.count ? a.count < b.count : a.id > b.id
-    }
-
-    mutating func push(_ count: UInt64, _ id: Int) {
-        items.append((count, id))
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard Self.before(items[child], items[parent]) else { break }
-            items.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> (UInt64, Int)? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1, right = left + 1
-                var best = parent
-                if left < items.count && Self.before(items[left], items[best]) { best = left }
-                if right < items.count && Self.before(items[right], items[best]) { best = right }
-                if best == parent { break }
-                items.swapAt(parent, best)
-                parent = best
-            }
-        }
-        return (top.count, top.id)
-    }
+    static func < (a: Leaf, b: Leaf) -> Bool { a.count != b.count ? a.count < b.count : a.id > b.id }
 }

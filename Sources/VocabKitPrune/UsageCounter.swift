@@ -177,7 +177,7 @@ public struct UsageCounter {
     public func count(files: [String], progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> TokenUsage {
         let idCount = tokenizer.vocabulary.idCount
         guard !files.isEmpty else {
-            guard allowEmpty else { throw PruneError.emptyCorpus(reason: "no input files (check the paths and --include/--exclude)") }
+            guard allowEmpty else { throw PruneError.emptyCorpus(reason: "no input files (check the paths and the include/exclude patterns)") }
             return TokenUsage(counts: Array(repeating: 0, count: idCount), pieces: [:], files: 0, bytes: 0,
                               vocabularySource: tokenizer.vocabulary.source, vocabularyFingerprint: tokenizer.vocabulary.fingerprint)
         }

@@ -1,3 +1,4 @@
+import VocabKitIO
 /// A JSON document as written: object members keep their order and numbers keep their text, so a file that
 /// is read and written again changes only where a caller changed it (`1e-06` stays `1e-06`, key order stays).
 public indirect enum JSONValue: Equatable, Sendable {
@@ -85,7 +86,7 @@ extension Array where Element == JSONMember {
 }
 
 /// Where and why a JSON text is not valid.
-public struct JSONSyntaxError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct JSONSyntaxError: VocabKitError, Equatable, Sendable {
     /// Byte offset into the parsed text.
     public let offset: Int
     public let reason: String

@@ -1,6 +1,7 @@
+import VocabKitIO
 /// What is wrong with a safetensors file or a sharded checkpoint's index, with the file and the byte offset,
 /// tensor or key concerned, so one line says what to fix.
-public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum SafetensorsError: VocabKitError, Equatable, Sendable {
     /// The file is too short for the 8-byte header length, or for the header it announces.
     case truncated(path: String, reason: String)
     /// The header is not a JSON object of the expected shape.

@@ -26,7 +26,7 @@ public struct BlockOrder: Equatable, Sendable, CustomStringConvertible {
                     throw SurgeryError.badSpec(spec: spec, reason: "'\(part)' is not a block index or an a-b range")
                 }
                 guard value < originalBlockCount else {
-                    throw SurgeryError.indexOutOfRange(index: value, blockCount: originalBlockCount, step: "--layers \(spec)")
+                    throw SurgeryError.indexOutOfRange(index: value, blockCount: originalBlockCount, step: "layers \(spec)")
                 }
                 return value
             }
@@ -110,7 +110,7 @@ public enum SurgeryOperation: Equatable, Sendable, CustomStringConvertible {
     public static func parse(kind: String, argument: String) throws -> SurgeryOperation {
         func index(_ text: Substring) throws -> Int {
             guard let value = Int(text), value >= 0 else {
-                throw SurgeryError.badSpec(spec: "--\(kind) \(argument)", reason: "'\(text)' is not a block index")
+                throw SurgeryError.badSpec(spec: "\(kind) \(argument)", reason: "'\(text)' is not a block index")
             }
             return value
         }
@@ -120,11 +120,11 @@ public enum SurgeryOperation: Equatable, Sendable, CustomStringConvertible {
         case "swap":
             let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
             guard parts.count == 2 else {
-                throw SurgeryError.badSpec(spec: "--swap \(argument)", reason: "expected two block indices, A,B")
+                throw SurgeryError.badSpec(spec: "swap \(argument)", reason: "expected two block indices, A,B")
             }
             return .swap(try index(parts[0]), try index(parts[1]))
         default:
-            throw SurgeryError.badSpec(spec: "--\(kind)", reason: "unknown edit; use delete, swap or duplicate")
+            throw SurgeryError.badSpec(spec: kind, reason: "unknown edit; use delete, swap or duplicate")
         }
     }
 

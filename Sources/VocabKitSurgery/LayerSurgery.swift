@@ -2,7 +2,7 @@ import VocabKitGGUF
 import VocabKitIO
 
 /// What can be wrong with a surgery request or the model it is applied to.
-public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum SurgeryError: VocabKitError, Equatable, Sendable {
     case badSpec(spec: String, reason: String)
     case indexOutOfRange(index: Int, blockCount: Int, step: String)
     case emptyResult

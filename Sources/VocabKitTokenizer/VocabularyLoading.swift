@@ -1,4 +1,5 @@
 import Foundation
+import HeapModule
 import VocabKitIO
 import VocabKitVocab
 
@@ -495,32 +496,11 @@ struct RankedMergeDeriver {
             guard let r = rankOfKey[Self.key(h, partLength[i] + partLength[j])], Int(r) < rank else { return nil }
             return (r, h)
         }
-        var heap = [UInt64]()  // rank << 32 | position: lowest rank first, leftmost on ties
-        func push(_ r: UInt32, _ i: Int) {
-            heap.append(UInt64(r) << 32 | UInt64(i))
-            var c = heap.count - 1
-            while c > 0 && heap[(c - 1) / 2] > heap[c] { heap.swapAt(c, (c - 1) / 2); c = (c - 1) / 2 }
-        }
-        func pop() -> UInt64 {
-            let top = heap[0]
-            heap[0] = heap[heap.count - 1]
-            heap.removeLast()
-            var c = 0
-            while true {
-                let l = 2 * c + 1, r = l + 1
-                var m = c
-                if l < heap.count && heap[l] < heap[m] { m = l }
-                if r < heap.count && heap[r] < heap[m] { m = r }
-                if m == c { break }
-                heap.swapAt(c, m)
-                c = m
-            }
-            return top
-        }
+        var heap = Heap<UInt64>()  // rank << 32 | position: lowest rank first, leftmost on ties
+        func push(_ r: UInt32, _ i: Int) { heap.insert(UInt64(r) << 32 | UInt64(i)) }
         for i in 0..<(n - 1) { if let j = joined(i, i + 1) { push(j.rank, i) } }
         var parts = n
-        while !heap.isEmpty {
-            let top = pop()
+        while let top = heap.popMin() {
             let i = Int(top & 0xFFFF_FFFF), r = UInt32(top >> 32)
             let j = next[i]
             // Stale: the part was merged away, or its right neighbour changed since it was queued.

@@ -126,36 +126,35 @@ func writeJSON<Value: Encodable>(_ value: Value, pretty: Bool = true) throws {
 /// Whether stderr is a terminal: progress is shown there and nowhere else.
 var stderrIsTerminal: Bool { isatty(2) != 0 }
 
-/// A problem with the user's input found while running (not while parsing arguments).
+/// A problem with the user's input found while running (not while parsing arguments), worded by the CLI.
 struct ReportInputError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
 
 /// Maps every module's errors to one `error:` line on stderr and exit status 1, without a usage dump.
-func runReportingErrors(_ body: () throws -> Void) throws {
+func runReportingErrors(hint: (any Error) -> String? = { _ in nil }, _ body: () throws -> Void) throws {
     do {
         try body()
-    } catch let error as TokenizerError {
-        try exitReporting(error)
-    } catch let error as GGUFError {
-        try exitReporting(error)
-    } catch let error as PruneError {
-        try exitReporting(error)
+    } catch let error as VocabKitError {
+        let extra = hint(error) ?? commonHint(error)
+        FileHandle.standardError.write(Data("error: \(error)\(extra.map { " (\($0))" } ?? "")\n".utf8))
+        throw ExitCode(1)
     } catch let error as ReportInputError {
-        try exitReporting(error)
-    } catch let error as FileError {
-        try exitReporting(error)
-    } catch let error as HFError {
-        try exitReporting(error)
-    } catch let error as SafetensorsError {
-        try exitReporting(error)
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
     }
 }
 
-private func exitReporting(_ error: CustomStringConvertible) throws -> Never {
-    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-    throw ExitCode(1)
+/// What a user of the command line can do about an error, in terms of its options (the library's messages
+/// name none).
+private func commonHint(_ error: any Error) -> String? {
+    switch error {
+    case PruneError.invalidUTF8: return "use --skip-invalid to skip such files"
+    case PruneError.invalidDocument: return "use --skip-invalid to skip such lines"
+    case PruneError.usageMismatch: return "count again with --vocab MODEL.gguf"
+    default: return nil
+    }
 }
 
 /// A token's bytes as readable text: escapes for control characters and bytes that are not valid UTF-8.

@@ -84,32 +84,26 @@ struct CheckCommand: ParsableCommand {
         guard let text = String(validating: input, as: UTF8.self) else {
             throw ReportInputError("\(prompts ?? file!): not valid UTF-8")
         }
-        let originalFile = try openModel(original), prunedFile = try openModel(pruned)
-        let originalTokenizer = Tokenizer(vocabulary: try Vocabulary.load(gguf: originalFile, source: original))
-        let prunedTokenizer = Tokenizer(vocabulary: try Vocabulary.load(gguf: prunedFile, source: pruned))
-        let map = try VocabularyMap(original: originalFile, pruned: prunedFile)
-        let checker = try ParityChecker(
-            original: try LanguageModel(file: originalFile, maxContext: ctx), originalTokenizer: originalTokenizer,
-            pruned: try LanguageModel(file: prunedFile, maxContext: ctx), prunedTokenizer: prunedTokenizer, map: map)
-
-        let texts: [(label: String, text: String)]
-        if prompts != nil {
-            texts = promptLines(text).map { ("prompt \($0.line)", $0.text) }
-            guard !texts.isEmpty else { throw ReportInputError("\(prompts!): no prompts") }
-        } else {
-            let budget = min(ctx, checker.original.maxContext) - n
-            texts = parityWindows(text, tokenizer: originalTokenizer, maxTokens: budget, count: windows)
-                .enumerated().map { ("window \($0.offset + 1)", $0.element) }
-            guard !texts.isEmpty else { throw ReportInputError("\(file!): no text to check") }
-        }
-        var results: [TextParity] = []
+        let checker = try ParityChecker(original: try openModel(original), originalSource: original,
+                                        pruned: try openModel(pruned), prunedSource: pruned, contextLength: ctx)
         let showProgress = stderrIsTerminal
-        for (i, t) in texts.enumerated() {
-            if showProgress { FileHandle.standardError.write(Data("\rchecking \(t.label) (\(i + 1)/\(texts.count))\u{1B}[K".utf8)) }
-            results.append(try checker.check(t.text, label: t.label, specialTokens: prompts != nil, greedyTokens: n, contextLength: ctx))
+        func progress(_ i: Int, _ count: Int) {
+            guard showProgress else { return }
+            FileHandle.standardError.write(Data("\rchecking text \(i + 1)/\(count)\u{1B}[K".utf8))
+        }
+        let report: ParityReport
+        if prompts != nil {
+            let texts = promptLines(text).map { (label: "prompt \($0.line)", text: $0.text) }
+            guard !texts.isEmpty else { throw ReportInputError("\(prompts!): no prompts") }
+            report = try checker.check(texts, specialTokens: true, greedyTokens: n, contextLength: ctx, progress: progress)
+        } else {
+            do {
+                report = try checker.check(text: text, windows: windows, greedyTokens: n, contextLength: ctx, progress: progress)
+            } catch ParityError.emptyText(label: "the text") {
+                throw ReportInputError("\(file!): no text to check")
+            }
         }
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        let report = ParityReport(texts: results)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let out = OutputWriter()
         if json {

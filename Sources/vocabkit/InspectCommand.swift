@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VocabKitGGUF
+import VocabKitModels
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,6 +66,10 @@ struct InspectReport: Encodable {
     let feedForwardLength: Int?
     let contextLength: Int?
     let ropeFrequencyBase: Double?
+    /// What VocabKit's inference knows of the architecture (its descriptor's summary), nil when it does not run it.
+    let inference: String?
+    /// Keys given as per-layer arrays, by their short names (heads, kv_heads, feed_forward_length).
+    let perLayer: [String: [Int]]
     let tokenizerModel: String?
     let vocabularySize: Int?
     let specialTokenIds: [String: Int]
@@ -96,6 +101,15 @@ struct InspectReport: Encodable {
         feedForwardLength = summary.feedForwardLength
         contextLength = summary.contextLength
         ropeFrequencyBase = summary.ropeFrequencyBase
+        let descriptor = summary.architecture.flatMap(Architecture.named)
+        inference = descriptor?.summary
+        var perLayer: [String: [Int]] = [:]
+        if let descriptor {
+            for (label, key) in [("heads", Hyperparameter.headCount), ("kv_heads", .headCountKV), ("feed_forward_length", .feedForwardLength)] {
+                if let values = file.integerArray(descriptor.key(key)) { perLayer[label] = values }
+            }
+        }
+        self.perLayer = perLayer
         tokenizerModel = file.string("tokenizer.ggml.model")
         vocabularySize = summary.vocabularySize
         specialTokenIds = Dictionary(summary.specialTokens.map { ($0.name, $0.id) }, uniquingKeysWith: { first, _ in first })
@@ -119,7 +133,7 @@ struct InspectReport: Encodable {
         case path, ggufVersion = "gguf_version", fileBytes = "file_bytes", alignment, metadataKeys = "metadata_keys"
         case architecture, name, embeddingLength = "embedding_length", layers, heads, kvHeads = "kv_heads"
         case feedForwardLength = "feed_forward_length", contextLength = "context_length"
-        case ropeFrequencyBase = "rope_freq_base", tokenizerModel = "tokenizer_model", vocabularySize = "vocabulary_size"
+        case ropeFrequencyBase = "rope_freq_base", inference, perLayer = "per_layer", tokenizerModel = "tokenizer_model", vocabularySize = "vocabulary_size"
         case specialTokenIds = "special_token_ids", chatTemplateBytes = "chat_template_bytes"
         case tensorBytes = "tensor_bytes", parameters, tiedEmbeddings = "tied_embeddings"
         case vocabularyTensors = "vocabulary_tensors", vocabularyBytes = "vocabulary_bytes"
@@ -135,9 +149,16 @@ struct InspectReport: Encodable {
         line("architecture", architecture.map { arch in name.map { "\(arch) (\($0))" } ?? arch })
         line("embedding", embeddingLength.map(ReportText.grouped))
         line("layers", layers.map(ReportText.grouped))
-        line("heads", heads.map { heads in "\(heads) query, " + (kvHeads.map { "\($0) key/value" } ?? "key/value unknown") })
-        line("feed-forward", feedForwardLength.map(ReportText.grouped))
+        // Per-layer arrays are listed whole.
+        func list(_ label: String) -> String? { perLayer[label].map { $0.map(ReportText.grouped).joined(separator: ", ") } }
+        let keyValue: String? = list("kv_heads") ?? kvHeads.map { "\($0)" }
+        let headsPerLayer = perLayer["heads"] != nil || perLayer["kv_heads"] != nil ? " (per layer)" : ""
+        line("heads", heads.map { heads in (list("heads") ?? "\(heads)") + " query, "
+             + (keyValue.map { "\($0) key/value" } ?? "key/value unknown") + headsPerLayer })
+        line("feed-forward", list("feed_forward_length").map { $0 + " (per layer)" } ?? feedForwardLength.map(ReportText.grouped))
         line("context", contextLength.map(ReportText.grouped))
+        line("inference", inference.map { "supported: \($0)" }
+             ?? "not supported (VocabKit runs \(Architecture.all.map(\.name).joined(separator: ", ")))")
         line("rope base", ropeFrequencyBase.map { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int($0)) : String($0) })
         line("vocabulary", vocabularySize.map { "\(ReportText.grouped($0)) tokens" + (tokenizerModel.map { " (\($0) tokenizer)" } ?? "") })
         line("special tokens", specialTokenOrder.isEmpty ? "none"

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VocabKitGGUF
 import VocabKitIO
+import VocabKitModels
 
 struct SavingsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,9 +10,10 @@ struct SavingsCommand: ParsableCommand {
         abstract: "How many bytes and parameters pruning the vocabulary to N tokens saves.",
         discussion: """
         With a model: exact savings per vocabulary tensor (token_embd.weight, and output.weight when untied), \
-        computed from the header alone. With --family qwen3 and no model: projections for Qwen3-0.6B, 1.7B, 4B \
-        and 8B at BF16, Q8_0 and Q4_K_M from their published shapes. Sizes count tensor data; the token strings \
-        and merges in the header shrink too and are not included.
+        computed from the header alone. With --family and no model: projections from published shapes at BF16, \
+        Q8_0 and Q4_K_M (llama.cpp's type mix) for qwen3 (Qwen3-0.6B, 1.7B, 4B, 8B; 151,936 rows) or llama3 \
+        (Llama-3.2-1B, 3B; 128,256 rows). Sizes count tensor data; the token strings and merges in the header \
+        shrink too and are not included.
         """
     )
 
@@ -24,7 +26,7 @@ struct SavingsCommand: ParsableCommand {
     @Option(name: .customLong("keep-list"), help: "A file with the kept token ids (whitespace, comma or line separated; # comments).")
     var keepList: String?
 
-    @Option(help: "Project savings for a model family without a file (supported: qwen3).")
+    @Option(help: "Project savings for a model family without a file: qwen3 or llama3.")
     var family: String?
 
     @Flag(help: "Print JSON with exact byte and parameter counts.")
@@ -35,10 +37,10 @@ struct SavingsCommand: ParsableCommand {
             throw ValidationError("give exactly one of --keep N and --keep-list FILE")
         }
         guard (model == nil) != (family == nil) else {
-            throw ValidationError("give either a MODEL.gguf or --family qwen3, not both or neither")
+            throw ValidationError("give either a MODEL.gguf or --family NAME, not both or neither")
         }
-        if let family, family.lowercased() != "qwen3" {
-            throw ValidationError("unknown family '\(family)'; supported: qwen3")
+        if let family, ModelFamily.named(family) == nil {
+            throw ValidationError("unknown family '\(family)'; supported: \(ModelFamily.all.map(\.name).joined(separator: ", "))")
         }
         if let keep, keep < 1 {
             throw ValidationError("--keep must be at least 1, got \(keep)")
@@ -62,16 +64,16 @@ struct SavingsCommand: ParsableCommand {
                 } else {
                     print(fileText(path: model, kept: kept, savings: savings), terminator: "")
                 }
-            } else {
-                let rows = Qwen3Shape.family[0].vocabularyRows
+            } else if let family = family.flatMap(ModelFamily.named) {
+                let rows = family.members.map(\.vocabularyRows).min() ?? 0
                 let kept = try keptRowCount(vocabularyRows: rows)
-                let projections = Qwen3Shape.family.flatMap { shape in
+                let projections = family.members.flatMap { shape in
                     ProjectedQuantization.allCases.map { (shape, $0, shape.savings($0, keptRows: kept)) }
                 }
                 if json {
-                    try ReportText.printJSON(FamilySavingsJSON(keptRows: kept, projections: projections))
+                    try ReportText.printJSON(FamilySavingsJSON(family: family, keptRows: kept, projections: projections))
                 } else {
-                    print(familyText(kept: kept, rows: rows, projections: projections), terminator: "")
+                    print(familyText(family: family, kept: kept, rows: rows, projections: projections), terminator: "")
                 }
             }
         }
@@ -119,20 +121,21 @@ struct SavingsCommand: ParsableCommand {
         return out
     }
 
-    private func familyText(kept: Int, rows: Int,
-                            projections: [(Qwen3Shape, ProjectedQuantization, VocabularySavings)]) -> String {
-        var out = "Qwen3 family: keeping \(ReportText.grouped(kept)) of \(ReportText.grouped(rows)) vocabulary rows "
-            + "(published shapes, hidden × 151,936 embeddings)\n"
-        out += "Q4_K_M is taken as llama.cpp's mix: token_embd Q4_K, untied output Q6_K, attn_v/ffn_down Q6_K on "
-            + "the layers it favours, other matrices Q4_K, norms F32.\n"
+    private func familyText(family: ModelFamily, kept: Int, rows: Int,
+                            projections: [(ModelShape, ProjectedQuantization, VocabularySavings)]) -> String {
+        var out = "\(family.displayName) family: keeping \(ReportText.grouped(kept)) of \(ReportText.grouped(rows)) vocabulary rows "
+            + "(published shapes, hidden × \(ReportText.grouped(rows)) embeddings)\n"
+        out += "Q4_K_M is taken as llama.cpp's mix: output Q6_K (and so a tied token_embd), untied token_embd Q4_K, "
+            + "attn_v/ffn_down Q6_K on the layers it favours, other matrices Q4_K, norms F32.\n"
         out += "Model sizes are estimated tensor data.\n\n"
-        out += ReportText.rightPadded("model", 12) + ReportText.rightPadded("format", 8)
+        let nameWidth = max(12, (family.members.map(\.name.count).max() ?? 0) + 2)
+        out += ReportText.rightPadded("model", nameWidth) + ReportText.rightPadded("format", 8)
             + ReportText.leftPadded("parameters", 15) + ReportText.leftPadded("params saved", 15) + ReportText.leftPadded("share", 8)
             + ReportText.leftPadded("model bytes", 16) + ReportText.leftPadded("bytes saved", 15) + ReportText.leftPadded("share", 8)
             + "  vocabulary tensors\n"
         for (shape, quantization, savings) in projections {
             let tensors = savings.tensors.map { "\($0.name.replacingOccurrences(of: ".weight", with: "")) \($0.type.name)" }
-            out += ReportText.rightPadded(shape.name, 12) + ReportText.rightPadded(quantization.rawValue, 8)
+            out += ReportText.rightPadded(shape.name, nameWidth) + ReportText.rightPadded(quantization.rawValue, 8)
                 + ReportText.leftPadded(ReportText.grouped(savings.parametersBefore), 15)
                 + ReportText.leftPadded(ReportText.grouped(savings.parametersSaved), 15)
                 + ReportText.leftPadded(ReportText.percent(savings.parametersSaved, savings.parametersBefore), 8)
@@ -215,12 +218,13 @@ private struct FamilySavingsJSON: Encodable {
         let tensors: [TensorSavingsJSON]
     }
 
-    let family = "qwen3"
+    let family: String
     let kept_rows: Int
-    let note = "Q4_K_M: token_embd as Q4_K, untied output as Q6_K, attn_v/ffn_down Q6_K on llama.cpp's favoured layers; model_bytes is estimated tensor data"
+    let note = "Q4_K_M: output (and a tied token_embd) as Q6_K, an untied token_embd as Q4_K, attn_v/ffn_down Q6_K on llama.cpp's favoured layers; model_bytes is estimated tensor data"
     let projections: [Projection]
 
-    init(keptRows: Int, projections: [(Qwen3Shape, ProjectedQuantization, VocabularySavings)]) {
+    init(family: ModelFamily, keptRows: Int, projections: [(ModelShape, ProjectedQuantization, VocabularySavings)]) {
+        self.family = family.name
         kept_rows = keptRows
         self.projections = projections.map { shape, quantization, savings in
             Projection(model: shape.name, format: quantization.rawValue, tied_embeddings: shape.tiedEmbeddings,

@@ -43,7 +43,7 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
+        try runReportingErrors(hint: replaceInvalidHint) {
             let tokenizer = try vocabulary.tokenizer()
             let v = tokenizer.vocabulary
             let out = OutputWriter()
@@ -192,4 +192,10 @@ func jsonString(_ s: String) -> String {
         }
     }
     return out + "\""
+}
+
+/// For ill-formed text: the option that substitutes U+FFFD instead of stopping.
+func replaceInvalidHint(_ error: any Error) -> String? {
+    if case TokenizerError.invalidUTF8 = error { return "use --replace-invalid to substitute U+FFFD" }
+    return nil
 }

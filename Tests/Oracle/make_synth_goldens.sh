@@ -17,7 +17,7 @@ OUT="$ROOT/Tests/Fixtures/llama-goldens/synthetic.json"
 VOCABKIT="$SCRATCH/release/vocabkit"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-export BIN OUT VOCABKIT WORK
+export BIN OUT VOCABKIT WORK ROOT
 python3 - <<'PY'
 import array, base64, json, os, re, subprocess, sys
 bin_dir, out, vocabkit, work = os.environ["BIN"], os.environ["OUT"], os.environ["VOCABKIT"], os.environ["WORK"]
@@ -38,7 +38,9 @@ CANDIDATES = [
     "#include <stdio.h>",
 ]
 # Small enough that SynthTests runs them all in a debug build (the LM head over 151,936 rows dominates); dim is
-# a multiple of the type's block size, so the K-quant model is the largest.
+# a multiple of the type's block size, so the K-quant models are the largest. heads, kv_heads and ffn are a
+# number or a list with one value per layer (written as a per-layer array); llama.cpp builds llama's blocks all
+# like block 0, so blocks that differ are on deci, the llama variant it builds block by block.
 cases = [
     {"arch": "qwen3", "type": "F32", "dim": 32, "layers": 2, "heads": 2, "kv_heads": 1, "ffn": 64, "seed": 1, "prompts": 2},
     {"arch": "qwen3", "type": "F16", "dim": 32, "layers": 2, "heads": 2, "kv_heads": 1, "ffn": 64, "seed": 2, "prompts": 1},
@@ -46,32 +48,36 @@ cases = [
     {"arch": "qwen3", "type": "Q4_K", "dim": 256, "layers": 1, "heads": 4, "kv_heads": 2, "ffn": 256, "seed": 4, "prompts": 1},
     {"arch": "qwen2", "type": "Q4_1", "dim": 32, "layers": 2, "heads": 2, "kv_heads": 2, "ffn": 64, "seed": 5,
      "untied_output": True, "prompts": 1},
+    {"arch": "llama", "type": "F32", "dim": 32, "layers": 2, "heads": 2, "kv_heads": 1, "ffn": 64, "seed": 6, "prompts": 2},
+    {"arch": "llama", "type": "Q8_0", "dim": 64, "layers": 2, "heads": 4, "kv_heads": 2, "ffn": 64, "seed": 7,
+     "untied_output": True, "prompts": 1},
+    {"arch": "llama", "type": "Q5_K", "dim": 256, "layers": 1, "heads": 4, "kv_heads": 1, "ffn": 256, "seed": 8,
+     "rope_freqs": True, "prompts": 1},
+    {"arch": "llama", "type": "Q5_0", "dim": 64, "layers": 3, "heads": [4, 4, 4], "kv_heads": [2, 2, 2], "ffn": [96, 96, 96],
+     "seed": 9, "prompts": 1},
+    {"arch": "deci", "type": "F16", "dim": 64, "layers": 3, "heads": [4, 2, 4], "kv_heads": [2, 1, 4], "ffn": [64, 128, 96],
+     "seed": 10, "prompts": 2},
+    {"arch": "deci", "type": "Q6_K", "dim": 256, "layers": 2, "heads": 4, "kv_heads": [2, 1], "ffn": [256, 512],
+     "seed": 11, "untied_output": True, "rope_freqs": True, "prompts": 1},
 ]
 
-def checksum(path):
-    """Σ word_i · (2i + 1) mod 2^64 over the file's little-endian 64-bit words (zero-padded); SynthTests
-    computes the same."""
-    data = open(path, "rb").read()
-    data += b"\0" * (-len(data) % 8)
-    words = array.array("Q")
-    words.frombytes(data)
-    if sys.byteorder != "little":
-        words.byteswap()
-    total = 0
-    for i, w in enumerate(words):
-        total = (total + w * (2 * i + 1)) & 0xFFFFFFFFFFFFFFFF
-    return total
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "Tests/Oracle"))
+from make_synth_checksum import checksum
 
 env = dict(os.environ, LD_LIBRARY_PATH=bin_dir)
 results = []
 for c in cases:
     name = f"{c['arch']}-{c['type'].lower()}-seed{c['seed']}"
     path = os.path.join(work, name + ".gguf")
+    def listed(v):
+        return ",".join(map(str, v)) if isinstance(v, list) else str(v)
     args = [vocabkit, "synth", "--arch", c["arch"], "--type", c["type"], "--dim", str(c["dim"]),
-            "--layers", str(c["layers"]), "--heads", str(c["heads"]), "--kv-heads", str(c["kv_heads"]),
-            "--ffn", str(c["ffn"]), "--seed", str(c["seed"]), "-o", path]
+            "--layers", str(c["layers"]), "--heads", listed(c["heads"]), "--kv-heads", listed(c["kv_heads"]),
+            "--ffn", listed(c["ffn"]), "--seed", str(c["seed"]), "-o", path]
     if c.get("untied_output"):
         args.append("--untied-output")
+    if c.get("rope_freqs"):
+        args.append("--rope-freqs")
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
     def ours(p):
         return json.loads(subprocess.run([vocabkit, "generate", path, "--prompt", p, "-n", str(N), "--json"],
@@ -97,13 +103,17 @@ for c in cases:
                         "vocabkit_min_margin": round(min(mine["margins"]), 4) if mine["margins"] else None})
         print(name, "same" if same else "DIFFERENT", round(min(mine["margins"] or [0]), 3), json.dumps(cont.decode("utf-8", "replace"), ensure_ascii=False))
     synth = {k: v for k, v in c.items() if k != "prompts"}
-    results.append({"name": name, "synth": {**synth, "untied_output": bool(c.get("untied_output"))},
+    results.append({"name": name, "synth": {**synth, "untied_output": bool(c.get("untied_output")),
+                                            "rope_freqs": bool(c.get("rope_freqs"))},
                     "file_bytes": os.path.getsize(path), "file_checksum": str(checksum(path)),
                     "results": outputs})
 libs = sorted(f for f in os.listdir(bin_dir) if f.startswith(("libllama.so.", "libggml.so.")) and f.count(".") >= 4)
+# The CPU llama.cpp was built for (GGML_NATIVE): its SIMD width changes some sums in the last bits.
+flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
+isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "a CPU without AVX2"
 doc = {
     "oracle": "llama.cpp llama-simple, CPU, default context (flash attention auto -> on, F16 KV cache), greedy, "
-              "-n 32; libraries: " + ", ".join(libs) + " (from the llama-cpp-python 0.3.36 sdist)",
+              "-n 32; libraries: " + ", ".join(libs) + " (from the llama-cpp-python 0.3.36 sdist); built for " + isa,
     "generator": GENERATOR,
     "n_predict": N,
     "cases": results,

@@ -1,4 +1,5 @@
 import Foundation
+import VocabKitTestSupport
 @testable import VocabKitGGUF
 
 /// Encodes GGUF files byte by byte, independently of `GGUFWriter`, so reader and writer are each checked
@@ -138,18 +139,6 @@ final class TestGGUFBuilder {
     }
 }
 
-/// Small deterministic generator so fuzz failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 enum TestFiles {
 

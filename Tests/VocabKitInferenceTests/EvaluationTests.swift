@@ -178,6 +178,69 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(result.perplexityError), golden["perplexity_error"] as! Double, accuracy: 0.02 * (golden["perplexity_error"] as! Double))
     }
 
+    /// `vocabkit eval`'s numbers for synthetic qwen3, llama (rope_freqs, untied head) and deci (blocks of
+    /// different shapes) models against llama-perplexity's (Tests/Oracle/make_perplexity_golden.sh), through the
+    /// library's `perplexity(ofText:)` (llama-perplexity's input rules). Chunks of 32 tokens keep llama.cpp on the
+    /// attention path VocabKit mirrors, and the types have mirrored SIMD kernels, so the SIMD path agrees to
+    /// the digits llama-perplexity prints; the portable path sums in its own order (seen: within 1 %).
+    func testSyntheticPerplexityMatchesLlamaPerplexity() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("Tests/Fixtures/perplexity-goldens/synthetic.json"))) as! [String: Any]
+        XCTAssertEqual(golden["generator"] as? String, SyntheticModel.generator)
+        let textURL = root.appendingPathComponent(golden["text"] as! String)
+        XCTAssertEqual(try sha256(textURL.path), golden["text_sha256"] as? String, "the golden's text changed: rerun the maker script")
+        let text = try String(contentsOf: textURL, encoding: .utf8)
+        let ctx = golden["ctx"] as! Int, chunks = golden["chunks"] as! Int
+        var architectures = Set<String>()
+        for c in golden["cases"] as! [[String: Any]] {
+            let name = c["name"] as! String
+            let spec = SynthTests.spec(fromGolden: c["synth"] as! [String: Any])
+            architectures.insert(spec.architecture.name)
+            let path = evalScratchPath(name + ".gguf")
+            try SyntheticModel.write(spec, vocabulary: try SynthTests.vocabulary(), to: path)
+            let (bytes, sum) = try SynthTests.checksum(path)
+            XCTAssertEqual(bytes, c["file_bytes"] as? Int, "\(name): not the model llama.cpp ran")
+            XCTAssertEqual(String(sum), c["file_checksum"] as? String, "\(name): not the model llama.cpp ran")
+            let lm = try LanguageModel(path: path, maxContext: ctx)
+            let result = try lm.perplexity(ofText: text, contextLength: ctx, chunks: chunks)
+            let expected = c["perplexity"] as! Double, expectedError = c["perplexity_error"] as! Double
+            let tolerance = lm.useSIMDKernels ? 1e-9 : 0.02
+            print("\(name): perplexity \(result.perplexity) vs llama-perplexity \(expected) (\(result.perplexity / expected - 1))")
+            XCTAssertEqual(result.chunks, chunks)
+            XCTAssertEqual(result.perplexity, expected, accuracy: tolerance * expected, name)
+            XCTAssertEqual(try XCTUnwrap(result.perplexityError), expectedError, accuracy: tolerance * expectedError, name)
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        XCTAssertEqual(architectures, ["qwen3", "llama", "deci"])
+    }
+
+    /// The library entry point applies llama-perplexity's input rules: one final line feed dropped, no
+    /// special-token matching, the model's own vocabulary; so it equals the token-level call on those tokens.
+    func testPerplexityOfTextAppliesLlamaPerplexityRules() throws {
+        let model = evalScratchPath("eval-text.gguf")
+        try VocabModel.write(to: model, seed: 33)
+        let lm = try LanguageModel(path: model, maxContext: 32)
+        let body = String(decoding: try Data(contentsOf: URL(fileURLWithPath: #filePath)), as: UTF8.self)
+        // Ends with a letter, so that a line feed after it is a token of its own.
+        let text = body + "end"
+        let withFeed = try lm.perplexity(ofText: text + "\n", contextLength: 32, chunks: 2)
+        let without = try lm.perplexity(ofText: text, contextLength: 32, chunks: 2)
+        XCTAssertEqual(withFeed, without, "one final line feed is dropped")
+        XCTAssertEqual(try lm.perplexity(ofText: text + "\n\n", contextLength: 32, chunks: 1).textTokens, without.textTokens + 1, "only one")
+        let vocabulary = try Vocabulary.load(path: model)
+        let tokens = Tokenizer(vocabulary: vocabulary).encode(text, specialTokens: false).map(Int.init)
+        XCTAssertEqual(without.textTokens, tokens.count)
+        let direct = try lm.perplexity(of: tokens, contextLength: 32, chunks: 2, byteCount: { vocabulary.bytes(of: $0).count })
+        XCTAssertEqual(without, direct)
+        // Special-token text is plain text here, as llama-perplexity tokenizes it.
+        let special = try lm.perplexity(ofText: String(repeating: "<|im_start|>", count: 40), contextLength: 32, chunks: 1)
+        XCTAssertGreaterThan(special.textTokens, 40)
+        XCTAssertThrowsError(try lm.perplexity(ofUTF8: Array("abc".utf8) + [0xFF] + Array(repeating: 0x61, count: 200), contextLength: 32)) {
+            guard case TokenizerError.invalidUTF8(let offset, _)? = $0 as? TokenizerError else { return XCTFail("\($0)") }
+            XCTAssertEqual(offset, 3)
+        }
+    }
+
     private func sha256(_ path: String) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")

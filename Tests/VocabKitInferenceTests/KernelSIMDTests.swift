@@ -61,7 +61,7 @@ final class KernelSIMDTests: XCTestCase {
 
     func withMatrix<R>(_ t: GGMLType, _ bytes: [UInt8], rows: Int, cols: Int, _ body: (Matrix) throws -> R) rethrows -> R {
         try bytes.withUnsafeBytes { raw in
-            try body(Matrix(name: "w", base: raw.baseAddress!, type: t, cols: cols, rows: rows, rowBytes: bytes.count / rows))
+            try body(Matrix(name: "w", base: raw.baseAddress!, traits: TensorTypeTraits.of(t)!, cols: cols, rows: rows, rowBytes: bytes.count / rows))
         }
     }
 

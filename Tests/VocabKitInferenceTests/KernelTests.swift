@@ -1,17 +1,14 @@
 import XCTest
 import VocabKitGGUF
 import VocabKitInference
+import VocabKitModels
+import VocabKitIO
 
-/// A small deterministic generator so failures reproduce.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The shared deterministic generator, so failures reproduce.
+typealias SplitMix = SplitMix64
+
+extension SplitMix64 {
+    init(state: UInt64) { self.init(seed: state) }
 }
 
 func f16Bits(_ x: Float) -> [UInt8] {
@@ -216,6 +213,37 @@ final class OperatorTests: XCTestCase {
                 XCTAssertEqual(Double(y[h * headDim + i + headDim / 2]), a * sin(theta) + b * cos(theta), accuracy: 1e-5)
             }
         }
+    }
+
+    /// llama's rope (type NORM) rotates adjacent pairs (2i, 2i+1); rope_freqs divides pair i's angle.
+    func testRoPENormalWithFactorsAgainstFormula() {
+        let headDim = 8, heads = 3, pos = 11
+        let base: Float = 500_000
+        let factors: [Float] = [1, 2, 4, 8]
+        var rng = SplitMix(state: 6)
+        let x = (0..<heads * headDim).map { _ in Float.random(in: -1...1, using: &rng) }
+        for withFactors in [false, true] {
+            var y = x
+            y.withUnsafeMutableBufferPointer { p in
+                factors.withUnsafeBufferPointer { f in
+                    rope(p.baseAddress!, heads: heads, headDim: headDim, pos: pos, base: base, style: .normal,
+                         factors: withFactors ? f.baseAddress : nil)
+                }
+            }
+            for h in 0..<heads {
+                for i in 0..<headDim / 2 {
+                    let theta = Double(pos) * pow(Double(base), -2 * Double(i) / Double(headDim)) / (withFactors ? Double(factors[i]) : 1)
+                    let a = Double(x[h * headDim + 2 * i]), b = Double(x[h * headDim + 2 * i + 1])
+                    XCTAssertEqual(Double(y[h * headDim + 2 * i]), a * cos(theta) - b * sin(theta), accuracy: 1e-5)
+                    XCTAssertEqual(Double(y[h * headDim + 2 * i + 1]), a * sin(theta) + b * cos(theta), accuracy: 1e-5)
+                }
+            }
+        }
+        // The NeoX wrapper is `rope` with `.neox`, bit for bit.
+        var a = x, b = x
+        a.withUnsafeMutableBufferPointer { ropeNeoX($0.baseAddress!, heads: heads, headDim: headDim, pos: pos, base: base) }
+        b.withUnsafeMutableBufferPointer { rope($0.baseAddress!, heads: heads, headDim: headDim, pos: pos, base: base, style: .neox) }
+        XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern))
     }
 
     func testArgmaxTakesFirstOnTies() {

@@ -35,8 +35,11 @@ struct TinyModel {
         if !tied { tensors.append(t("output.weight", [dim, vocab])) }
     }
 
-    func write(to path: String) throws {
-        let metadata: [(key: String, value: GGUFOutputValue)] = [
+    /// Writes the model; `replacing` swaps metadata values by key (and appends keys it does not name), `extra`
+    /// adds F32 tensors.
+    func write(to path: String, replacing: [(key: String, value: GGUFOutputValue)] = [],
+               extra: [(name: String, dims: [Int], data: [Float])] = []) throws {
+        var metadata: [(key: String, value: GGUFOutputValue)] = [
             ("general.architecture", .value(.string("qwen2"))),
             ("qwen2.embedding_length", .value(.uint32(UInt32(dim)))),
             ("qwen2.feed_forward_length", .value(.uint32(UInt32(hidden)))),
@@ -47,7 +50,10 @@ struct TinyModel {
             ("qwen2.rope.freq_base", .value(.float32(Float(base)))),
             ("qwen2.attention.layer_norm_rms_epsilon", .value(.float32(Float(eps)))),
         ]
-        let out = tensors.map { t in
+        for (key, value) in replacing {
+            if let i = metadata.firstIndex(where: { $0.key == key }) { metadata[i].value = value } else { metadata.append((key, value)) }
+        }
+        let out = (tensors + extra).map { t in
             GGUFOutputTensor(name: t.name, dimensions: t.dims, type: .f32) { sink in
                 try t.data.withUnsafeBytes { try sink.write($0) }
             }
@@ -185,6 +191,87 @@ final class TinyModelTests: XCTestCase {
     }
 }
 
+/// Per-layer arrays (llama.cpp's get_key_or_arr) and the metadata inference refuses, each with one line that
+/// names the key.
+final class ModelMetadataTests: XCTestCase {
+    func load(_ model: TinyModel = TinyModel(seed: 31, tied: true), replacing: [(key: String, value: GGUFOutputValue)] = [],
+              extra: [(name: String, dims: [Int], data: [Float])] = []) throws -> LanguageModel {
+        let path = evalScratchPath("meta.gguf")
+        try model.write(to: path, replacing: replacing, extra: extra)
+        return try LanguageModel(path: path, maxContext: 8)
+    }
+
+    func refusal(_ replacing: [(key: String, value: GGUFOutputValue)],
+                 extra: [(name: String, dims: [Int], data: [Float])] = []) -> String? {
+        do { _ = try load(replacing: replacing, extra: extra); return nil } catch { return "\(error)" }
+    }
+
+    /// Arrays whose values agree run exactly as the scalars do.
+    func testUniformArraysEqualScalars() throws {
+        let scalar = try load()
+        let arrays = try load(replacing: [("qwen2.feed_forward_length", .integers([16, 16], type: .int32)),
+                                          ("qwen2.attention.head_count", .integers([2, 2], type: .uint32)),
+                                          ("qwen2.attention.head_count_kv", .integers([1, 1], type: .int32))])
+        XCTAssertEqual(arrays.config, scalar.config)
+        for t in [3, 1, 4, 1, 5] {
+            XCTAssertEqual(Array(try arrays.forward(token: t)).map(\.bitPattern), Array(try scalar.forward(token: t)).map(\.bitPattern))
+        }
+    }
+
+    func testRefusals() {
+        XCTAssertEqual(refusal([("qwen2.feed_forward_length", .integers([16, 16, 16], type: .int32))]),
+                       "metadata 'qwen2.feed_forward_length' is invalid: has 3 values for 2 blocks")
+        XCTAssertEqual(refusal([("qwen2.attention.head_count_kv", .integers([1, 0], type: .int32))]),
+                       "metadata 'qwen2.attention.head_count_kv' is invalid: block 1 has 0 (attention-free and FFN-free blocks are not supported)")
+        XCTAssertEqual(refusal([("qwen2.block_count", .integers([2, 2], type: .int32))]),
+                       "metadata 'qwen2.block_count' is invalid: is an array; qwen2 takes one value here")
+        XCTAssertEqual(refusal([("qwen2.rope.dimension_count", .value(.uint32(2)))]),
+                       "metadata 'qwen2.rope.dimension_count' is invalid: rotating part of a head (not all 4 values) is not supported")
+        XCTAssertEqual(refusal([("qwen2.attention.layer_norm_rms_epsilon", .value(.float32(-1e-6)))]),
+                       "metadata 'qwen2.attention.layer_norm_rms_epsilon' is invalid: -9.999999974752427e-07 is not a small positive number")
+        XCTAssertEqual(refusal([("qwen2.attention.layer_norm_rms_epsilon", .value(.float32(.nan)))]),
+                       "metadata 'qwen2.attention.layer_norm_rms_epsilon' is invalid: nan is not a small positive number")
+        XCTAssertEqual(refusal([("qwen2.rope.freq_base", .value(.float32(-5)))]),
+                       "metadata 'qwen2.rope.freq_base' is invalid: -5.0 is not a usable RoPE base (above 1)")
+        XCTAssertEqual(refusal([("qwen2.rope.scaling.type", .value(.string("yarn")))]),
+                       "metadata 'qwen2.rope.scaling.type' is invalid: 'yarn' rope scaling is not supported")
+        XCTAssertEqual(refusal([("general.architecture", .value(.string("gpt2")))]),
+                       "unsupported model architecture 'gpt2' (supported: qwen2, qwen3, llama, deci)")
+        XCTAssertEqual(refusal([], extra: [("blk.1.attn_output.bias", [8], [Float](repeating: 0, count: 8))]),
+                       "tensor 'blk.1.attn_output.bias' is not part of a qwen2 model that inference runs")
+        XCTAssertEqual(refusal([], extra: [("rope_freqs.weight", [2], [1, 1])]),
+                       "tensor 'rope_freqs.weight' is not part of a qwen2 model that inference runs")
+        XCTAssertEqual(refusal([("qwen2.attention.head_count", .integers([2, 4], type: .int32))]),
+                       "tensor 'blk.1.attn_q.weight' has shape [8, 8], expected [8, 16]")
+    }
+
+    /// A rope_freqs tensor divides each pair's angle: with every factor 1 nothing changes.
+    func testRopeFactorsOfOneChangeNothing() throws {
+        let model = TinyModel(seed: 32, tied: false)
+        let keys = Self.renamed(model, to: "llama") + [("general.architecture", .value(.string("llama")))]
+        let plain = try load(model, replacing: keys)
+        let ones = try load(model, replacing: keys, extra: [("rope_freqs.weight", [2], [1, 1])])
+        let halves = try load(model, replacing: keys, extra: [("rope_freqs.weight", [2], [2, 2])])
+        for t in [3, 1, 4] {
+            let a = Array(try plain.forward(token: t)), b = Array(try ones.forward(token: t)), c = Array(try halves.forward(token: t))
+            XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern))
+            if t != 3 { XCTAssertNotEqual(a, c, "past position 0 the angles differ") }
+        }
+    }
+
+    /// TinyModel's qwen2 keys under another architecture's prefix.
+    static func renamed(_ model: TinyModel, to arch: String) -> [(key: String, value: GGUFOutputValue)] {
+        [("\(arch).embedding_length", .value(.uint32(UInt32(model.dim)))),
+         ("\(arch).feed_forward_length", .value(.uint32(UInt32(model.hidden)))),
+         ("\(arch).block_count", .value(.uint32(UInt32(model.layers)))),
+         ("\(arch).attention.head_count", .value(.uint32(UInt32(model.heads)))),
+         ("\(arch).attention.head_count_kv", .value(.uint32(UInt32(model.kvHeads)))),
+         ("\(arch).context_length", .value(.uint32(UInt32(model.context)))),
+         ("\(arch).rope.freq_base", .value(.float32(Float(model.base)))),
+         ("\(arch).attention.layer_norm_rms_epsilon", .value(.float32(Float(model.eps))))]
+    }
+}
+
 /// The real Qwen2.5-Coder-0.5B GGUF (Tests/Scripts/fetch-model.sh); skips without it (fails when CI requires
 /// test data), and in a debug build unless VOCABKIT_SLOW_TESTS is set (the 0.5B model is too slow there).
 func realModelPath() throws -> String {
@@ -233,7 +320,9 @@ final class LlamaGoldenTests: XCTestCase {
             // 12/12 were identical when written; at least 10 is the bar (issue 5).
             XCTAssertGreaterThanOrEqual(identical, 10, "continuations identical to llama.cpp's")
         } else {
-            XCTAssertGreaterThanOrEqual(identical, cases.count * 2 / 3, "most continuations should be identical to llama.cpp's")
+            // The portable path sums in its own order (Docs/inference.md): 9/12 identical when written, each of the
+            // other 3 parting at a decision llama.cpp makes by under 0.1 logits.
+            XCTAssertGreaterThanOrEqual(identical, 9, "continuations identical to llama.cpp's on the portable path")
         }
     }
 }

@@ -170,6 +170,35 @@ final class ParityTests: XCTestCase {
         XCTAssertTrue(file.stdout.contains("parity holds"), file.stdout)
     }
 
+    /// Parity from two paths in a few lines: the library does what `check --file` does, with the same numbers.
+    func testParityFromTwoPaths() throws {
+        let m = try Self.models()
+        let checker = try ParityChecker(originalPath: m.original, prunedPath: m.pruned, contextLength: 64)
+        let report = try checker.check(text: m.text, windows: 3, greedyTokens: 4)
+        XCTAssertTrue(report.holds)
+        XCTAssertEqual(report.texts.count, 3)
+        XCTAssertEqual(report.texts.map(\.label), ["window 1", "window 2", "window 3"])
+
+        let textFile = evalScratchPath("bisect.py")
+        try Data(m.text.utf8).write(to: URL(fileURLWithPath: textFile))
+        let cli = try VocabKitBinary.run(["check", m.original, m.pruned, "--file", textFile, "--ctx", "64", "-n", "4", "--windows", "3", "--json"])
+        XCTAssertEqual(cli.status, 0, cli.stderr)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(cli.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["compared_positions"] as? Int, report.comparedPositions)
+        XCTAssertEqual(object["original_top1_pruned"] as? Int, report.originalTop1Pruned)
+        XCTAssertEqual(object["bits_per_byte_original"] as? Double, report.originalTotals.bitsPerByte)
+        XCTAssertEqual(object["greedy_agree"] as? Int, report.greedyAgreements)
+
+        let broken = try ParityChecker(originalPath: m.original, prunedPath: m.broken, contextLength: 64)
+        XCTAssertFalse(try broken.check(text: m.text, windows: 2, greedyTokens: 4).holds)
+        XCTAssertThrowsError(try ParityChecker(originalPath: m.original, prunedPath: m.oneLayer, contextLength: 64)) {
+            XCTAssertEqual($0 as? ParityError, .shapeMismatch(what: "block_count", original: 2, pruned: 1))
+        }
+        XCTAssertThrowsError(try checker.check(text: "\n  \n", windows: 2)) {
+            XCTAssertEqual($0 as? ParityError, .emptyText(label: "the text"))
+        }
+    }
+
     func testCheckCommandErrorsAreOneLine() throws {
         let m = try Self.models()
         let prompts = try promptsFile(m)

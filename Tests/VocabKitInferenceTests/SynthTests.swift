@@ -2,10 +2,13 @@ import Foundation
 import XCTest
 import VocabKitGGUF
 import VocabKitInference
+import VocabKitModels
 import VocabKitTokenizer
 
 /// Synthetic models (`SyntheticModel`, `vocabkit synth`): their metadata is a real Qwen GGUF's, and the
-/// forward pass continues prompts exactly as llama.cpp does on them (Tests/Oracle/make_synth_goldens.sh).
+/// forward pass continues prompts exactly as llama.cpp does on them (Tests/Oracle/make_synth_goldens.sh), for
+/// every architecture: NeoX and normal RoPE, tied and untied heads, rope_freqs, per-layer arrays and blocks of
+/// different shapes (deci).
 final class SynthTests: XCTestCase {
     nonisolated(unsafe) static var bundled: Vocabulary?
 
@@ -41,6 +44,22 @@ final class SynthTests: XCTestCase {
         return (data.count, sum)
     }
 
+    /// The spec of a golden's "synth" object (make_synth_goldens.sh, make_perplexity_golden.sh): heads,
+    /// kv_heads and ffn are a number, or a list with one value per layer (a per-layer array).
+    static func spec(fromGolden s: [String: Any]) -> SyntheticModelSpec {
+        func shape(_ key: String) -> (Int, [Int]?) {
+            if let list = s[key] as? [Int] { return (list[0], list) }
+            return (s[key] as! Int, nil)
+        }
+        let (heads, headsPerLayer) = shape("heads"), (kvHeads, kvHeadsPerLayer) = shape("kv_heads"), (ffn, ffnPerLayer) = shape("ffn")
+        return SyntheticModelSpec(
+            architecture: Architecture.named(s["arch"] as! String)!,
+            type: GGMLType(name: s["type"] as! String)!, dim: s["dim"] as! Int, layers: s["layers"] as! Int,
+            heads: heads, kvHeads: kvHeads, ffn: ffn, headsPerLayer: headsPerLayer, kvHeadsPerLayer: kvHeadsPerLayer,
+            ffnPerLayer: ffnPerLayer, seed: UInt64(s["seed"] as! Int), untiedOutput: s["untied_output"] as! Bool,
+            ropeFrequencyFactors: s["rope_freqs"] as? Bool ?? false)
+    }
+
     /// Every synthetic model of the golden file, regenerated from its parameters, is the same file llama.cpp
     /// ran (size and checksum), and its greedy continuations (prompt tokenized with the model's own vocabulary,
     /// as `vocabkit generate` does) are byte-identical to llama-simple's.
@@ -53,17 +72,15 @@ final class SynthTests: XCTestCase {
         let cases = doc["cases"] as! [[String: Any]]
         var identical = 0, total = 0
         var tokenizer: Tokenizer?
-        var types = Set<String>(), architectures = Set<String>()
+        var types = Set<String>(), architectures = Set<String>(), differingBlocks = 0, ropeFactors = 0
         for c in cases {
             let name = c["name"] as! String
             let s = c["synth"] as! [String: Any]
-            let spec = SyntheticModelSpec(
-                architecture: SyntheticModelSpec.Architecture(rawValue: s["arch"] as! String)!,
-                type: GGMLType(name: s["type"] as! String)!, dim: s["dim"] as! Int, layers: s["layers"] as! Int,
-                heads: s["heads"] as! Int, kvHeads: s["kv_heads"] as! Int, ffn: s["ffn"] as! Int,
-                seed: UInt64(s["seed"] as! Int), untiedOutput: s["untied_output"] as! Bool)
+            let spec = Self.spec(fromGolden: s)
+            if Set(spec.blockShapes).count > 1 { differingBlocks += 1 }
+            if spec.ropeFrequencyFactors { ropeFactors += 1 }
             types.insert(spec.type.name)
-            architectures.insert(spec.architecture.rawValue)
+            architectures.insert(spec.architecture.name)
             let path = temporaryPath(name)
             try SyntheticModel.write(spec, vocabulary: try Self.vocabulary(), to: path)
             defer { try? FileManager.default.removeItem(atPath: path) }  // one model on disk at a time
@@ -76,6 +93,7 @@ final class SynthTests: XCTestCase {
             if tokenizer == nil { tokenizer = Tokenizer(vocabulary: try Vocabulary.load(path: path)) }
             let tokenizer = tokenizer!
             let lm = try LanguageModel(path: path, maxContext: 256)
+            XCTAssertEqual(lm.config.blocks, spec.blockShapes, "\(name): the per-layer shapes as written")
             let stop = lm.stopTokens()
             for r in c["results"] as! [[String: Any]] {
                 total += 1
@@ -97,8 +115,10 @@ final class SynthTests: XCTestCase {
         }
         print("synthetic models: \(identical)/\(total) continuations identical to llama.cpp")
         XCTAssertEqual(identical, total)
-        XCTAssertGreaterThanOrEqual(total, 6)
-        XCTAssertEqual(architectures, ["qwen2", "qwen3"])
+        XCTAssertGreaterThanOrEqual(total, 15)
+        XCTAssertEqual(architectures, Set(Architecture.all.map(\.name)), "every architecture has goldens")
+        XCTAssertGreaterThanOrEqual(differingBlocks, 2, "models whose blocks differ (per-layer arrays)")
+        XCTAssertGreaterThanOrEqual(ropeFactors, 2, "models with rope_freqs")
         XCTAssertTrue(types.isSuperset(of: ["F32", "F16", "Q8_0"]) && types.contains { $0.hasSuffix("_K") }, "\(types)")
     }
 
@@ -154,12 +174,54 @@ final class SynthTests: XCTestCase {
         XCTAssertNotNil(file2.tensor(named: "blk.0.attn_k.bias"))
         XCTAssertNil(file2.tensor(named: "blk.0.attn_k_norm.weight"))
         let lm = try LanguageModel(path: q2, maxContext: 8)
-        XCTAssertEqual(lm.config.architecture, "qwen2")
+        XCTAssertEqual(lm.config.architecture, .qwen2)
         XCTAssertEqual(lm.vocabularySize, 151_936)
         // Padding rows are zero, so their logits are exactly 0 whatever the input.
         let logits = try lm.forward(token: 1000)
         XCTAssertEqual(logits[151_700], 0)
         XCTAssertNotEqual(logits[1000], 0)
+    }
+
+    /// A llama file has what converted llama GGUFs have (rope.dimension_count, no Q/K norms, rope_freqs when
+    /// asked); a deci file writes per-layer lists as int32 arrays and loads with each block's own shape.
+    func testLlamaAndDeciLayout() throws {
+        let vocabulary = try Self.vocabulary()
+        let llama = temporaryPath("meta-llama")
+        try SyntheticModel.write(SyntheticModelSpec(architecture: .llama, type: .q8_0, dim: 64, layers: 2, heads: 4, kvHeads: 2,
+                                                    ffn: 64, ffnPerLayer: [64, 64], seed: 4, ropeFrequencyFactors: true),
+                                 vocabulary: vocabulary, to: llama)
+        let file = try GGUFFile(path: llama)
+        XCTAssertEqual(file.string("general.architecture"), "llama")
+        XCTAssertEqual(file.integer("llama.rope.dimension_count"), 16)
+        XCTAssertNil(file.integer("llama.attention.key_length"))
+        XCTAssertEqual(file.integerArray("llama.feed_forward_length"), [64, 64], "a uniform list is still an array")
+        XCTAssertEqual(file.valueType("llama.feed_forward_length"), .array)
+        XCTAssertEqual(file.integer("llama.attention.head_count"), 4)
+        XCTAssertNil(file.tensor(named: "blk.0.attn_q_norm.weight"))
+        XCTAssertNil(file.tensor(named: "blk.0.attn_q.bias"))
+        XCTAssertEqual(file.tensor(named: "rope_freqs.weight")?.dimensions, [8])
+        XCTAssertEqual(file.tensor(named: "rope_freqs.weight")?.type, .f32)
+        let lm = try LanguageModel(path: llama, maxContext: 8)
+        XCTAssertEqual(lm.config.architecture, .llama)
+        XCTAssertEqual(lm.config.blocks, [BlockShape(headCount: 4, kvHeadCount: 2, hiddenDim: 64), BlockShape(headCount: 4, kvHeadCount: 2, hiddenDim: 64)])
+
+        let deci = temporaryPath("meta-deci")
+        try SyntheticModel.write(SyntheticModelSpec(architecture: .deci, type: .f32, dim: 32, layers: 3, heads: 4, kvHeads: 2, ffn: 32,
+                                                    headsPerLayer: [4, 2, 4], kvHeadsPerLayer: [2, 1, 4], ffnPerLayer: [32, 96, 64], seed: 5),
+                                 vocabulary: vocabulary, to: deci)
+        let file2 = try GGUFFile(path: deci)
+        XCTAssertEqual(file2.arrayInfo("deci.attention.head_count_kv")?.elementType, .int32)
+        XCTAssertEqual(file2.integerArray("deci.attention.head_count"), [4, 2, 4])
+        XCTAssertEqual(file2.tensor(named: "blk.1.attn_q.weight")?.dimensions, [32, 16])
+        XCTAssertEqual(file2.tensor(named: "blk.1.attn_output.weight")?.dimensions, [16, 32])
+        XCTAssertEqual(file2.tensor(named: "blk.2.attn_v.weight")?.dimensions, [32, 32])
+        XCTAssertEqual(file2.tensor(named: "blk.1.ffn_down.weight")?.dimensions, [96, 32])
+        let lm2 = try LanguageModel(path: deci, maxContext: 8)
+        XCTAssertEqual(lm2.config.blocks.map(\.hiddenDim), [32, 96, 64])
+        XCTAssertEqual(lm2.config.hiddenDim, 96, "buffers are sized for the widest block")
+        XCTAssertEqual(lm2.config.kvHeadCount, 4)
+        let logits = try lm2.forward(token: 1000)
+        XCTAssertTrue(logits.allSatisfy(\.isFinite))
     }
 
     /// The same spec gives the same bytes; another seed gives other weights.
@@ -187,8 +249,10 @@ final class SynthTests: XCTestCase {
         XCTAssertTrue(ok.stdout.hasPrefix("wrote \(path): qwen2 Q5_0, dim 32, 1 layers"), ok.stdout)
         XCTAssertEqual(try GGUFFile(path: path).tensor(named: "blk.0.ffn_up.weight")?.type, .q5_0)
         for (args, message) in [(["--type", "Q4_K", "--dim", "64"], "error: dim 64 is not a multiple of Q4_K's block size 256\n"),
-                                (["--arch", "llama"], "error: --arch must be qwen3 or qwen2, not 'llama'\n"),
-                                (["--type", "Q9"], "error: unknown --type 'Q9'\n")] {
+                                (["--arch", "gpt2"], "error: --arch must be one of qwen2, qwen3, llama, deci, not 'gpt2'\n"),
+                                (["--type", "Q9"], "error: unknown --type 'Q9'\n"),
+                                (["--ffn", "64,x"], "error: --ffn takes a number or a comma-separated list of numbers, not '64,x'\n"),
+                                (["--arch", "llama", "--ffn", "64,128"], "error: llama blocks must all have the same shape (llama.cpp builds every block like block 0); deci allows them to differ\n")] {
             let bad = temporaryPath("cli-bad")
             let r = try VocabKitBinary.run(["synth", "-o", bad] + args)
             XCTAssertEqual(r.status, 1, "\(args)")
@@ -208,9 +272,20 @@ final class SynthTests: XCTestCase {
         XCTAssertEqual(message(SyntheticModelSpec(heads: 3)), "dim 64 is not a multiple of heads 3")
         XCTAssertEqual(message(SyntheticModelSpec(heads: 4, kvHeads: 3)), "heads 4 is not a multiple of kv-heads 3")
         XCTAssertEqual(message(SyntheticModelSpec(dim: 12, heads: 4)), "head size dim/heads = 3 must be even (rotary embedding)")
-        XCTAssertEqual(message(SyntheticModelSpec(architecture: .qwen3, untiedOutput: true)), "qwen3 ties its output to the token embedding")
         XCTAssertEqual(message(SyntheticModelSpec(layers: 0)), "layers must be between 1 and 64, not 0")
         XCTAssertTrue(message(SyntheticModelSpec(type: .iq2_XS))?.hasPrefix("type IQ2_XS is not supported") ?? false)
+        // Per-layer lists: one value per layer, starting with the scalar; blocks may only differ for deci.
+        XCTAssertEqual(message(SyntheticModelSpec(layers: 2, ffnPerLayer: [128])), "ffn lists 1 values for 2 layers")
+        XCTAssertEqual(message(SyntheticModelSpec(layers: 2, kvHeads: 2, kvHeadsPerLayer: [1, 2])), "kv-heads is 2 but its per-layer list starts with 1")
+        XCTAssertEqual(message(SyntheticModelSpec(architecture: .llama, layers: 2, ffn: 64, ffnPerLayer: [64, 96])),
+                       "llama blocks must all have the same shape (llama.cpp builds every block like block 0); deci allows them to differ")
+        XCTAssertNil(message(SyntheticModelSpec(architecture: .deci, layers: 2, ffn: 64, ffnPerLayer: [64, 96])))
+        XCTAssertEqual(message(SyntheticModelSpec(architecture: .deci, layers: 2, heads: 4, kvHeads: 2, kvHeadsPerLayer: [2, 3])),
+                       "heads 4 is not a multiple of kv-heads 3 (layer 1)")
+        XCTAssertEqual(message(SyntheticModelSpec(architecture: .deci, type: .q8_0, layers: 2, ffn: 64, ffnPerLayer: [64, 48])),
+                       "ffn 48 is not a multiple of Q8_0's block size 32 (layer 1)")
+        XCTAssertEqual(message(SyntheticModelSpec(architecture: .qwen3, ropeFrequencyFactors: true)), "qwen3 has no rope_freqs tensor")
+        XCTAssertNil(message(SyntheticModelSpec(architecture: .qwen3, untiedOutput: true)), "untied qwen3 exists (Qwen3-8B)")
         let path = temporaryPath("invalid")
         XCTAssertThrowsError(try SyntheticModel.write(SyntheticModelSpec(type: .q6_K, dim: 64), vocabulary: try Self.vocabulary(), to: path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))

@@ -2,42 +2,17 @@ import Foundation
 import VocabKitGGUF
 import VocabKitTokenizer
 import XCTest
+import VocabKitTestSupport
 @testable import VocabKitPrune
 
 /// `vocabkit count` and `vocabkit prune` as scripts run them: the files they write, quiet output when piped,
 /// and one `error:` line with exit status 1 for bad input.
 final class CountPruneCLITests: XCTestCase {
-    struct Result { let status: Int32; let stdout: String; let stderr: String }
-
-    static var binary: URL {
-        let candidates = [Bundle.main.bundleURL] + Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
-        for dir in candidates {
-            let url = dir.appendingPathComponent("vocabkit")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        return repositoryRoot.appendingPathComponent(".build/debug/vocabkit")
-    }
-
-    func run(_ args: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
+    func run(_ args: [String]) throws -> CLI.Result { try CLI.run(args) }
 
     /// One line on stderr, starting with "error:", and exit status 1.
-    func assertOneErrorLine(_ r: Result, mentioning needle: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(r.status, 1, r.stderr, file: file, line: line)
-        let lines = r.stderr.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, r.stderr, file: file, line: line)
-        XCTAssertTrue(lines.first?.hasPrefix("error:") ?? false, r.stderr, file: file, line: line)
-        XCTAssertTrue(r.stderr.contains(needle), "\(r.stderr) should mention \(needle)", file: file, line: line)
+    func assertOneErrorLine(_ r: CLI.Result, mentioning needle: String, file: StaticString = #filePath, line: UInt = #line) {
+        CLI.assertOneErrorLine(r, mentioning: needle, file: file, line: line)
     }
 
     func testCountWritesTheLibrarysTableAndStaysQuietWhenPiped() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import VocabKitTokenizer
 import XCTest
+import VocabKitTestSupport
 
 /// `count` and `prune` on the Qwen3.5 and Llama-3 vocabularies (llama.cpp's vocabulary-only GGUFs, from
 /// Tests/Fixtures/llama-vocab/fetch.sh --gguf): the pruned file is the one llama.cpp read when
@@ -21,18 +22,7 @@ final class FamilyPruneTests: XCTestCase {
         let families: [String: Family]
     }
 
-    func run(_ args: [String]) throws -> (status: Int32, stderr: String) {
-        let p = Process()
-        p.executableURL = CountPruneCLITests.binary
-        p.arguments = args
-        let err = Pipe()
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = err
-        try p.run()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: e, as: UTF8.self))
-    }
+    func run(_ args: [String]) throws -> CLI.Result { try CLI.run(args) }
 
     /// The word checksum of Tests/Oracle/make_pruned_vocab_goldens.sh: Σ word_i · (2i + 1) mod 2^64.
     static func checksum(_ path: String) throws -> UInt64 {

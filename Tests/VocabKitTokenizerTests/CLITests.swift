@@ -1,35 +1,11 @@
 import Foundation
 import XCTest
+import VocabKitTestSupport
 import VocabKitTokenizer
 
 /// End-to-end runs of the built `vocabkit` binary: the contract scripts rely on.
 final class CLITests: XCTestCase {
-    struct Result { let status: Int32; let stdout: String; let stderr: String }
-
-    static var binary: URL {
-        let candidates = [Bundle.main.bundleURL] + Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
-        for dir in candidates {
-            let url = dir.appendingPathComponent("vocabkit")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        return repositoryRoot.appendingPathComponent(".build/debug/vocabkit")
-    }
-
-    func run(_ args: [String], stdin: Data? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = input
-        try p.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
+    func run(_ args: [String], stdin: Data? = nil) throws -> CLI.Result { try CLI.run(args, stdin: stdin) }
 
     func temporaryFile(_ bytes: [UInt8]) throws -> String {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("vk-cli-\(UUID().uuidString).txt")

@@ -1,6 +1,7 @@
 import Foundation
 import VocabKitTokenizer
 import XCTest
+import VocabKitTestSupport
 
 /// The repository root, found from this file's path, so tests read committed fixtures without a bundle.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -10,18 +11,8 @@ let bundledTokenizer: Tokenizer = {
     do { return Tokenizer(vocabulary: try Vocabulary.bundled()) } catch { fatalError("bundled vocabulary: \(error)") }
 }()
 
-/// A deterministic generator (SplitMix64) so that random tests are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The shared deterministic generator, so that random tests are reproducible.
+typealias SeededGenerator = SplitMix64
 
 /// Test data that scripts fetch (Tests/Fixtures/llama-vocab/fetch.sh, Tests/Scripts/setup-oracle.sh).
 func fetchedTestData(_ relative: String) -> String? {

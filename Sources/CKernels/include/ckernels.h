@@ -4,13 +4,14 @@
 #include <stdint.h>
 
 // AVX2/FMA/F16C kernels for VocabKitInference's forward pass. Every function here requires
-// vk_cpu_has_avx2() to be true; the Swift side keeps its portable path for other CPUs.
+// vk_cpu_has_avx2() to be true; the Swift side keeps its portable path for other CPUs. Only x86-64 builds
+// compile the kernels; elsewhere vk_cpu_has_avx2() is 0 and the others are stubs that are never called.
 //
 // The arithmetic mirrors ggml's x86 CPU backend so that greedy decoding agrees with llama.cpp: integer dot
 // products per block (exact), each block's int32 lanes converted to float and fused-multiply-added into
 // float lanes with the product of the two block scales, and the lanes summed in ggml's order at the end.
 
-/// Whether this CPU has AVX2, FMA and F16C (checked once).
+/// Whether this CPU has AVX2, FMA and F16C (checked once); always 0 on a CPU that is not x86-64.
 int vk_cpu_has_avx2(void);
 
 // Matrix products. `w` points at the first of `rows` weight rows, `row_bytes` apart, each `nb` blocks long.
