@@ -283,18 +283,28 @@ struct HotPieces: ~Copyable {
     /// The piece's words: its first eight bytes and the next eight, zero-padded. Reads 16 bytes when
     /// `readable` allows.
     @inline(__always)
-    static func words(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int) -> (UInt64, UInt64) {
+    static func words(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int,
+                      masks table: UnsafePointer<UInt64> = UnsafePointer(HotPieces.wordMasks)) -> (UInt64, UInt64) {
         if readable >= 16 {
             let raw = UnsafeRawPointer(p)
-            let w0 = raw.loadUnaligned(as: UInt64.self) & (UInt64.max &>> UInt64(truncatingIfNeeded: 64 &- 8 &* min(n, 8)))
-            let w1 = n > 8 ? raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & (UInt64.max &>> UInt64(truncatingIfNeeded: 128 &- 8 &* n)) : 0
-            return (w0, w1)
+            let masks = table + 2 &* n
+            return (raw.loadUnaligned(as: UInt64.self) & masks[0], raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & masks[1])
         }
         var w0: UInt64 = 0, w1: UInt64 = 0
         for k in 0..<min(n, 8) { w0 |= UInt64(p[k]) &<< UInt64(k &* 8) }
         if n > 8 { for k in 8..<n { w1 |= UInt64(p[k]) &<< UInt64((k &- 8) &* 8) } }
         return (w0, w1)
     }
+
+    /// For each length 0...16, the masks that keep that many bytes of the two words.
+    nonisolated(unsafe) static let wordMasks: UnsafeMutablePointer<UInt64> = {
+        let masks = UnsafeMutablePointer<UInt64>.allocate(capacity: 34)
+        for n in 0...16 {
+            masks[2 * n] = n >= 8 ? UInt64.max : (1 << UInt64(8 * n)) - 1
+            masks[2 * n + 1] = n <= 8 ? 0 : n == 16 ? UInt64.max : (1 << UInt64(8 * (n - 8))) - 1
+        }
+        return masks
+    }()
 
     /// The table's memory, for loops that cannot borrow the table itself.
     var view: HotPiecesView { HotPiecesView(slots: slots) }
@@ -311,18 +321,19 @@ struct HotPiecesView {
         return slots + 8 &* Int(truncatingIfNeeded: h &>> UInt64(64 - HotPieces.setBits))
     }
 
-    /// Writes the piece's ids at `out` and returns how many, or 0 if the piece is not here.
+    /// Writes the piece's ids at `out` (three slots, whatever the count) and returns how many, or 0 if the piece
+    /// is not here.
     @inline(__always)
     func lookup(_ w0: UInt64, _ w1: UInt64, _ n: Int, into out: UnsafeMutablePointer<TokenID>) -> Int {
         var slot = set(w0, w1, n)
-        if slot[0] != w0 || slot[1] != w1 || slot[2] & 0xFF != UInt64(truncatingIfNeeded: n) {
+        let length = UInt64(truncatingIfNeeded: n)
+        if (slot[0] ^ w0) | (slot[1] ^ w1) | ((slot[2] ^ length) & 0xFF) != 0 {
             slot += 4
-            if slot[0] != w0 || slot[1] != w1 || slot[2] & 0xFF != UInt64(truncatingIfNeeded: n) { return 0 }
+            if (slot[0] ^ w0) | (slot[1] ^ w1) | ((slot[2] ^ length) & 0xFF) != 0 { return 0 }
         }
-        let meta = slot[2], more = slot[3]
+        let meta = slot[2]
         out[0] = TokenID(truncatingIfNeeded: meta &>> 32)
-        out[1] = TokenID(truncatingIfNeeded: more)
-        out[2] = TokenID(truncatingIfNeeded: more &>> 32)
+        UnsafeMutableRawPointer(out + 1).storeBytes(of: slot[3], as: UInt64.self)
         return Int(truncatingIfNeeded: (meta &>> 8) & 3)
     }
 

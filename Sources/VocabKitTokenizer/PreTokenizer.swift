@@ -110,9 +110,13 @@ protocol PieceScanner: Sendable {
     /// Calls `body` with the bounds of each piece of `p[0..<n]`.
     static func split(_ p: UnsafePointer<UInt8>, _ n: Int, _ body: (Int, Int) -> Void)
 
-    /// Calls `body` with the bounds of each piece of `p[0..<n]`, using (and overwriting) `masks`. The
-    /// encoder's loop: scanners that can read class masks do so here; the default scans byte by byte.
+    /// Calls `body` with the bounds of each piece of `p[0..<n]`, using (and overwriting) `masks`.
     static func forEachPiece(_ masks: inout ClassMasks, _ p: UnsafePointer<UInt8>, _ n: Int, _ body: (Int, Int) -> Void)
+
+    /// Marks in `masks.starts` the piece starts of the block whose first piece starts at `i`, with a bit at
+    /// the text's end or the block's limit, and returns the offset up to which they are decided (pieces that
+    /// end later go through `pieceEnd`). The encoder's loop reads pieces off these bits.
+    static func markBlock(_ masks: inout ClassMasks, _ p: UnsafePointer<UInt8>, _ n: Int, from i: Int) -> Int
 }
 
 extension PieceScanner {
@@ -156,6 +160,12 @@ extension PieceScanner {
             body(i, e)
             i = e
         }
+    }
+
+    /// Scanners without block-wide rules decide nothing ahead: every piece goes through `pieceEnd`.
+    static func markBlock(_ masks: inout ClassMasks, _ p: UnsafePointer<UInt8>, _ n: Int, from i: Int) -> Int {
+        masks.classify(p, n, from: i, marksJoinLetters: false)
+        return i
     }
 }
 
@@ -320,6 +330,12 @@ extension GPT4StyleScanner {
     /// masks with word-wide bit operations (`markPieceStarts`), and the pieces are read off as the gaps between
     /// set bits. A piece that reaches past what the block can decide (a run longer than the block's lookahead)
     /// goes through `pieceEnd`.
+    @inline(__always)
+    static func markBlock(_ masks: inout ClassMasks, _ p: UnsafePointer<UInt8>, _ n: Int, from i: Int) -> Int {
+        masks.classify(p, n, from: i, marksJoinLetters: marksJoinLetters)
+        return markPieceStarts(masks, p, n, from: i)
+    }
+
     @inline(__always)
     static func forEachPiece(_ masks: inout ClassMasks, _ p: UnsafePointer<UInt8>, _ n: Int, _ body: (Int, Int) -> Void) {
         var i = 0

@@ -310,7 +310,9 @@ struct Encoder: ~Copyable {
     /// Whether a whole piece found in the vocabulary must also be a token BPE reproduces (it need not when
     /// the pre-tokenizer ignores merges for whole pieces).
     let checksWholePieces: Bool
-    let notSelfEncoding: Set<UInt32>
+    /// Bit per id: the token's bytes BPE to something else (`Vocabulary.notSelfEncoding`, as bits: a Set's
+    /// hashing cost as much as the rest of a first-seen piece).
+    let notSelfEncoding: UnsafePointer<UInt64>
     let scanner: any PieceScanner.Type
     let normalizesNFC: Bool
     let byteTokens: UnsafeMutablePointer<UInt32>
@@ -333,7 +335,7 @@ struct Encoder: ~Copyable {
         pieceTable = v.pieceTable
         offsets = v.tokenOffsets
         blob = v.tokenBytes
-        notSelfEncoding = v.notSelfEncoding
+        notSelfEncoding = UnsafePointer(v.notSelfEncodingBits)
         hasNotSelfEncoding = !v.notSelfEncoding.isEmpty
         checksWholePieces = hasNotSelfEncoding && !v.preTokenizer.ignoresMerges
         scanner = v.preTokenizer.scanner
@@ -414,46 +416,77 @@ struct Encoder: ~Copyable {
         }
     }
 
-    /// The hot loop: the scanner's pieces, each resolved from the direct tables (1 and 2 bytes) or the hot
-    /// table (3 to 16 bytes), with ids written straight into `out`; everything else goes to `encodePiece`.
+    /// The hot loop: the scanner marks a block's piece starts (`PieceScanner.markBlock`), and each piece is
+    /// resolved from the direct tables (1 and 2 bytes) or the hot table (3 to 16 bytes) with its ids written
+    /// straight into `out`; everything else goes to `encodePiece`. Room for a block's ids is made once: a
+    /// piece has at most as many ids as bytes.
     @inline(__always)
     mutating func encodePieces<S: PieceScanner>(_ scanner: S.Type, _ p: UnsafePointer<UInt8>, _ n: Int,
                                                 into out: inout TokenBuffer) {
-        var masks = classMasks  // a copy of the handle, so the closure may use `self`
+        var masks = classMasks
         let byteTokens = self.byteTokens, pairTokens = self.pairTokens
         let hot = self.hot.view
-        var ids = out.base + out.count
-        var room = out.base + out.capacity
-        S.forEachPiece(&masks, p, n) { start, end in
-            let length = end &- start
-            if room - ids < HotPieces.maxBytes {
-                out.count = ids - out.base
-                out.reserve(1 << 12)
-                ids = out.base + out.count
-                room = out.base + out.capacity
+        let wordMasks = UnsafePointer(HotPieces.wordMasks)
+        let room = ClassMasks.blockBytes + 256
+        var i = 0
+        while i < n {
+            let trusted = S.markBlock(&masks, p, n, from: i)
+            let base = masks.base
+            let starts = UnsafePointer(masks.starts)
+            let stop = min(i &+ ClassMasks.blockBytes, n) &- base, last = trusted &- base
+            var at = i &- base
+            let first = at
+            if trusted == i {
+                // Nothing decided ahead (no block-wide rules, or a run longer than the block): the slow way.
+                let end = S.pieceEnd(p, n, at: i)
+                encodePiece(p + i, end - i, readable: n - i, into: &out)
+                i = end
+                continue
             }
-            let q = p + start
-            if length <= 2 {
-                let id = length == 1 ? byteTokens[Int(q[0])] : pairTokens[Int(q[0]) | Int(q[1]) &<< 8]
-                if id != UInt32.max {
-                    ids.pointee = id
-                    ids += 1
-                    return
+            var w = at &>> 6
+            var bits = starts[w] & (~1 &<< UInt64(truncatingIfNeeded: at & 63))
+            out.reserve(room)
+            var ids = out.base + out.count
+            while at < stop {
+                while bits == 0 {
+                    w &+= 1
+                    bits = starts[w]
                 }
-            } else if length <= HotPieces.maxBytes && n &- start >= 16 {
-                let (w0, w1) = HotPieces.words(q, length, readable: 16)
-                let found = hot.lookup(w0, w1, length, into: ids)
-                if found > 0 {
-                    ids += found
-                    return
+                let end = w &<< 6 | bits.trailingZeroBitCount
+                guard end <= last else { break }
+                bits &= bits &- 1
+                let start = base &+ at, length = end &- at
+                at = end
+                let q = p + start
+                if length <= 2 {
+                    let id = length == 1 ? byteTokens[Int(q[0])] : pairTokens[Int(q[0]) | Int(q[1]) &<< 8]
+                    if id != UInt32.max {
+                        ids.pointee = id
+                        ids += 1
+                        continue
+                    }
+                } else if length <= HotPieces.maxBytes && n &- start >= 16 {
+                    let (w0, w1) = HotPieces.words(q, length, readable: 16, masks: wordMasks)
+                    let found = hot.lookup(w0, w1, length, into: ids)
+                    if found > 0 {
+                        ids += found
+                        continue
+                    }
                 }
+                out.count = ids - out.base
+                encodePiece(q, length, readable: n &- start, into: &out)
+                out.reserve(room)
+                ids = out.base + out.count
             }
             out.count = ids - out.base
-            encodePiece(q, length, readable: n &- start, into: &out)
-            ids = out.base + out.count
-            room = out.base + out.capacity
+            i = base &+ at
+            if at == first {
+                // Not even the first piece is decided within the block: one piece the slow way.
+                let end = S.pieceEnd(p, n, at: i)
+                encodePiece(p + i, end - i, readable: n - i, into: &out)
+                i = end
+            }
         }
-        out.count = ids - out.base
     }
 
     /// A piece the hot loop did not resolve: the hot table, the miss cache (pieces that are not one token, and
@@ -483,7 +516,7 @@ struct Encoder: ~Copyable {
         // first. Long ones (CJK runs) are mostly not tokens: the cache first.
         if short {
             let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
-            if id != UInt32.max && !(checksWholePieces && notSelfEncoding.contains(id)) {
+            if id != UInt32.max && !(checksWholePieces && notSelfEncoding[Int(id) &>> 6] &>> UInt64(id & 63) & 1 != 0) {
                 out.append(id)
                 withUnsafePointer(to: id) { hot.view.insert(w0, w1, n, ids: $0, count: 1) }
                 return
@@ -507,7 +540,7 @@ struct Encoder: ~Copyable {
                                  into out: inout TokenBuffer) {
         if !lookedUp {
             let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
-            if id != UInt32.max && !(checksWholePieces && notSelfEncoding.contains(id)) {
+            if id != UInt32.max && !(checksWholePieces && notSelfEncoding[Int(id) &>> 6] &>> UInt64(id & 63) & 1 != 0) {
                 out.append(id)
                 return
             }
@@ -535,7 +568,7 @@ struct Encoder: ~Copyable {
     mutating func encodeSegment(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int, into out: inout TokenBuffer) {
         let key = PieceKey(p, n, readable: readable)
         let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
-        if id != UInt32.max && !(hasNotSelfEncoding && notSelfEncoding.contains(id)) {
+        if id != UInt32.max && !(hasNotSelfEncoding && notSelfEncoding[Int(id) &>> 6] &>> UInt64(id & 63) & 1 != 0) {
             out.append(id)
             return
         }

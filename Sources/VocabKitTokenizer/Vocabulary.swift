@@ -80,6 +80,8 @@ public final class Vocabulary: @unchecked Sendable {
     }
     /// Tokens whose own bytes do not BPE-encode to themselves; the piece table may not shortcut them.
     private(set) var notSelfEncoding: Set<UInt32>
+    /// The same, a bit per id.
+    let notSelfEncodingBits: UnsafeMutablePointer<UInt64>
 
     /// - Parameters:
     ///   - tokens: the bytes of each id, nil for ids that are not BPE tokens.
@@ -176,6 +178,8 @@ public final class Vocabulary: @unchecked Sendable {
         lowestRankAsRight = .allocate(capacity: idCount)
         lowestRankAsRight.initialize(repeating: UInt32.max, count: idCount)
         self.notSelfEncoding = []
+        notSelfEncodingBits = .allocate(capacity: idCount / 64 + 1)
+        notSelfEncodingBits.initialize(repeating: 0, count: idCount / 64 + 1)
         guard idCount <= MergeTable.maximumId else {
             throw TokenizerError.unsupportedVocabulary(path: source, reason: "\(idCount) ids; at most \(MergeTable.maximumId) are supported")
         }
@@ -221,6 +225,7 @@ public final class Vocabulary: @unchecked Sendable {
             throw malformed("id \(bad), listed as not encoding to itself, is not a token")
         }
         self.notSelfEncoding = notSelfEncoding ?? computeNotSelfEncoding()
+        for id in self.notSelfEncoding { notSelfEncodingBits[Int(id) >> 6] |= 1 << UInt64(id & 63) }
         // Whole two-byte pieces resolve through `pairTokens`; a token BPE does not reproduce must not, unless
         // whole pieces skip the merges.
         if !preTokenizer.ignoresMerges {
@@ -255,6 +260,7 @@ public final class Vocabulary: @unchecked Sendable {
         byteTokens.deallocate()
         pairTokens.deallocate()
         bytePairMerges.deallocate()
+        notSelfEncodingBits.deallocate()
         lowestRankAsLeft.deallocate()
         lowestRankAsRight.deallocate()
     }

@@ -48,6 +48,22 @@ final class ScannerTests: XCTestCase {
         }
     }
 
+    /// The encoder reads pieces off the block's start bits itself: its ids must be those of the byte-by-byte
+    /// scanner's pieces, each a token or merged on its own.
+    func testEncoderMatchesPieceByPieceEncoding() {
+        var rng = SeededGenerator(seed: 91)
+        let v = bundledTokenizer.vocabulary
+        for round in 0..<300 {
+            let text = round % 10 == 0 ? Self.randomText(&rng, units: 2000 + Int(rng.next() % 3000))
+                                       : Self.randomText(&rng, units: 1 + Int(rng.next() % 200))
+            var expected: [TokenID] = []
+            for piece in PreTokenizer.qwen2.pieces(of: text, byteByByte: true) {
+                if let id = v.id(of: piece), v.encodesToItself(id) { expected.append(TokenID(id)) } else { expected += v.bytePairEncode(piece, forceHeap: true) }
+            }
+            XCTAssertEqual(Tokenizer(vocabulary: v).encode(text, specialTokens: false), expected, "round \(round): \(text.prefix(100).debugDescription)")
+        }
+    }
+
     /// Every ASCII byte pair and triple in context: the SIMD classification of ASCII must agree with the class
     /// table, and every rule sees each neighbour.
     func testEveryASCIITripleEqualsByteByByteScanner() {
