@@ -12,7 +12,7 @@ enum NFCNormalizer {
     }
 
     /// The NFC form of `p[0..<n]`, or nil when the text is already NFC.
-    static func normalizeIfNeeded(_ p: UnsafePointer<UInt8>, _ n: Int) -> [UInt8]? {
+    static func normalizeIfNeeded(_ p: UnsafePointer<UInt8>, _ n: Int, window: Int = 1 << 16) -> [UInt8]? {
         guard let first = firstUnsafeOffset(p, n) else { return nil }
         var lineStart = first
         while lineStart > 0 && p[lineStart - 1] != 0x0A { lineStart -= 1 }
@@ -25,7 +25,7 @@ enum NFCNormalizer {
             while end < n && p[end] != 0x0A { end += 1 }
             if end < n { end += 1 }
             if firstUnsafeOffset(p + i, end - i) != nil {
-                appendNFC(p + i, end - i, to: &out)
+                appendNFC(p + i, end - i, to: &out, window: window)
             } else {
                 out.append(contentsOf: UnsafeBufferPointer(start: p + i, count: end - i))
             }
@@ -34,7 +34,33 @@ enum NFCNormalizer {
         return out
     }
 
-    static func appendNFC(_ p: UnsafePointer<UInt8>, _ n: Int, to out: inout [UInt8]) {
+    /// NFC of `p[0..<n]` appended to `out`, through ICU a window of about `window` bytes at a time: a line
+    /// without line feeds can be the whole input (200 MB of text without whitespace), and ICU's UTF-16 copies
+    /// of it cost several times its size. Windows end before a scalar NFC leaves alone and that never
+    /// combines with what precedes it (quick check Yes and combining class 0: an ASCII byte, a CJK
+    /// ideograph), so NFC of the whole is the windows' NFC put together.
+    static func appendNFC(_ p: UnsafePointer<UInt8>, _ n: Int, to out: inout [UInt8], window: Int = 1 << 16) {
+        var start = 0
+        while start < n {
+            var cut = n - start > window ? start + window : n
+            while cut < n && !startsStableScalar(p, n, at: cut) { cut += 1 }
+            appendNFCWhole(p + start, cut - start, to: &out)
+            start = cut
+        }
+    }
+
+    /// Whether `p[i]` starts a scalar that NFC does not change and that never combines with its predecessor.
+    @inline(__always)
+    static func startsStableScalar(_ p: UnsafePointer<UInt8>, _ n: Int, at i: Int) -> Bool {
+        let lead = p[i]
+        if lead < 0x80 { return true }
+        if lead < 0xC0 { return false }  // a continuation byte: not a scalar's start
+        let length = lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4
+        guard i + length <= n else { return false }
+        return firstUnsafeOffset(p + i, length) == nil
+    }
+
+    private static func appendNFCWhole(_ p: UnsafePointer<UInt8>, _ n: Int, to out: inout [UInt8]) {
         var capacity = n * 3 + 16
         while true {
             var buffer = [UInt8](repeating: 0, count: capacity)
@@ -53,10 +79,10 @@ enum NFCNormalizer {
     }
 
     /// NFC of a whole string (for tests and small inputs).
-    static func normalize(_ bytes: [UInt8]) -> [UInt8] {
+    static func normalize(_ bytes: [UInt8], window: Int = 1 << 16) -> [UInt8] {
         bytes.withUnsafeBufferPointer { b in
             guard let base = b.baseAddress else { return [] }
-            return normalizeIfNeeded(base, b.count) ?? bytes
+            return normalizeIfNeeded(base, b.count, window: window) ?? bytes
         }
     }
 }

@@ -141,7 +141,9 @@ public final class Tokenizer: Sendable {
     package func pieces(of text: String) -> [[UInt8]] { vocabulary.preTokenizer.pieces(of: text) }
 
     /// NFC as the tokenizer applies it.
-    package static func nfc(_ bytes: [UInt8]) -> [UInt8] { NFCNormalizer.normalize(bytes) }
+    package static func nfc(_ bytes: [UInt8], window: Int = 1 << 16) -> [UInt8] {
+        NFCNormalizer.normalize(bytes, window: window)
+    }
 
     /// The bytes the ids stand for (special tokens give their text). Ids outside the vocabulary throw.
     public func decode(_ ids: some Sequence<TokenID>) throws -> [UInt8] {

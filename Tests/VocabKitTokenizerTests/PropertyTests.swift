@@ -149,6 +149,29 @@ final class PropertyTests: XCTestCase {
         }
     }
 
+    /// A line without line feeds goes through ICU a window at a time, cut before a scalar that NFC leaves alone
+    /// and that never combines backwards: tiny windows (a cut at nearly every allowed place) must give ICU's NFC
+    /// of the whole text.
+    func testWindowedNFCEqualsWholeText() {
+        var rng = SeededGenerator(seed: 17)
+        let units = ["a", "中", "é", "e\u{301}", "\u{301}", "\u{327}", "\u{0627}\u{0653}", "한", "\u{1100}", "\u{1161}",
+                     "\u{11A8}", "😀", "\u{212B}", "\u{F900}", "\u{0958}", "\u{1E0A}\u{0323}", "\u{0CC6}", "\u{0CD5}",
+                     "\u{0F73}", "\u{3099}", "か", "\u{0344}", ".", "Å"]
+        for round in 0..<600 {
+            var text = ""
+            for _ in 0..<(20 + Int(rng.next() % 300)) { text += units[Int(rng.next() % UInt64(units.count))] }
+            let bytes = Array(text.utf8)
+            var reference = [UInt8](repeating: 0, count: bytes.count * 3 + 16)
+            let written = bytes.withUnsafeBufferPointer { b in
+                reference.withUnsafeMutableBufferPointer { vk_nfc_utf8(b.baseAddress, Int64(b.count), $0.baseAddress, Int64($0.count)) }
+            }
+            XCTAssertGreaterThanOrEqual(written, 0)
+            let window = 1 + round % 16
+            XCTAssertEqual(Tokenizer.nfc(bytes, window: window), Array(reference.prefix(Int(written))),
+                           "window \(window): \(text.debugDescription)")
+        }
+    }
+
     func testInvalidUTF8IsReportedWithOffset() {
         let bytes: [UInt8] = Array("hello wörld ".utf8) + [0xED, 0xA0, 0x80] + Array(" tail".utf8)
         XCTAssertThrowsError(try bytes.withUnsafeBytes { try bundledTokenizer.encode(utf8: $0) }) { error in
