@@ -20,6 +20,10 @@ so "warm" has seen this very text; "steady" is the long-running process on unsee
                   process with --no-escape --ids --log-disable -m a vocabulary GGUF
                   (.build-testdata/ggml-vocab-qwen2.gguf from Tests/Fixtures/llama-vocab/fetch.sh --gguf,
                   or $LLAMA_VOCAB_GGUF)
+"CPU MB/s" divides by process CPU time instead (vocabkit's bench reports it; Python peers run single-threaded
+in this process, measured with time.process_time): on a shared machine other jobs stretch the clock far more
+than CPU time. The last table gives the goals' ratios against gigatoken (warm, steady, cold) and tiktoken
+(warm) both ways.
 Every peer's ids are compared with the reference's on the whole file ("exact" column).
 Everything runs pinned to one CPU (sched_setaffinity; RAYON_NUM_THREADS=1, TOKENIZERS_PARALLELISM=false).
 Peers that are not installed are skipped (Tests/Scripts/setup-oracle.sh --bench installs them).
@@ -46,6 +50,15 @@ def best(fn, reps):
     for _ in range(reps):
         t = time.perf_counter(); out = fn(); times.append(time.perf_counter() - t)
     return min(times), out
+
+
+def best_cpu(fn, reps):
+    """Least process CPU time of `reps` calls: on a shared machine other jobs stretch the clock far more than
+    the CPU time of a single-threaded call (RAYON_NUM_THREADS=1)."""
+    times = []
+    for _ in range(reps):
+        t = time.process_time(); fn(); times.append(time.process_time() - t)
+    return min(times)
 
 
 def warm_up_files(path):
@@ -142,9 +155,10 @@ def bench_file(path, peers, builders, a):
     want = peers.ref.encode(text).ids
     rows = []
 
-    def row(name, mode, seconds, exact, note=""):
+    def row(name, mode, seconds, exact, note="", cpu_seconds=None):
         rows.append({"file": os.path.relpath(path, ROOT) if path.startswith(ROOT) else path, "tool": name,
                      "mode": mode, "seconds": seconds, "mb_per_s": mb / seconds if seconds else None,
+                     "cpu_mb_per_s": mb / cpu_seconds if cpu_seconds else None,
                      "exact": exact, "note": note})
 
     vk = a.vocabkit or vocabkit_path()
@@ -169,12 +183,13 @@ def bench_file(path, peers, builders, a):
                 v = f0.get("mb_per_s", j.get("mb_per_s"))
                 if v:
                     note = f"load {j['load_seconds']:.3f} s" if "load_seconds" in j else ""
+                    cpu = lambda key: mb / f0[key] if f0.get(key) else None
                     if f0.get("cold_mb_per_s"):
-                        row("vocabkit", "cold (bench)", mb / f0["cold_mb_per_s"], exact, note)
+                        row("vocabkit", "cold (bench)", mb / f0["cold_mb_per_s"], exact, note, cpu("cold_cpu_mb_per_s"))
                     if f0.get("steady_mb_per_s"):
                         row("vocabkit", "steady (bench)", mb / f0["steady_mb_per_s"], exact,
-                            f"after {len(warm_args) // 2} other file(s)")
-                    row("vocabkit", "warm (bench)", mb / v, exact)
+                            f"after {len(warm_args) // 2} other file(s)", cpu("steady_cpu_mb_per_s"))
+                    row("vocabkit", "warm (bench)", mb / v, exact, "", cpu("cpu_mb_per_s"))
                     break
         except RuntimeError as e:
             row("vocabkit", "process", None, False, str(e))
@@ -193,8 +208,10 @@ def bench_file(path, peers, builders, a):
                 peers.skipped[name] = f"{type(e).__name__}: {e}"
                 continue
         fn = builders_cache[name]
-        t = time.perf_counter(); got = fn(text); cold = time.perf_counter() - t
+        t, c = time.perf_counter(), time.process_time(); got = fn(text)
+        cold, cold_cpu = time.perf_counter() - t, time.process_time() - c
         s, _ = best(lambda: fn(text), a.reps)
+        s_cpu = best_cpu(lambda: fn(text), a.reps)
         exact = [int(x) for x in got] == want
         note = ""
         if not exact:
@@ -205,8 +222,8 @@ def bench_file(path, peers, builders, a):
             first = name not in peers.first_done
             peers.first_done.add(name)
             row(name, "cold first encode" if first else "first encode", cold, exact,
-                f"load {peers.load_s[name]:.2f} s" if first else "")
-        row(name, "warm", s, exact, note)
+                f"load {peers.load_s[name]:.2f} s" if first else "", cold_cpu)
+        row(name, "warm", s, exact, note, s_cpu)
         warm = warm_up_files(path)
         if name == "gigatoken" and warm:
             # A fresh tokenizer warmed on the other files of this kind, then this file once.
@@ -214,8 +231,9 @@ def bench_file(path, peers, builders, a):
             tok = gigatoken.Tokenizer(peers.ref)
             for w in warm:
                 tok.encode(open(w, encoding="utf-8").read())
-            t = time.perf_counter(); tok.encode(text); steady = time.perf_counter() - t
-            row(name, "steady", steady, exact, f"after {len(warm)} other file(s)")
+            t, c = time.perf_counter(), time.process_time(); tok.encode(text)
+            steady, steady_cpu = time.perf_counter() - t, time.process_time() - c
+            row(name, "steady", steady, exact, f"after {len(warm)} other file(s)", steady_cpu)
 
     ll = os.environ.get("LLAMA_TOKENIZE", "/tmp/peers/llama.cpp/build/bin/llama-tokenize")
     gguf = os.environ.get("LLAMA_VOCAB_GGUF", os.path.join(ROOT, ".build-testdata", "ggml-vocab-qwen2.gguf"))
@@ -266,17 +284,35 @@ def main():
         vks = next((x for x in rows if x["file"] == r["file"] and x["tool"] == "vocabkit" and x["mode"] == "steady (bench)"), None)
         for key, v in (("vocabkit_process_ratio", vkp), ("vocabkit_warm_ratio", vkw), ("vocabkit_steady_ratio", vks)):
             r[key] = (v["mb_per_s"] / r["mb_per_s"]) if v and v["mb_per_s"] and r["mb_per_s"] else None
+    # The goals' ratios against gigatoken, by clock and by process CPU time (cold: vocabkit's cold against
+    # gigatoken's first encode of the first file, its only cold call in the run).
+    summary = []
+    for f in dict.fromkeys(r["file"] for r in rows):
+        get = lambda tool, mode: next((x for x in rows if x["file"] == f and x["tool"] == tool and x["mode"] == mode), None)
+        for label, vk_mode, peer, peer_mode in (("warm", "warm (bench)", "gigatoken", "warm"),
+                                                ("steady", "steady (bench)", "gigatoken", "steady"),
+                                                ("cold", "cold (bench)", "gigatoken", "cold first encode"),
+                                                ("warm", "warm (bench)", "tiktoken", "warm")):
+            v, p = get("vocabkit", vk_mode), get(peer, peer_mode)
+            if not v or not p:
+                continue
+            ratio = lambda key: v[key] / p[key] if v.get(key) and p.get(key) else None
+            summary.append({"file": f, "figure": label, "peer": peer, "clock_ratio": ratio("mb_per_s"),
+                            "cpu_ratio": ratio("cpu_mb_per_s")})
     if a.json:
-        print(json.dumps({"cpu": a.cpu, "reps": a.reps, "rows": rows, "skipped": peers.skipped,
+        print(json.dumps({"cpu": a.cpu, "reps": a.reps, "rows": rows, "ratios": summary, "skipped": peers.skipped,
                           "load_seconds": peers.load_s, "reference_build_seconds": peers.ref_build_s}, indent=1))
         return
-    print(f"\n{'file':38s} {'tool':15s} {'mode':18s} {'MB/s':>8s} {'exact':>5s} {'vk/peer':>8s} {'vkwarm/peer':>11s} "
+    print(f"\n{'file':38s} {'tool':15s} {'mode':18s} {'MB/s':>8s} {'CPU MB/s':>8s} {'exact':>5s} {'vk/peer':>8s} {'vkwarm/peer':>11s} "
           f"{'vksteady/peer':>13s}  note")
     fmt = lambda x: f"{x:8.2f}" if isinstance(x, float) else f"{'-':>8s}"
     for r in rows:
-        print(f"{r['file'][-38:]:38s} {r['tool']:15s} {r['mode']:18s} {fmt(r['mb_per_s'])} "
+        print(f"{r['file'][-38:]:38s} {r['tool']:15s} {r['mode']:18s} {fmt(r['mb_per_s'])} {fmt(r['cpu_mb_per_s'])} "
               f"{'yes' if r['exact'] else 'NO':>5s} {fmt(r['vocabkit_process_ratio'])} "
               f"{fmt(r['vocabkit_warm_ratio']):>11s} {fmt(r['vocabkit_steady_ratio']):>13s}  {r['note']}")
+    print(f"\n{'file':38s} {'vocabkit / peer':24s} {'by clock':>9s} {'by CPU':>9s}")
+    for x in summary:
+        print(f"{x['file'][-38:]:38s} {x['figure'] + ' / ' + x['peer']:24s} {fmt(x['clock_ratio']):>9s} {fmt(x['cpu_ratio']):>9s}")
     if peers.load_s:
         print("load seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in peers.load_s.items()) +
               f", reference build {peers.ref_build_s:.2f}")

@@ -1,9 +1,16 @@
 /// Byte-level BPE by merge rank with Hugging Face semantics: repeatedly apply the lowest-ranked merge among
 /// adjacent symbols; equal ranks mean the same pair, and the leftmost occurrence merges first.
-/// Short pieces use a linear scan per merge; long ones a heap, so a megabyte-long piece stays O(n log n).
+/// Short pieces use a linear scan per merge, longer ones a heap, and very long ones a heap over windows whose
+/// joins are proven exact (see `encodeWindowed`), so that memory stays bounded and time linear.
 struct BytePairEncoder: ~Copyable {
     let merges: MergeTable
     let byteTokens: UnsafeMutablePointer<UInt32>
+    /// Token bytes, as in `Vocabulary` (token lengths for the windowed variant).
+    let tokenBytes: UnsafeMutablePointer<UInt8>
+    let tokenOffsets: UnsafeMutablePointer<UInt32>
+    let idCount: Int
+    /// The merge of each pair of byte tokens, as `lookup` gives it, by the bytes (first in the low 8 bits).
+    let bytePairMerges: UnsafeMutablePointer<UInt64>
     private var ids: UnsafeMutablePointer<UInt32>
     private var pairs: UnsafeMutablePointer<UInt64>
     private var capacity: Int
@@ -12,7 +19,23 @@ struct BytePairEncoder: ~Copyable {
     /// A direct-mapped cache of merge lookups: the merge table is megabytes, so its probes mostly miss the CPU
     /// caches, while the pairs a text needs repeat (CJK text is mostly the same few thousand characters).
     private let hot: UnsafeMutablePointer<UInt64>  // key, value pairs
-    static let hotSlots = 1 << 13
+    static let hotSlots = 1 << 15
+    /// Pieces longer than a window and its margin merge window by window (`encodeWindowed`); tests shrink
+    /// these to exercise the joins on short text.
+    package var windowBytes = 1 << 14
+    package var windowMargin = 1 << 10
+    /// The windowed variant's state, made on the first piece that needs it.
+    private var windows: WindowState?
+
+    /// Joins the windowed variant found invalid and repaired (tests check that path too).
+    var windowRepairs: Int { windows?.repairs ?? 0 }
+
+    mutating func windowState() -> WindowState {
+        if let windows { return windows }
+        let made = WindowState(tokenBytes: tokenBytes, tokenOffsets: tokenOffsets, idCount: idCount)
+        windows = made
+        return made
+    }
     /// Scratch for the heap variant, kept between pieces.
     private var longSymbols: UnsafeMutablePointer<UInt32>
     private var longLinks: UnsafeMutablePointer<Int32>
@@ -35,6 +58,10 @@ struct BytePairEncoder: ~Copyable {
         characters = .allocate(capacity: 2 * BytePairEncoder.characterSlots)
         characters.initialize(repeating: UInt64.max, count: 2 * BytePairEncoder.characterSlots)
         byteTokens = vocabulary.byteTokens
+        tokenBytes = vocabulary.tokenBytes
+        tokenOffsets = vocabulary.tokenOffsets
+        idCount = vocabulary.idCount
+        bytePairMerges = vocabulary.bytePairMerges
         capacity = 256
         ids = .allocate(capacity: capacity)
         pairs = .allocate(capacity: capacity)
@@ -65,14 +92,24 @@ struct BytePairEncoder: ~Copyable {
         return value
     }
 
-    mutating func encodeWithMerges(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer, forceHeap: Bool = false) {
+    /// BPE of `p[0..<n]`. `forceHeap` takes the heap (and, for pieces longer than a window, the windowed heap)
+    /// even for short pieces; `windowed: false` keeps very long pieces on one heap (tests compare the two).
+    mutating func encodeWithMerges(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer, forceHeap: Bool = false,
+                                   windowed: Bool = true) {
         if n > BytePairEncoder.linearLimit || (forceHeap && n > 1) {
-            encodeLong(p, n, into: &out)
+            if windowed && n > windowBytes + windowMargin {
+                encodeWindowed(p, n, into: &out)
+            } else {
+                encodeLong(p, n, into: &out)
+            }
             return
         }
         let ids = self.ids, pairs = self.pairs
         var m = initialSymbols(p, n, into: ids)
-        if m > 1 {
+        if m == n {
+            // Every symbol is still its byte: the first pairs come from the byte-pair table, which stays cached.
+            for i in 0..<(m - 1) { pairs[i] = bytePairMerges[Int(p[i]) | Int(p[i + 1]) &<< 8] }
+        } else if m > 1 {
             for i in 0..<(m - 1) { pairs[i] = lookup(ids[i], ids[i + 1]) }
         }
         while m > 1 {
@@ -164,15 +201,17 @@ struct BytePairEncoder: ~Copyable {
         return (Int(packed >> 62), packed)
     }
 
-    /// Ends of the segments of a piece between which no merge can happen, so that each segment encodes on
-    /// its own (and most are single tokens or cached). A boundary lies between two adjacent characters that
-    /// each start as one token (see `initialSymbols`) when no vocabulary token contains the two together:
-    /// neither character's parts can merge outward before it is whole, and once whole no token spans both.
-    /// Returns the number of segments written to `ends` (at least 1; the last end is n).
-    func segmentEnds(_ p: UnsafePointer<UInt8>, _ n: Int, pairs: CharacterPairSet, into ends: UnsafeMutablePointer<Int>) -> Int {
-        var count = 0
-        var i = 0
-        var previous: UInt32 = 0  // scalar of the previous character when it started as one token, else 0
+    /// The end of the next segment of a piece, where segments are the parts between which no merge can
+    /// happen, so that each encodes on its own (and most are single tokens or cached). A boundary lies
+    /// between two adjacent characters that each start as one token (see `initialSymbols`) when no vocabulary
+    /// token contains the two together: neither character's parts can merge outward before it is whole, and
+    /// once whole no token spans both. Start with `i` and `previous` zero; each call returns the next segment's
+    /// end (n after the last) and leaves them where the scan goes on, so a piece of any length needs no
+    /// memory for its segments.
+    @inline(__always)
+    func nextSegmentEnd(_ p: UnsafePointer<UInt8>, _ n: Int, at i: inout Int, previous: inout UInt32,
+                        pairs: CharacterPairSet) -> Int {
+        // `previous` is the scalar of the previous character when it started as one token, else 0.
         while i < n {
             let b = p[i]
             if b < 0x80 {
@@ -192,15 +231,12 @@ struct BytePairEncoder: ~Copyable {
                premergedEntry(p + i, length, scalar).count == 1 {
                 single = scalar
             }
-            if single != 0 && previous != 0 && !pairs.contains(previous, single) {
-                ends[count] = i
-                count += 1
-            }
+            let boundary = single != 0 && previous != 0 && !pairs.contains(previous, single)
             previous = single
             i += length
+            if boundary { return i - length }
         }
-        ends[count] = n
-        return count + 1
+        return n
     }
 
     /// The tokens a character merges into on its own, packed with their count (1 or 2) in the top two bits,
@@ -242,7 +278,7 @@ struct BytePairEncoder: ~Copyable {
     }
 
     /// The heap variant: symbols in a linked list, candidate merges keyed by (rank, position).
-    private mutating func encodeLong(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer) {
+    mutating func encodeLong(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout TokenBuffer) {
         if n > longCapacity {
             longSymbols.deallocate()
             longLinks.deallocate()

@@ -7,18 +7,12 @@ import CUnicodeData
 enum NFCNormalizer {
     /// Offset of the first scalar that may change under NFC, or nil if the text is already NFC.
     static func firstUnsafeOffset(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
-        var i = 0
-        while true {
-            i = UTF8Validation.endOfASCII(p, from: i, n)
-            if i == n { return nil }
-            let (c, l) = UTF8Scalar.decode(p, i)
-            if vk_unicode_class(c) & UInt8(VK_NFC_UNSAFE) != 0 { return i }
-            i += l
-        }
+        let offset = vk_first_nfc_unsafe(p, n)
+        return offset < n ? offset : nil
     }
 
     /// The NFC form of `p[0..<n]`, or nil when the text is already NFC.
-    static func normalizeIfNeeded(_ p: UnsafePointer<UInt8>, _ n: Int) -> [UInt8]? {
+    static func normalizeIfNeeded(_ p: UnsafePointer<UInt8>, _ n: Int, window: Int = 1 << 16) -> [UInt8]? {
         guard let first = firstUnsafeOffset(p, n) else { return nil }
         var lineStart = first
         while lineStart > 0 && p[lineStart - 1] != 0x0A { lineStart -= 1 }
@@ -31,7 +25,7 @@ enum NFCNormalizer {
             while end < n && p[end] != 0x0A { end += 1 }
             if end < n { end += 1 }
             if firstUnsafeOffset(p + i, end - i) != nil {
-                appendNFC(p + i, end - i, to: &out)
+                appendNFC(p + i, end - i, to: &out, window: window)
             } else {
                 out.append(contentsOf: UnsafeBufferPointer(start: p + i, count: end - i))
             }
@@ -40,7 +34,33 @@ enum NFCNormalizer {
         return out
     }
 
-    static func appendNFC(_ p: UnsafePointer<UInt8>, _ n: Int, to out: inout [UInt8]) {
+    /// NFC of `p[0..<n]` appended to `out`, through ICU a window of about `window` bytes at a time: a line
+    /// without line feeds can be the whole input (200 MB of text without whitespace), and ICU's UTF-16 copies
+    /// of it cost several times its size. Windows end before a scalar NFC leaves alone and that never
+    /// combines with what precedes it (quick check Yes and combining class 0: an ASCII byte, a CJK
+    /// ideograph), so NFC of the whole is the windows' NFC put together.
+    static func appendNFC(_ p: UnsafePointer<UInt8>, _ n: Int, to out: inout [UInt8], window: Int = 1 << 16) {
+        var start = 0
+        while start < n {
+            var cut = n - start > window ? start + window : n
+            while cut < n && !startsStableScalar(p, n, at: cut) { cut += 1 }
+            appendNFCWhole(p + start, cut - start, to: &out)
+            start = cut
+        }
+    }
+
+    /// Whether `p[i]` starts a scalar that NFC does not change and that never combines with its predecessor.
+    @inline(__always)
+    static func startsStableScalar(_ p: UnsafePointer<UInt8>, _ n: Int, at i: Int) -> Bool {
+        let lead = p[i]
+        if lead < 0x80 { return true }
+        if lead < 0xC0 { return false }  // a continuation byte: not a scalar's start
+        let length = lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4
+        guard i + length <= n else { return false }
+        return firstUnsafeOffset(p + i, length) == nil
+    }
+
+    private static func appendNFCWhole(_ p: UnsafePointer<UInt8>, _ n: Int, to out: inout [UInt8]) {
         var capacity = n * 3 + 16
         while true {
             var buffer = [UInt8](repeating: 0, count: capacity)
@@ -59,52 +79,22 @@ enum NFCNormalizer {
     }
 
     /// NFC of a whole string (for tests and small inputs).
-    static func normalize(_ bytes: [UInt8]) -> [UInt8] {
+    static func normalize(_ bytes: [UInt8], window: Int = 1 << 16) -> [UInt8] {
         bytes.withUnsafeBufferPointer { b in
             guard let base = b.baseAddress else { return [] }
-            return normalizeIfNeeded(base, b.count) ?? bytes
+            return normalizeIfNeeded(base, b.count, window: window) ?? bytes
         }
     }
 }
 
 /// UTF-8 validation that reports where the first bad byte is, with an ASCII fast path.
 public enum UTF8Validation {
-    /// The offset of the first non-ASCII byte at or after `start` (or n), eight bytes at a time.
-    @inline(__always)
-    static func endOfASCII(_ p: UnsafePointer<UInt8>, from start: Int, _ n: Int) -> Int {
-        var i = start
-        let raw = UnsafeRawPointer(p)
-        while i + 8 <= n && raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
-        while i < n && p[i] < 0x80 { i += 1 }
-        return i
-    }
-
     /// Byte offset of the first byte that does not start or continue a well-formed sequence, or nil.
     /// Rejects overlong forms, surrogates (ED A0..BF) and scalars above U+10FFFF, as the standard requires.
+    /// (`vk_utf8_first_invalid`: ASCII 32 bytes at a time, three-byte characters on a short path.)
     public static func firstInvalidOffset(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
-        var i = 0
-        while true {
-            i = endOfASCII(p, from: i, n)
-            if i == n { return nil }
-            let b0 = p[i]
-            var need = 0
-            var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
-            switch b0 {
-            case 0xC2...0xDF: need = 1
-            case 0xE0: need = 2; lo = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: need = 2
-            case 0xED: need = 2; hi = 0x9F
-            case 0xF0: need = 3; lo = 0x90
-            case 0xF1...0xF3: need = 3
-            case 0xF4: need = 3; hi = 0x8F
-            default: return i
-            }
-            guard i + 1 < n, p[i + 1] >= lo, p[i + 1] <= hi else { return i }
-            for k in 2...max(2, need) where k <= need {
-                guard i + k < n, p[i + k] & 0xC0 == 0x80 else { return i }
-            }
-            i += need + 1
-        }
+        let offset = vk_utf8_first_invalid(p, n)
+        return offset < n ? offset : nil
     }
 
     /// The text with each ill-formed subsequence replaced by U+FFFD, as `String(decoding:as:)` does.

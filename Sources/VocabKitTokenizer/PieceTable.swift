@@ -128,30 +128,30 @@ final class PieceTable: @unchecked Sendable {
     }
 }
 
-/// A per-thread cache of pieces that are not single tokens and their BPE result, so that a repeated
-/// identifier is merged once. Cleared when full, which bounds its memory.
+/// A per-thread cache of pieces and their ids: pieces that are not single tokens (a repeated identifier is
+/// merged once) and every piece of more than 16 bytes (a CJK run is looked up once instead of segmented and
+/// looked up part by part). Cleared when full, which bounds its memory (20 MB at most; zeroed memory is
+/// empty, so pages are only touched as entries arrive).
 struct MissCache: ~Copyable {
-    static let slotCount = 1 << 16
+    static let slotCount = 1 << 18
     static let maxPieceBytes = 256
-    private let slots: UnsafeMutablePointer<UInt64>      // tag << 32 | arena offset; all ones = empty
+    private let slots: UnsafeMutablePointer<UInt64>      // tag << 32 | arena offset + 1; 0 = empty
     private let words: UnsafeMutablePointer<UInt64>
     /// Entries: piece length, id count, piece bytes (padded to 4), ids.
     private let arena: UnsafeMutablePointer<UInt32>
-    private let arenaCapacity = 1 << 20
+    private let arenaCapacity = 1 << 22
     private var arenaUsed = 0
     private var used = 0
 
     init() {
-        slots = .allocate(capacity: MissCache.slotCount)
-        slots.initialize(repeating: UInt64.max, count: MissCache.slotCount)
-        words = .allocate(capacity: MissCache.slotCount)
-        words.initialize(repeating: 0, count: MissCache.slotCount)
+        slots = UnsafeMutableRawPointer(calloc(MissCache.slotCount, 8)!).bindMemory(to: UInt64.self, capacity: MissCache.slotCount)
+        words = UnsafeMutableRawPointer(calloc(MissCache.slotCount, 8)!).bindMemory(to: UInt64.self, capacity: MissCache.slotCount)
         arena = .allocate(capacity: arenaCapacity)
     }
 
     deinit {
-        slots.deallocate()
-        words.deallocate()
+        free(slots)
+        free(words)
         arena.deallocate()
     }
 
@@ -163,16 +163,13 @@ struct MissCache: ~Copyable {
         let tag = key.tag
         while true {
             let slot = slots[i]
-            if slot == UInt64.max { return false }
+            if slot == 0 { return false }
             if slot >> 32 == tag && words[i] == key.word {
-                let at = Int(UInt32(truncatingIfNeeded: slot))
+                let at = Int(UInt32(truncatingIfNeeded: slot)) - 1
                 let n = Int(arena[at]), idCount = Int(arena[at + 1])
                 let bytes = UnsafeRawPointer(arena + at + 2).assumingMemoryBound(to: UInt8.self)
                 if n == key.count && (n <= 8 || memcmp(bytes + 8, p + 8, n - 8) == 0) {
-                    let ids = arena + at + 2 + (n + 3) / 4
-                    out.reserve(idCount)
-                    (out.base + out.count).update(from: ids, count: idCount)
-                    out.count += idCount
+                    out.append(arena + at + 2 + (n + 3) / 4, count: idCount)
                     return true
                 }
             }
@@ -183,8 +180,9 @@ struct MissCache: ~Copyable {
     mutating func insert(_ key: PieceKey, _ p: UnsafePointer<UInt8>, ids: UnsafePointer<UInt32>, count idCount: Int) {
         guard key.count <= MissCache.maxPieceBytes else { return }
         let need = 2 + (key.count + 3) / 4 + idCount
+        guard need <= arenaCapacity / 4 else { return }
         if arenaUsed + need > arenaCapacity || used * 2 >= MissCache.slotCount {
-            slots.update(repeating: UInt64.max, count: MissCache.slotCount)
+            slots.update(repeating: 0, count: MissCache.slotCount)
             arenaUsed = 0
             used = 0
         }
@@ -196,8 +194,8 @@ struct MissCache: ~Copyable {
         arenaUsed += need
         let mask = MissCache.slotCount - 1
         var i = Int(truncatingIfNeeded: key.hash) & mask
-        while slots[i] != UInt64.max { i = (i + 1) & mask }
-        slots[i] = key.tag << 32 | UInt64(at)
+        while slots[i] != 0 { i = (i + 1) & mask }
+        slots[i] = key.tag << 32 | UInt64(at + 1)
         words[i] = key.word
         used += 1
     }
@@ -260,5 +258,93 @@ final class CharacterPairSet: @unchecked Sendable {
             if k == 0 { return false }
             slot = (slot + 1) & mask
         }
+    }
+}
+
+/// The encoder's first stop for pieces of 3 to 16 bytes (the direct tables take 1 and 2): each piece's bytes
+/// and its ids (up to three, so most identifiers and words that are not one token resolve here too), in a
+/// two-way set-associative table of 65,536 slots (2 MB: two slots per cache line, so a probe touches one
+/// line). A piece's ids depend on its bytes alone, so an entry stays right forever; a full set replaces its
+/// second slot. Zeroed memory is empty (a piece has at least one byte), so the table costs nothing until
+/// used. Slot: the first eight bytes and the next eight (zero-padded), length | id count << 8 | first id
+/// << 32, then the second and third ids.
+struct HotPieces: ~Copyable {
+    let slots: UnsafeMutablePointer<UInt64>
+    static let setBits = 15
+    static let maxBytes = 16
+
+    init() {
+        let bytes = (1 << HotPieces.setBits) * 2 * 4 * 8
+        slots = UnsafeMutableRawPointer(calloc(bytes, 1)!).bindMemory(to: UInt64.self, capacity: bytes / 8)
+    }
+
+    deinit { free(slots) }
+
+    /// The piece's words: its first eight bytes and the next eight, zero-padded. Reads 16 bytes when
+    /// `readable` allows.
+    @inline(__always)
+    static func words(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int,
+                      masks table: UnsafePointer<UInt64> = UnsafePointer(HotPieces.wordMasks)) -> (UInt64, UInt64) {
+        if readable >= 16 {
+            let raw = UnsafeRawPointer(p)
+            let masks = table + 2 &* n
+            return (raw.loadUnaligned(as: UInt64.self) & masks[0], raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & masks[1])
+        }
+        var w0: UInt64 = 0, w1: UInt64 = 0
+        for k in 0..<min(n, 8) { w0 |= UInt64(p[k]) &<< UInt64(k &* 8) }
+        if n > 8 { for k in 8..<n { w1 |= UInt64(p[k]) &<< UInt64((k &- 8) &* 8) } }
+        return (w0, w1)
+    }
+
+    /// For each length 0...16, the masks that keep that many bytes of the two words.
+    nonisolated(unsafe) static let wordMasks: UnsafeMutablePointer<UInt64> = {
+        let masks = UnsafeMutablePointer<UInt64>.allocate(capacity: 34)
+        for n in 0...16 {
+            masks[2 * n] = n >= 8 ? UInt64.max : (1 << UInt64(8 * n)) - 1
+            masks[2 * n + 1] = n <= 8 ? 0 : n == 16 ? UInt64.max : (1 << UInt64(8 * (n - 8))) - 1
+        }
+        return masks
+    }()
+
+    /// The table's memory, for loops that cannot borrow the table itself.
+    var view: HotPiecesView { HotPiecesView(slots: slots) }
+}
+
+/// Probes and inserts over `HotPieces`' memory.
+struct HotPiecesView {
+    let slots: UnsafeMutablePointer<UInt64>
+
+    /// The first slot of the piece's set.
+    @inline(__always)
+    func set(_ w0: UInt64, _ w1: UInt64, _ n: Int) -> UnsafeMutablePointer<UInt64> {
+        let h = (w0 ^ (w1 &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(truncatingIfNeeded: n)) &* 0xBF58_476D_1CE4_E5B9
+        return slots + 8 &* Int(truncatingIfNeeded: h &>> UInt64(64 - HotPieces.setBits))
+    }
+
+    /// Writes the piece's ids at `out` (three slots, whatever the count) and returns how many, or 0 if the piece
+    /// is not here.
+    @inline(__always)
+    func lookup(_ w0: UInt64, _ w1: UInt64, _ n: Int, into out: UnsafeMutablePointer<TokenID>) -> Int {
+        var slot = set(w0, w1, n)
+        let length = UInt64(truncatingIfNeeded: n)
+        if (slot[0] ^ w0) | (slot[1] ^ w1) | ((slot[2] ^ length) & 0xFF) != 0 {
+            slot += 4
+            if (slot[0] ^ w0) | (slot[1] ^ w1) | ((slot[2] ^ length) & 0xFF) != 0 { return 0 }
+        }
+        let meta = slot[2]
+        out[0] = TokenID(truncatingIfNeeded: meta &>> 32)
+        UnsafeMutableRawPointer(out + 1).storeBytes(of: slot[3], as: UInt64.self)
+        return Int(truncatingIfNeeded: (meta &>> 8) & 3)
+    }
+
+    /// Remembers the piece's ids (1 to 3 of them).
+    @inline(__always)
+    func insert(_ w0: UInt64, _ w1: UInt64, _ n: Int, ids: UnsafePointer<TokenID>, count: Int) {
+        var slot = set(w0, w1, n)
+        if slot[2] != 0 { slot += 4 }
+        slot[0] = w0
+        slot[1] = w1
+        slot[2] = UInt64(truncatingIfNeeded: n) | UInt64(truncatingIfNeeded: count) &<< 8 | UInt64(ids[0]) &<< 32
+        slot[3] = (count > 1 ? UInt64(ids[1]) : 0) | (count > 2 ? UInt64(ids[2]) &<< 32 : 0)
     }
 }

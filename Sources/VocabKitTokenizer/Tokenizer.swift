@@ -68,7 +68,8 @@ public final class Tokenizer: Sendable {
     }
 
     /// Encodes UTF-8 bytes and hands the ids to `sink` in order, a chunk at a time, so that callers that only
-    /// count need not hold every id.
+    /// count or stream need not hold every id: at most a few chunks' ids are held at once, whatever the input's
+    /// size. The whole input is validated before `sink` sees any id.
     public func encode(utf8 bytes: UnsafeRawBufferPointer, specialTokens: Bool = true, threads: Int = 1,
                        sink: (UnsafeBufferPointer<TokenID>) throws -> Void) throws {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else { return }
@@ -79,37 +80,30 @@ public final class Tokenizer: Sendable {
             if let bad = UTF8Validation.firstInvalidOffset(base, bytes.count) {
                 throw TokenizerError.invalidUTF8(offset: bad, path: nil)
             }
-            var out = TokenBuffer(capacity: bytes.count / 3 + 16)
-            withEncoder { $0.encode(base, bytes.count, specialTokens: specialTokens, into: &out) }
-            try sink(UnsafeBufferPointer(start: out.base, count: out.count))
+            try withEncoder { try $0.encode(base, bytes.count, specialTokens: specialTokens, sink: sink) }
             return
         }
-        // Chunks start at ASCII bytes, so the text is valid UTF-8 exactly when every chunk is: each worker
-        // validates its own chunks (no serial pass over the whole input) and claims the next free chunk when
-        // done, so a slow chunk does not hold back a fixed share of the others.
+        // Chunks start at ASCII bytes, so the text is valid UTF-8 exactly when every chunk is; the chunks
+        // validate in parallel first, so that an invalid byte anywhere is reported before any id is handed on.
         let chunkCount = chunks.count - 1
-        let results = ChunkResults(count: chunkCount)
-        let next = Atomic<Int>(0)
+        let invalid = ChunkValidation(chunks: chunks, base: base, threads: threads)
+        if let bad = invalid.firstInvalidOffset { throw TokenizerError.invalidUTF8(offset: bad, path: nil) }
+        let pipeline = ChunkPipeline(count: chunkCount, window: 4 * threads)
         nonisolated(unsafe) let start = base
-        DispatchQueue.concurrentPerform(iterations: min(threads, chunkCount)) { _ in
-            withEncoder { encoder in
-                while true {
-                    let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                    guard c < chunkCount else { break }
-                    let chunkStart = chunks[c], count = chunks[c + 1] - chunks[c]
-                    if let bad = UTF8Validation.firstInvalidOffset(start + chunkStart, count) {
-                        results.fail(c, at: chunkStart + bad)
-                        continue
+        try withoutActuallyEscaping(sink) { sink in
+            nonisolated(unsafe) let sink = sink
+            DispatchQueue.concurrentPerform(iterations: min(threads, chunkCount)) { _ in
+                withEncoder { encoder in
+                    while let c = pipeline.claim() {
+                        let chunkStart = chunks[c], count = chunks[c + 1] - chunks[c]
+                        var out = TokenBuffer(capacity: count / 3 + 16)
+                        encoder.encode(start + chunkStart, count, specialTokens: specialTokens, into: &out)
+                        pipeline.finish(c, out, sink: sink)
                     }
-                    var out = TokenBuffer(capacity: count / 3 + 16)
-                    encoder.encode(start + chunkStart, count, specialTokens: specialTokens, into: &out)
-                    results.store(c, out)
                 }
             }
         }
-        results.collect()
-        if let bad = results.firstInvalidOffset { throw TokenizerError.invalidUTF8(offset: bad, path: nil) }
-        for c in 0..<chunkCount { try results.withIDs(c) { try sink($0) } }
+        try pipeline.check()
     }
 
     /// The first split point in `from..<limit` (limit < n) where the pre-tokenizer's split rule says pieces
@@ -121,11 +115,12 @@ public final class Tokenizer: Sendable {
         return vocabulary.preTokenizer.scanner.firstSafeSplit(p, n, from: from, limit: limit)
     }
 
-    /// Chunk boundaries for parallel encoding, about `pieces` chunks of at least 64 KiB, at safe split points.
+    /// Chunk boundaries for parallel encoding, about `pieces` chunks of 64 KiB to 1 MiB (more chunks for
+    /// large inputs, so that the ids held while chunks wait for their turn stay bounded), at safe split points.
     func chunkBounds(_ p: UnsafePointer<UInt8>, _ n: Int, pieces: Int) -> [Int] {
         let minimum = 1 << 16
         guard n >= 2 * minimum else { return [0, n] }
-        let target = max(n / pieces, minimum)
+        let target = min(max(n / pieces, minimum), 1 << 20)
         var bounds = [0]
         var at = target
         while at < n - minimum {
@@ -146,7 +141,9 @@ public final class Tokenizer: Sendable {
     package func pieces(of text: String) -> [[UInt8]] { vocabulary.preTokenizer.pieces(of: text) }
 
     /// NFC as the tokenizer applies it.
-    package static func nfc(_ bytes: [UInt8]) -> [UInt8] { NFCNormalizer.normalize(bytes) }
+    package static func nfc(_ bytes: [UInt8], window: Int = 1 << 16) -> [UInt8] {
+        NFCNormalizer.normalize(bytes, window: window)
+    }
 
     /// The bytes the ids stand for (special tokens give their text). Ids outside the vocabulary throw.
     public func decode(_ ids: some Sequence<TokenID>) throws -> [UInt8] {
@@ -169,7 +166,8 @@ public final class ReusableEncoder {
         encoder = Encoder(tokenizer)
     }
 
-    /// Encodes valid UTF-8 (throws `invalidUTF8` otherwise) on this thread and hands the ids to `sink`.
+    /// Encodes valid UTF-8 (throws `invalidUTF8` otherwise) on this thread and hands the ids to `sink`, a
+    /// bounded number at a time.
     public func encode(utf8 bytes: UnsafeRawBufferPointer, specialTokens: Bool = true,
                        sink: (UnsafeBufferPointer<TokenID>) throws -> Void) throws {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else { return }
@@ -177,64 +175,113 @@ public final class ReusableEncoder {
             throw TokenizerError.invalidUTF8(offset: bad, path: nil)
         }
         out.count = 0
-        encoder.encode(base, bytes.count, specialTokens: specialTokens, into: &out)
-        try sink(UnsafeBufferPointer(start: out.base, count: out.count))
+        try withoutActuallyEscaping(sink) { body in
+            let drain = TokenDrain(body)
+            out.drain = drain
+            defer { out.drain = nil }
+            encoder.encode(base, bytes.count, specialTokens: specialTokens, into: &out)
+            out.flush()
+            try drain.check()
+        }
     }
 }
 
-/// Per-chunk results written by concurrent workers, each slot by exactly one worker; the ids stay in the
-/// worker's buffer (handed over, not copied) until the sink reads them in order. Slots are plain memory, one
-/// per chunk, so workers never touch shared array storage; each worker publishes its slots with a releasing
-/// increment of `finished`, and the reader acquires it before reading, so the hand-over is explicit (and
-/// ThreadSanitizer sees it) rather than left to the thread pool's join.
-final class ChunkResults: @unchecked Sendable {
-    private let count: Int
-    private let ids: UnsafeMutablePointer<UnsafeMutablePointer<TokenID>?>
-    private let counts: UnsafeMutablePointer<Int>
-    /// The first bad byte of each chunk, or -1.
-    private let invalid: UnsafeMutablePointer<Int>
-    private let finished = Atomic<Int>(0)
+/// UTF-8 validation of the chunks of a parallel encode, spread over the threads.
+struct ChunkValidation {
+    /// The first bad byte of the text, or nil.
+    let firstInvalidOffset: Int?
 
-    init(count: Int) {
+    init(chunks: [Int], base: UnsafePointer<UInt8>, threads: Int) {
+        let chunkCount = chunks.count - 1
+        let firstBad = Atomic<Int>(Int.max)
+        let next = Atomic<Int>(0)
+        nonisolated(unsafe) let start = base
+        DispatchQueue.concurrentPerform(iterations: min(threads, chunkCount)) { _ in
+            while true {
+                let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard c < chunkCount else { break }
+                guard chunks[c] < firstBad.load(ordering: .relaxed) else { continue }
+                if let bad = UTF8Validation.firstInvalidOffset(start + chunks[c], chunks[c + 1] - chunks[c]) {
+                    _ = firstBad.min(chunks[c] + bad, ordering: .relaxed)
+                }
+            }
+        }
+        let bad = firstBad.load(ordering: .relaxed)
+        firstInvalidOffset = bad == Int.max ? nil : bad
+    }
+}
+
+/// The hand-over of a parallel encode's chunks to the sink, in order, as they finish. Workers claim chunks
+/// in order, but no further than `window` chunks past the first one not yet handed on, so the ids held at
+/// once stay bounded (a permit per chunk in flight); whichever worker finishes the chunk the sink waits for
+/// hands it, and every finished chunk after it, to the sink. Results and the sink's calls are serialised by
+/// one lock, so the sink is never called concurrently and ThreadSanitizer sees every hand-over.
+final class ChunkPipeline: @unchecked Sendable {
+    private let count: Int
+    private let permits: DispatchSemaphore
+    private let window: Int
+    private let lock = Lock()
+    private var nextClaim = 0
+    /// Ids of finished chunks not yet handed on, by chunk.
+    private var finished: [Int: (ids: UnsafeMutablePointer<TokenID>, count: Int)] = [:]
+    /// The next chunk to hand on.
+    private var nextOut = 0
+    /// Whether a worker is calling the sink now.
+    private var sinking = false
+    private var error: (any Error)?
+
+    init(count: Int, window: Int) {
         self.count = count
-        ids = .allocate(capacity: count)
-        ids.initialize(repeating: nil, count: count)
-        counts = .allocate(capacity: count)
-        counts.initialize(repeating: 0, count: count)
-        invalid = .allocate(capacity: count)
-        invalid.initialize(repeating: -1, count: count)
+        self.window = window
+        permits = DispatchSemaphore(value: window)
     }
 
     deinit {
-        for i in 0..<count { ids[i]?.deallocate() }
-        ids.deallocate()
-        counts.deallocate()
-        invalid.deallocate()
+        for (_, chunk) in finished { chunk.ids.deallocate() }
     }
 
-    func store(_ i: Int, _ buffer: consuming TokenBuffer) {
-        let (storage, n) = buffer.takeStorage()
-        ids[i] = storage
-        counts[i] = n
-        finished.wrappingAdd(1, ordering: .releasing)
+    /// The next chunk to encode, or nil when none is left (or the sink failed). May wait for the sink.
+    func claim() -> Int? {
+        permits.wait()
+        return lock.withLock {
+            guard error == nil, nextClaim < count else {
+                permits.signal()  // pass the wake-up on to the next waiting worker
+                return nil
+            }
+            nextClaim += 1
+            return nextClaim - 1
+        }
     }
 
-    func fail(_ i: Int, at offset: Int) {
-        invalid[i] = offset
-        finished.wrappingAdd(1, ordering: .releasing)
+    /// Stores chunk `c`'s ids; hands on every chunk now ready, in order, unless another worker is doing so.
+    func finish(_ c: Int, _ buffer: consuming TokenBuffer, sink: (UnsafeBufferPointer<TokenID>) throws -> Void) {
+        let chunk = buffer.takeStorage()
+        var ready: (ids: UnsafeMutablePointer<TokenID>, count: Int)? = nil
+        lock.withLock {
+            finished[c] = chunk
+            if !sinking, let next = finished.removeValue(forKey: nextOut) {
+                sinking = true
+                ready = next
+            }
+        }
+        while let (ids, n) = ready {
+            if error == nil {
+                do { try sink(UnsafeBufferPointer(start: ids, count: n)) } catch { lock.withLock { self.error = error } }
+            }
+            ids.deallocate()
+            permits.signal()
+            ready = lock.withLock {
+                nextOut += 1
+                if let next = finished.removeValue(forKey: nextOut) { return next }
+                sinking = false
+                return nil
+            }
+        }
     }
 
-    /// Call once every chunk is stored or failed: makes the workers' writes visible to this thread.
-    func collect() {
-        let done = finished.load(ordering: .acquiring)
-        assert(done == count, "ChunkResults read before every chunk was stored")
-    }
-
-    /// The first bad byte in the text: chunks are in text order.
-    var firstInvalidOffset: Int? { (0..<count).lazy.map { self.invalid[$0] }.first { $0 >= 0 } }
-
-    func withIDs(_ i: Int, _ body: (UnsafeBufferPointer<TokenID>) throws -> Void) rethrows {
-        try body(UnsafeBufferPointer(start: ids[i], count: counts[i]))
+    /// Rethrows the sink's error, if it threw.
+    func check() throws {
+        if let error = lock.withLock({ error }) { throw error }
     }
 }
 
@@ -265,7 +312,9 @@ struct Encoder: ~Copyable {
     /// Whether a whole piece found in the vocabulary must also be a token BPE reproduces (it need not when
     /// the pre-tokenizer ignores merges for whole pieces).
     let checksWholePieces: Bool
-    let notSelfEncoding: Set<UInt32>
+    /// Bit per id: the token's bytes BPE to something else (`Vocabulary.notSelfEncoding`, as bits: a Set's
+    /// hashing cost as much as the rest of a first-seen piece).
+    let notSelfEncoding: UnsafePointer<UInt64>
     let scanner: any PieceScanner.Type
     let normalizesNFC: Bool
     let byteTokens: UnsafeMutablePointer<UInt32>
@@ -275,15 +324,12 @@ struct Encoder: ~Copyable {
     /// Fetched on the first non-ASCII piece that needs it (building it takes a few milliseconds).
     var characterPairs: CharacterPairSet?
     let splitsCharacters: Bool
-    var segmentEnds: UnsafeMutablePointer<Int>
-    var segmentCapacity = 4096
-    /// A small direct-mapped cache in front of the vocabulary table (8 MB, mostly cache misses, and for pieces
-    /// over eight bytes two more dependent loads to compare the bytes): frequent pieces of up to sixteen bytes
-    /// resolve from L1/L2. Four words per slot (half a cache line): tag and id as in PieceTable, the piece's
-    /// first two words, and one spare.
-    let hot: UnsafeMutablePointer<UInt64>
-    static let hotSlots = 1 << 14
+    /// Pieces of 3 to 16 bytes already encoded (or found in the vocabulary), with their ids: one probe of
+    /// one cache line, where the vocabulary's table (8 MB) mostly misses the CPU caches.
+    let hot = HotPieces()
     var scratch = TokenBuffer(capacity: 256)
+    /// The scanner's class masks for the block being encoded.
+    let classMasks = ClassMasks()
 
     init(_ tokenizer: Tokenizer) {
         self.tokenizer = tokenizer
@@ -291,7 +337,7 @@ struct Encoder: ~Copyable {
         pieceTable = v.pieceTable
         offsets = v.tokenOffsets
         blob = v.tokenBytes
-        notSelfEncoding = v.notSelfEncoding
+        notSelfEncoding = UnsafePointer(v.notSelfEncodingBits)
         hasNotSelfEncoding = !v.notSelfEncoding.isEmpty
         checksWholePieces = hasNotSelfEncoding && !v.preTokenizer.ignoresMerges
         scanner = v.preTokenizer.scanner
@@ -301,14 +347,22 @@ struct Encoder: ~Copyable {
         bpe = BytePairEncoder(vocabulary: v)
         characterPairs = nil
         splitsCharacters = v.mergesAreMonotone
-        segmentEnds = .allocate(capacity: segmentCapacity)
-        hot = .allocate(capacity: 4 * Encoder.hotSlots)
-        hot.initialize(repeating: UInt64.max, count: 4 * Encoder.hotSlots)
     }
 
     deinit {
-        hot.deallocate()
-        segmentEnds.deallocate()
+        classMasks.deallocate()
+    }
+
+    /// Encodes into a bounded buffer that hands its ids to `sink` whenever it fills, and at the end.
+    mutating func encode(_ p: UnsafePointer<UInt8>, _ n: Int, specialTokens: Bool,
+                         sink: (UnsafeBufferPointer<TokenID>) throws -> Void) throws {
+        try withoutActuallyEscaping(sink) { body in
+            let drain = TokenDrain(body)
+            var out = TokenBuffer(capacity: 1 << 16, drain: drain)
+            encode(p, n, specialTokens: specialTokens, into: &out)
+            out.flush()
+            try drain.check()
+        }
     }
 
     mutating func encode(_ p: UnsafePointer<UInt8>, _ n: Int, specialTokens: Bool, into out: inout TokenBuffer) {
@@ -364,18 +418,82 @@ struct Encoder: ~Copyable {
         }
     }
 
+    /// The hot loop: the scanner marks a block's piece starts (`PieceScanner.markBlock`), and each piece is
+    /// resolved from the direct tables (1 and 2 bytes) or the hot table (3 to 16 bytes) with its ids written
+    /// straight into `out`; everything else goes to `encodePiece`. Room for a block's ids is made once: a
+    /// piece has at most as many ids as bytes.
     @inline(__always)
     mutating func encodePieces<S: PieceScanner>(_ scanner: S.Type, _ p: UnsafePointer<UInt8>, _ n: Int,
                                                 into out: inout TokenBuffer) {
+        var masks = classMasks
+        let byteTokens = self.byteTokens, pairTokens = self.pairTokens
+        let hot = self.hot.view
+        let wordMasks = UnsafePointer(HotPieces.wordMasks)
+        let room = ClassMasks.blockBytes + 256
         var i = 0
         while i < n {
-            let e = S.pieceEnd(p, n, at: i)
-            encodePiece(p + i, e - i, readable: n - i, into: &out)
-            i = e
+            let trusted = S.markBlock(&masks, p, n, from: i)
+            let base = masks.base
+            let starts = UnsafePointer(masks.starts)
+            let stop = min(i &+ ClassMasks.blockBytes, n) &- base, last = trusted &- base
+            var at = i &- base
+            let first = at
+            if trusted == i {
+                // Nothing decided ahead (no block-wide rules, or a run longer than the block): the slow way.
+                let end = S.pieceEnd(p, n, at: i)
+                encodePiece(p + i, end - i, readable: n - i, into: &out)
+                i = end
+                continue
+            }
+            var w = at &>> 6
+            var bits = starts[w] & (~1 &<< UInt64(truncatingIfNeeded: at & 63))
+            out.reserve(room)
+            var ids = out.base + out.count
+            while at < stop {
+                while bits == 0 {
+                    w &+= 1
+                    bits = starts[w]
+                }
+                let end = w &<< 6 | bits.trailingZeroBitCount
+                guard end <= last else { break }
+                bits &= bits &- 1
+                let start = base &+ at, length = end &- at
+                at = end
+                let q = p + start
+                if length <= 2 {
+                    let id = length == 1 ? byteTokens[Int(q[0])] : pairTokens[Int(q[0]) | Int(q[1]) &<< 8]
+                    if id != UInt32.max {
+                        ids.pointee = id
+                        ids += 1
+                        continue
+                    }
+                } else if length <= HotPieces.maxBytes && n &- start >= 16 {
+                    let (w0, w1) = HotPieces.words(q, length, readable: 16, masks: wordMasks)
+                    let found = hot.lookup(w0, w1, length, into: ids)
+                    if found > 0 {
+                        ids += found
+                        continue
+                    }
+                }
+                out.count = ids - out.base
+                encodePiece(q, length, readable: n &- start, into: &out)
+                out.reserve(room)
+                ids = out.base + out.count
+            }
+            out.count = ids - out.base
+            i = base &+ at
+            if at == first {
+                // Not even the first piece is decided within the block: one piece the slow way.
+                let end = S.pieceEnd(p, n, at: i)
+                encodePiece(p + i, end - i, readable: n - i, into: &out)
+                i = end
+            }
         }
     }
 
-    @inline(__always)
+    /// A piece the hot loop did not resolve: the hot table, the miss cache (pieces that are not one token, and
+    /// every piece of more than 16 bytes), the vocabulary, the piece's segments, or BPE. Remembers the result:
+    /// pieces of up to 16 bytes and 3 ids in the hot table, the others in the miss cache.
     mutating func encodePiece(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int, into out: inout TokenBuffer) {
         if n <= 2 {
             let id = n == 1 ? byteTokens[Int(p[0])] : pairTokens[Int(p[0]) | Int(p[1]) &<< 8]
@@ -384,43 +502,67 @@ struct Encoder: ~Copyable {
                 return
             }
         }
-        let key = PieceKey(p, n, readable: readable)
-        let h = 4 &* (Int(truncatingIfNeeded: key.hash >> 20) & (Encoder.hotSlots &- 1))
-        let cached = hot[h]
-        if n <= 16 && cached >> 32 == key.tag && hot[h &+ 1] == key.word && hot[h &+ 2] == key.word2 {
-            out.append(UInt32(truncatingIfNeeded: cached))
-            return
-        }
-        let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
-        if id != UInt32.max && !(checksWholePieces && notSelfEncoding.contains(id)) {
-            if n <= 16 {
-                hot[h] = key.tag << 32 | UInt64(id)
-                hot[h &+ 1] = key.word
-                hot[h &+ 2] = key.word2
+        let short = n <= HotPieces.maxBytes
+        let (w0, w1) = short ? HotPieces.words(p, n, readable: readable) : (0, 0)
+        if short {
+            out.reserve(3)
+            let found = hot.view.lookup(w0, w1, n, into: out.base + out.count)
+            if found > 0 {
+                out.count += found
+                return
             }
-            out.append(id)
-            return
+        }
+        let key = PieceKey(p, n, readable: readable)
+        let cacheable = n <= MissCache.maxPieceBytes
+        // Short pieces the hot table does not hold are mostly tokens seen for the first time: the vocabulary
+        // first. Long ones (CJK runs) are mostly not tokens: the cache first.
+        if short {
+            let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
+            if id != UInt32.max && !(checksWholePieces && notSelfEncoding[Int(id) &>> 6] &>> UInt64(id & 63) & 1 != 0) {
+                out.append(id)
+                withUnsafePointer(to: id) { hot.view.insert(w0, w1, n, ids: $0, count: 1) }
+                return
+            }
+        }
+        if cacheable && cache.lookup(key, p, into: &out) { return }
+        let before = out.count, handedOn = out.handedOn
+        encodeUncached(key, p, n, readable: readable, lookedUp: short, into: &out)
+        // Remembered only when no drain handed part of the ids on meanwhile.
+        guard out.handedOn == handedOn else { return }
+        let added = out.count - before
+        if short && added <= 3 {
+            hot.view.insert(w0, w1, n, ids: out.base + before, count: added)
+        } else if cacheable {
+            cache.insert(key, p, ids: out.base + before, count: added)
+        }
+    }
+
+    /// The vocabulary (unless `lookedUp` already), the piece's segments, or BPE.
+    mutating func encodeUncached(_ key: PieceKey, _ p: UnsafePointer<UInt8>, _ n: Int, readable: Int, lookedUp: Bool,
+                                 into out: inout TokenBuffer) {
+        if !lookedUp {
+            let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
+            if id != UInt32.max && !(checksWholePieces && notSelfEncoding[Int(id) &>> 6] &>> UInt64(id & 63) & 1 != 0) {
+                out.append(id)
+                return
+            }
         }
         if splitsCharacters, n > 6, p[n - 1] >= 0x80 || p[0] >= 0x80 {
             if characterPairs == nil { characterPairs = tokenizer.vocabulary.characterPairs }
             let pairs = characterPairs!
-            if n + 1 > segmentCapacity {
-                segmentEnds.deallocate()
-                segmentCapacity = n + 1
-                segmentEnds = .allocate(capacity: segmentCapacity)
-            }
-            let segments = bpe.segmentEnds(p, n, pairs: pairs, into: segmentEnds)
-            if segments > 1 {
+            var i = 0, previous: UInt32 = 0
+            var end = bpe.nextSegmentEnd(p, n, at: &i, previous: &previous, pairs: pairs)
+            if end < n {
                 var start = 0
-                for k in 0..<segments {
-                    let end = segmentEnds[k]
+                while true {
                     encodeSegment(p + start, end - start, readable: readable - start, into: &out)
+                    if end == n { return }
                     start = end
+                    end = bpe.nextSegmentEnd(p, n, at: &i, previous: &previous, pairs: pairs)
                 }
-                return
             }
         }
-        encodeMiss(key, p, n, into: &out)
+        bpe.encodeWithMerges(p, n, into: &out)
     }
 
     /// A part of a piece that no merge crosses: a token, a cached result, or BPE.
@@ -428,7 +570,7 @@ struct Encoder: ~Copyable {
     mutating func encodeSegment(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int, into out: inout TokenBuffer) {
         let key = PieceKey(p, n, readable: readable)
         let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
-        if id != UInt32.max && !(hasNotSelfEncoding && notSelfEncoding.contains(id)) {
+        if id != UInt32.max && !(hasNotSelfEncoding && notSelfEncoding[Int(id) &>> 6] &>> UInt64(id & 63) & 1 != 0) {
             out.append(id)
             return
         }

@@ -55,6 +55,10 @@ public final class Vocabulary: @unchecked Sendable {
     let pairTokens: UnsafeMutablePointer<UInt32>
     let pieceTable: PieceTable
     let mergeTable: MergeTable
+    /// The merge of each pair of single-byte tokens (priority << 32 | result, as `MergeTable.lookup` gives it,
+    /// or UInt64.max), by their bytes with the first in the low 8 bits: BPE's first round of pair lookups on
+    /// text it has not seen, from 512 KB that stay in cache instead of the merge table's megabytes.
+    let bytePairMerges: UnsafeMutablePointer<UInt64>
     /// For each token, the lowest rank of a merge with it on the left whose right part starts with a byte
     /// >= 0x80 (resp. on the right, after a part ending with such a byte); UInt32.max if none. These bound
     /// what can join a character to a neighbouring non-ASCII character.
@@ -76,6 +80,8 @@ public final class Vocabulary: @unchecked Sendable {
     }
     /// Tokens whose own bytes do not BPE-encode to themselves; the piece table may not shortcut them.
     private(set) var notSelfEncoding: Set<UInt32>
+    /// The same, a bit per id.
+    let notSelfEncodingBits: UnsafeMutablePointer<UInt64>
 
     /// - Parameters:
     ///   - tokens: the bytes of each id, nil for ids that are not BPE tokens.
@@ -165,11 +171,15 @@ public final class Vocabulary: @unchecked Sendable {
         }
         let rankFollowsResult = zip(merges, merges.dropFirst()).allSatisfy { $0.result < $1.result }
         mergeTable = MergeTable(capacity: merges.count, idCount: idCount, rankFollowsResult: rankFollowsResult)
+        bytePairMerges = .allocate(capacity: 1 << 16)
+        bytePairMerges.initialize(repeating: UInt64.max, count: 1 << 16)
         lowestRankAsLeft = .allocate(capacity: idCount)
         lowestRankAsLeft.initialize(repeating: UInt32.max, count: idCount)
         lowestRankAsRight = .allocate(capacity: idCount)
         lowestRankAsRight.initialize(repeating: UInt32.max, count: idCount)
         self.notSelfEncoding = []
+        notSelfEncodingBits = .allocate(capacity: idCount / 64 + 1)
+        notSelfEncodingBits.initialize(repeating: 0, count: idCount / 64 + 1)
         guard idCount <= MergeTable.maximumId else {
             throw TokenizerError.unsupportedVocabulary(path: source, reason: "\(idCount) ids; at most \(MergeTable.maximumId) are supported")
         }
@@ -190,6 +200,13 @@ public final class Vocabulary: @unchecked Sendable {
                     path: source, reason: "merge \(rank): tokens \(m.left) and \(m.right) joined are not token \(m.result)")
             }
             mergeTable.insert(left: m.left, right: m.right, rank: UInt32(rank), result: m.result)
+            if lc == 1 && rc == 1 {
+                let pair = Int(tokenBytes[l]) | Int(tokenBytes[r]) << 8
+                // As the merge table does: a repeated pair keeps its first rank; the byte must map to this token.
+                if bytePairMerges[pair] == UInt64.max && byteTokens[Int(tokenBytes[l])] == m.left && byteTokens[Int(tokenBytes[r])] == m.right {
+                    bytePairMerges[pair] = UInt64(rankFollowsResult ? m.result : UInt32(rank)) << 32 | UInt64(m.result)
+                }
+            }
         }
         var producedAt = [Int32](repeating: -1, count: idCount)
         var monotone = true
@@ -208,6 +225,7 @@ public final class Vocabulary: @unchecked Sendable {
             throw malformed("id \(bad), listed as not encoding to itself, is not a token")
         }
         self.notSelfEncoding = notSelfEncoding ?? computeNotSelfEncoding()
+        for id in self.notSelfEncoding { notSelfEncodingBits[Int(id) >> 6] |= 1 << UInt64(id & 63) }
         // Whole two-byte pieces resolve through `pairTokens`; a token BPE does not reproduce must not, unless
         // whole pieces skip the merges.
         if !preTokenizer.ignoresMerges {
@@ -241,6 +259,8 @@ public final class Vocabulary: @unchecked Sendable {
         isBPEToken.deallocate()
         byteTokens.deallocate()
         pairTokens.deallocate()
+        bytePairMerges.deallocate()
+        notSelfEncodingBits.deallocate()
         lowestRankAsLeft.deallocate()
         lowestRankAsRight.deallocate()
     }
@@ -373,6 +393,21 @@ extension Vocabulary {
             if let base = b.baseAddress { bpe.encodeWithMerges(base, b.count, into: &out, forceHeap: forceHeap) }
         }
         return Array(UnsafeBufferPointer(start: out.base, count: out.count))
+    }
+
+    /// Merge-rank BPE of raw bytes on one heap however long they are (`windowed` false), or window by window
+    /// with the given window and margin (see `WindowState`); with the number of joins that failed and were
+    /// repaired.
+    package func bytePairEncode(_ bytes: [UInt8], windowed: Bool, windowBytes: Int = 1 << 14,
+                                windowMargin: Int = 1 << 10) -> (ids: [TokenID], repairs: Int) {
+        var bpe = BytePairEncoder(vocabulary: self)
+        bpe.windowBytes = windowBytes
+        bpe.windowMargin = windowMargin
+        var out = TokenBuffer()
+        bytes.withUnsafeBufferPointer { b in
+            if let base = b.baseAddress { bpe.encodeWithMerges(base, b.count, into: &out, forceHeap: true, windowed: windowed) }
+        }
+        return (Array(UnsafeBufferPointer(start: out.base, count: out.count)), bpe.windowRepairs)
     }
 }
 

@@ -19,7 +19,8 @@ struct BenchTokenizeCommand: ParsableCommand {
         cold: the first encode with empty caches. warm: the best of --iterations further encodes of the same \
         file (the encoders' caches, kept between calls, have seen this very text). With --warm-up FILE…: the \
         encode of each file right after encoding only the warm-up files (other text of the same kind), the \
-        steady state of a long-running process on unseen text.
+        steady state of a long-running process on unseen text. Each figure is also given by the process's CPU \
+        time (JSON keys *_cpu_*), which other jobs on a shared machine disturb less than the clock.
         """
     )
 
@@ -57,18 +58,20 @@ struct BenchTokenizeCommand: ParsableCommand {
                 var tokens = 0
                 // A tokenizer of its own per measurement: encoders and their caches live in the tokenizer.
                 let fresh = Tokenizer(vocabulary: tokenizer.vocabulary)
-                let coldStart = DispatchTime.now()
+                let coldStart = DispatchTime.now(), coldCPU = processCPUSeconds()
                 try fresh.encode(utf8: input.bytes, threads: threads) { tokens += $0.count }
-                let cold = seconds(since: coldStart)
-                var best = Double.infinity
+                let cold = seconds(since: coldStart), coldCPUTime = processCPUSeconds() - coldCPU
+                var best = Double.infinity, bestCPU = Double.infinity
                 for _ in 0..<max(iterations, 1) {
-                    let t = DispatchTime.now()
+                    let t = DispatchTime.now(), c = processCPUSeconds()
                     try fresh.encode(utf8: input.bytes, threads: threads) { _ in }
                     best = min(best, seconds(since: t))
+                    bestCPU = min(bestCPU, processCPUSeconds() - c)
                 }
                 var row: [String: Any] = ["file": file, "bytes": input.bytes.count, "tokens": tokens, "threads": threads,
                                           "cold_seconds": cold, "warm_seconds": best,
-                                          "cold_mb_per_s": mb / cold, "mb_per_s": mb / best]
+                                          "cold_mb_per_s": mb / cold, "mb_per_s": mb / best,
+                                          "cold_cpu_mb_per_s": mb / coldCPUTime, "cpu_mb_per_s": mb / bestCPU]
                 let others = warmUp.filter { $0 != file }
                 if !others.isEmpty {
                     let steady = Tokenizer(vocabulary: tokenizer.vocabulary)
@@ -76,11 +79,12 @@ struct BenchTokenizeCommand: ParsableCommand {
                         let text = try InputText(path: other)  // kept alive: its bytes are a mapping it owns
                         try steady.encode(utf8: text.bytes, threads: threads) { _ in }
                     }
-                    let t = DispatchTime.now()
+                    let t = DispatchTime.now(), c = processCPUSeconds()
                     try steady.encode(utf8: input.bytes, threads: threads) { _ in }
-                    let s = seconds(since: t)
+                    let s = seconds(since: t), cpu = processCPUSeconds() - c
                     row["steady_seconds"] = s
                     row["steady_mb_per_s"] = mb / s
+                    row["steady_cpu_mb_per_s"] = mb / cpu
                 }
                 rows.append(row)
             }
@@ -102,6 +106,13 @@ struct BenchTokenizeCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// CPU time of the whole process (every thread), in seconds.
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 
 func seconds(since start: DispatchTime) -> Double {

@@ -46,41 +46,44 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors(hint: replaceInvalidHint) {
             let tokenizer = try vocabulary.tokenizer()
+            let v = tokenizer.vocabulary
+            let out = OutputWriter()
+            // ids and pieces are written as the chunks arrive, so nothing but a few chunks' ids is held whatever
+            // the input's size; json and table print the count first, so they keep every id.
             var ids: [UInt32] = []
             var total = 0
+            let handle = { (chunk: UnsafeBufferPointer<TokenID>) in
+                defer { total += chunk.count }
+                if count { return }
+                switch format {
+                case .ids:
+                    DecimalIDs.write(chunk, separatedBy: 0x20, leadingSeparator: total > 0, to: out)
+                case .pieces:
+                    for (k, id) in chunk.enumerated() {
+                        if total + k > 0 { out.write(" ") }
+                        out.write(ByteLevel.encode(v.bytes(of: Int(id))))
+                    }
+                case .json, .table:
+                    ids.append(contentsOf: chunk)
+                }
+            }
             if let file {
                 let input = try InputText(path: file)
                 if replaceInvalid { input.replaceInvalidUTF8() }
                 do {
-                    try tokenizer.encode(utf8: input.bytes, specialTokens: !noSpecial, threads: threads) { chunk in
-                        total += chunk.count
-                        if !count { ids.append(contentsOf: chunk) }
-                    }
+                    try tokenizer.encode(utf8: input.bytes, specialTokens: !noSpecial, threads: threads, sink: handle)
                 } catch TokenizerError.invalidUTF8(let offset, _) {
                     throw TokenizerError.invalidUTF8(offset: offset, path: file)
                 }
             } else {
-                ids = tokenizer.encode(text!, specialTokens: !noSpecial).map { UInt32($0) }
-                total = ids.count
+                tokenizer.encode(text!, specialTokens: !noSpecial).withUnsafeBufferPointer { handle($0) }
             }
-            let out = OutputWriter()
             if count {
                 out.write("\(total)\n")
                 return
             }
-            let v = tokenizer.vocabulary
             switch format {
-            case .ids:
-                for (k, id) in ids.enumerated() {
-                    if k > 0 { out.write(bytes: CollectionOfOne(0x20)) }
-                    out.write(id)
-                }
-                out.write("\n")
-            case .pieces:
-                for (k, id) in ids.enumerated() {
-                    if k > 0 { out.write(" ") }
-                    out.write(ByteLevel.encode(v.bytes(of: Int(id))))
-                }
+            case .ids, .pieces:
                 out.write("\n")
             case .json:
                 out.write("{\"count\":\(ids.count),\"ids\":[")
@@ -104,6 +107,70 @@ struct TokenizeCommand: ParsableCommand {
                 out.write("\(ids.count) tokens\n")
             }
         }
+    }
+}
+
+/// Ids as decimal text, formatted a block at a time into one buffer (`tokenize --format ids` writes tens of
+/// millions of them; one `write` per digit made formatting cost twice the encoding).
+enum DecimalIDs {
+    /// "00", "01", … "99".
+    private static let pairs: [UInt8] = {
+        var digits = [UInt8]()
+        for v in 0..<100 {
+            digits.append(UInt8(48 + v / 10))
+            digits.append(UInt8(48 + v % 10))
+        }
+        return digits
+    }()
+
+    static func write(_ ids: UnsafeBufferPointer<TokenID>, separatedBy separator: UInt8, leadingSeparator: Bool,
+                      to out: OutputWriter) {
+        let block = 4096
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: block * 11) { text in
+            pairs.withUnsafeBufferPointer { pairs in
+                var start = 0
+                while start < ids.count {
+                    let end = min(ids.count, start + block)
+                    var n = 0
+                    for k in start..<end {
+                        if k > 0 || leadingSeparator {
+                            text[n] = separator
+                            n += 1
+                        }
+                        n += format(ids[k], into: text.baseAddress! + n, pairs: pairs.baseAddress!)
+                    }
+                    out.write(bytes: UnsafeBufferPointer(start: text.baseAddress, count: n))
+                    start = end
+                }
+            }
+        }
+    }
+
+    /// Writes the digits of `v` at `p`; returns how many.
+    @inline(__always)
+    static func format(_ v: UInt32, into p: UnsafeMutablePointer<UInt8>, pairs: UnsafePointer<UInt8>) -> Int {
+        var length = 1
+        var limit: UInt32 = 10
+        while length < 10 && v >= limit {
+            length += 1
+            limit = limit &* 10
+        }
+        var rest = v
+        var at = length
+        while rest >= 100 {
+            let pair = Int(rest % 100) * 2
+            rest /= 100
+            at -= 2
+            p[at] = pairs[pair]
+            p[at + 1] = pairs[pair + 1]
+        }
+        if rest >= 10 {
+            p[at - 2] = pairs[Int(rest) * 2]
+            p[at - 1] = pairs[Int(rest) * 2 + 1]
+        } else {
+            p[at - 1] = UInt8(48 + rest)
+        }
+        return length
     }
 }
 

@@ -102,6 +102,76 @@ final class PropertyTests: XCTestCase {
         }
     }
 
+    /// The validator checks 64 bytes at a time: characters and bad bytes at every position around the groups'
+    /// edges, and sequences cut by the end.
+    func testUTF8ValidationAcrossGroupEdges() {
+        var rng = SeededGenerator(seed: 9)
+        let characters = ["a", "é", "中", "😀", "\u{10FFFF}", "\u{800}", "\u{D7FF}", "\u{E000}", "\u{10000}", "\u{FFFF}"]
+        let bad: [[UInt8]] = [[0xED, 0xA0, 0x80], [0xC0, 0xAF], [0xC1, 0xBF], [0xE0, 0x9F, 0xBF], [0xF0, 0x8F, 0xBF, 0xBF],
+                              [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80], [0xFF], [0x80], [0xBF], [0xE2, 0x82], [0xF0, 0x9F, 0x98],
+                              [0xC2], [0xE4, 0xB8, 0xC0]]
+        for round in 0..<4000 {
+            var bytes = [UInt8]()
+            let length = 60 + Int(rng.next() % 200)
+            while bytes.count < length { bytes += Array(characters[Int(rng.next() % UInt64(characters.count))].utf8) }
+            if round % 3 != 0 {
+                let edge = 64 * (1 + Int(rng.next() % 3)) - 4 + Int(rng.next() % 8)
+                bytes.insert(contentsOf: bad[Int(rng.next() % UInt64(bad.count))], at: min(edge, bytes.count))
+            } else if round % 6 == 0 {
+                bytes.removeLast(Int(rng.next() % 3))  // may cut the last character
+            }
+            let ours = bytes.withUnsafeBufferPointer { UTF8Validation.firstInvalidOffset($0.baseAddress!, $0.count) }
+            XCTAssertEqual(ours == nil, String(validating: bytes, as: UTF8.self) != nil, "\(bytes)")
+            if let offset = ours {
+                XCTAssertNotNil(String(validating: bytes[0..<offset], as: UTF8.self), "\(bytes) at \(offset)")
+                XCTAssertNil(String(validating: bytes[0..<min(bytes.count, offset + 4)], as: UTF8.self), "\(bytes) at \(offset)")
+            }
+        }
+    }
+
+    /// The NFC pre-check looks at 64 bytes at a time and decodes only characters whose first byte does not
+    /// make them stable: on long mixed text, what it leaves alone must already be NFC (ICU over the whole text
+    /// is the reference).
+    func testNFCPreCheckOnLongText() {
+        var rng = SeededGenerator(seed: 13)
+        let units = ["a", " ", "\n", "中", "文", "é", "e\u{301}", "\u{301}", "\u{0627}\u{0653}", "한", "\u{1100}\u{1161}",
+                     "😀", "\u{212B}", "\u{F900}", "Å", "\u{0958}", "Ω", "\u{2126}", "\u{1E0A}\u{0323}", "\u{0CCA}"]
+        for _ in 0..<1500 {
+            var text = ""
+            for _ in 0..<(20 + Int(rng.next() % 150)) { text += units[Int(rng.next() % UInt64(units.count))] }
+            let bytes = Array(text.utf8)
+            var reference = [UInt8](repeating: 0, count: bytes.count * 3 + 16)
+            let written = bytes.withUnsafeBufferPointer { b in
+                reference.withUnsafeMutableBufferPointer { vk_nfc_utf8(b.baseAddress, Int64(b.count), $0.baseAddress, Int64($0.count)) }
+            }
+            XCTAssertGreaterThanOrEqual(written, 0)
+            XCTAssertEqual(Tokenizer.nfc(bytes), Array(reference.prefix(Int(written))), text.debugDescription)
+        }
+    }
+
+    /// A line without line feeds goes through ICU a window at a time, cut before a scalar that NFC leaves alone
+    /// and that never combines backwards: tiny windows (a cut at nearly every allowed place) must give ICU's NFC
+    /// of the whole text.
+    func testWindowedNFCEqualsWholeText() {
+        var rng = SeededGenerator(seed: 17)
+        let units = ["a", "中", "é", "e\u{301}", "\u{301}", "\u{327}", "\u{0627}\u{0653}", "한", "\u{1100}", "\u{1161}",
+                     "\u{11A8}", "😀", "\u{212B}", "\u{F900}", "\u{0958}", "\u{1E0A}\u{0323}", "\u{0CC6}", "\u{0CD5}",
+                     "\u{0F73}", "\u{3099}", "か", "\u{0344}", ".", "Å"]
+        for round in 0..<600 {
+            var text = ""
+            for _ in 0..<(20 + Int(rng.next() % 300)) { text += units[Int(rng.next() % UInt64(units.count))] }
+            let bytes = Array(text.utf8)
+            var reference = [UInt8](repeating: 0, count: bytes.count * 3 + 16)
+            let written = bytes.withUnsafeBufferPointer { b in
+                reference.withUnsafeMutableBufferPointer { vk_nfc_utf8(b.baseAddress, Int64(b.count), $0.baseAddress, Int64($0.count)) }
+            }
+            XCTAssertGreaterThanOrEqual(written, 0)
+            let window = 1 + round % 16
+            XCTAssertEqual(Tokenizer.nfc(bytes, window: window), Array(reference.prefix(Int(written))),
+                           "window \(window): \(text.debugDescription)")
+        }
+    }
+
     func testInvalidUTF8IsReportedWithOffset() {
         let bytes: [UInt8] = Array("hello wörld ".utf8) + [0xED, 0xA0, 0x80] + Array(" tail".utf8)
         XCTAssertThrowsError(try bytes.withUnsafeBytes { try bundledTokenizer.encode(utf8: $0) }) { error in
