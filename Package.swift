@@ -56,7 +56,7 @@ let package = Package(
             dependencies: ["VocabKitSafetensors", "VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]
         ),
         .target(name: "CKernels"),
-        .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitModels", "VocabKitTokenizer", "CKernels"]),
+        .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitModels", "VocabKitTokenizer", "VocabKitIO", "CKernels"]),
         // Block surgery on GGUF files: delete, swap, duplicate, reorder transformer blocks.
         .target(name: "VocabKitSurgery", dependencies: ["VocabKitGGUF", "VocabKitIO"]),
         // `import VocabKit`: every module above, re-exported.
