@@ -73,9 +73,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The README's library example, built and run by a test so the README cannot drift from the API.
+        .executableTarget(name: "vocabkit-quickstart", dependencies: ["VocabKit"], path: "Examples/QuickStart"),
         // What every test target shares: test data paths (skip, or fail when VOCABKIT_REQUIRE_TEST_DATA=1),
         // the CLI runner, temporary folders, a seeded generator.
-        .target(name: "VocabKitTestSupport", path: "Tests/VocabKitTestSupport"),
+        .target(name: "VocabKitTestSupport", dependencies: ["VocabKitIO"], path: "Tests/VocabKitTestSupport"),
         .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTestSupport", "VocabKitTokenizer", "CICU", "VocabKitIO", "VocabKitGGUF"]),
         .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitTestSupport", "VocabKitGGUF", "VocabKitIO"]),
         .testTarget(name: "VocabKitSurgeryTests", dependencies: ["VocabKitTestSupport", "VocabKitSurgery", "VocabKitGGUF", "VocabKitIO", "VocabKitInference", "VocabKitTokenizer"]),

@@ -55,7 +55,8 @@ VOCABKIT_REQUIRE_TEST_DATA=1 run_tests "swift test" .build-testdata/swift-test.l
 
 step "the portable kernels (VOCABKIT_NO_SIMD=1): kernel, golden and parity tests without AVX2"
 VOCABKIT_NO_SIMD=1 VOCABKIT_REQUIRE_TEST_DATA=1 run_tests "swift test (portable kernels)" .build-testdata/swift-test-portable.log \
-  swift test "${RELEASE_FLAGS[@]}" --skip-build --filter VocabKitInferenceTests
+  swift test "${RELEASE_FLAGS[@]}" --skip-build \
+  --filter 'VocabKitInferenceTests.(DequantizeTests|OperatorTests|QuantGoldenTests|QuantizedModelTests|TinyModelTests|LlamaGoldenTests|SynthTests|ParityTests)' 
 
 step "ThreadSanitizer: the concurrency tests (Tests/tsan-filter.txt; a debug build with TSan)"
 run_tests "swift test --sanitize=thread" .build-testdata/swift-test-tsan.log \

@@ -1,9 +1,10 @@
 import Foundation
 import VocabKitGGUF
 import VocabKitTokenizer
+import VocabKitIO
 
 /// Problems with an evaluation request (as opposed to the model); `description` is one line.
-public enum EvaluationError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum EvaluationError: VocabKitError, Equatable, Sendable {
     case textTooShort(tokens: Int, contextLength: Int)
     case contextTooSmall(Int)
     case contextTooLarge(requested: Int, available: Int)
@@ -106,7 +107,7 @@ public enum PerplexityPlan {
     public static func chunkCount(tokens: Int, contextLength n: Int, limit: Int? = nil) throws -> Int {
         guard n >= 4 else { throw EvaluationError.contextTooSmall(n) }
         guard tokens >= 2 * n else { throw EvaluationError.textTooShort(tokens: tokens, contextLength: n) }
-        if let limit, limit < 1 { throw EvaluationError.invalidArgument("--chunks must be at least 1") }
+        if let limit, limit < 1 { throw EvaluationError.invalidArgument("the chunk limit must be at least 1") }
         return min(tokens / n, limit ?? Int.max)
     }
 
@@ -139,7 +140,7 @@ extension LanguageModel {
         let chunkCount = try PerplexityPlan.chunkCount(tokens: tokens.count, contextLength: n, limit: limit)
         guard n <= maxContext else { throw EvaluationError.contextTooLarge(requested: n, available: maxContext) }
         let batch = min(batchSize ?? n, n)
-        guard batch >= 1 else { throw EvaluationError.invalidArgument("--batch must be at least 1") }
+        guard batch >= 1 else { throw EvaluationError.invalidArgument("the batch size must be at least 1") }
         var totals = LikelihoodTotals(), whole = LikelihoodTotals()
         for c in 0..<chunkCount {
             try evaluateChunk(PerplexityPlan.chunk(c, of: tokens, contextLength: n, bos: bos), batchSize: batch,

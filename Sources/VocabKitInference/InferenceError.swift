@@ -1,8 +1,9 @@
 import VocabKitGGUF
 import VocabKitModels
+import VocabKitIO
 
 /// Everything that can go wrong loading a model or running it; `description` is one line.
-public enum InferenceError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum InferenceError: VocabKitError, Equatable, Sendable {
     case unsupportedArchitecture(String)
     case missingHyperparameter(String)
     case invalidHyperparameter(key: String, reason: String)

@@ -124,8 +124,16 @@ public struct ModelConfig: Equatable, Sendable {
         }
         contextLength = try int(.contextLength)
         ropeBase = Float(file.double(arch.key(.ropeFrequencyBase)) ?? 10000)
+        guard ropeBase.isFinite, ropeBase > 1 else {
+            throw InferenceError.invalidHyperparameter(key: arch.key(.ropeFrequencyBase), reason: "\(ropeBase) is not a usable RoPE base (above 1)")
+        }
         guard let eps = file.double(arch.key(.rmsEpsilon)) else {
             throw InferenceError.missingHyperparameter(arch.key(.rmsEpsilon))
+        }
+        // A zero, negative or NaN epsilon turns the normalization into NaN for some inputs: every score after
+        // it would be NaN, reported as numbers.
+        guard eps.isFinite, eps > 0, eps < 1 else {
+            throw InferenceError.invalidHyperparameter(key: arch.key(.rmsEpsilon), reason: "\(eps) is not a small positive number")
         }
         rmsEpsilon = Float(eps)
         let embedding = arch.tensorNames.tokenEmbedding

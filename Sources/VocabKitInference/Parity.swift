@@ -1,9 +1,10 @@
 import Foundation
 import VocabKitGGUF
 import VocabKitTokenizer
+import VocabKitIO
 
 /// Why two models cannot be compared; `description` is one line.
-public enum ParityError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum ParityError: VocabKitError, Equatable, Sendable {
     case noTokenList(model: String)
     case tokenNotInOriginal(id: Int, spelling: String)
     case shapeMismatch(what: String, original: Int, pruned: Int)

@@ -1,4 +1,5 @@
 import Foundation
+import VocabKitIO
 
 /// How the next token is chosen from the logits.
 ///
@@ -29,9 +30,9 @@ public struct SamplingParameters: Sendable, Equatable {
 
     /// One line for bad settings, nil when they are usable.
     public var problem: String? {
-        if !(temperature >= 0) || !temperature.isFinite { return "--temperature must be zero or more" }
-        if topK < 0 { return "--top-k must be zero (off) or more" }
-        if !(topP > 0 && topP <= 1) { return "--top-p must be in (0, 1]" }
+        if !(temperature >= 0) || !temperature.isFinite { return "temperature must be zero or more" }
+        if topK < 0 { return "top-k must be zero (off) or more" }
+        if !(topP > 0 && topP <= 1) { return "top-p must be in (0, 1]" }
         return nil
     }
 }
@@ -39,21 +40,14 @@ public struct SamplingParameters: Sendable, Equatable {
 /// A seeded sampler; keeps its random state between calls so a run is reproducible token by token.
 public struct Sampler: Sendable {
     public let parameters: SamplingParameters
-    private var state: UInt64
+    private var random: SplitMix64
 
     public init(_ parameters: SamplingParameters) {
         self.parameters = parameters
-        state = parameters.seed
+        random = SplitMix64(seed: parameters.seed)
     }
 
-    /// SplitMix64: small, fast, and the same on every platform (SystemRandomNumberGenerator is not seedable).
-    mutating func nextUInt64() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func nextUInt64() -> UInt64 { random.next() }
 
     /// Uniform in [0, 1) with 53 random bits.
     mutating func nextUnit() -> Double { Double(nextUInt64() >> 11) * 0x1p-53 }

@@ -2,6 +2,7 @@ import Foundation
 import VocabKitGGUF
 import VocabKitModels
 import VocabKitTokenizer
+import VocabKitIO
 
 /// A small model of any supported architecture with random weights and the real Qwen vocabulary (151,936
 /// embedding rows, tokenizer metadata as real Qwen GGUFs carry it), so that the loader, tokenizer and forward
@@ -111,7 +112,7 @@ public struct SyntheticModelSpec: Sendable, Equatable {
     }
 }
 
-public struct SyntheticModelError: Error, CustomStringConvertible, Equatable {
+public struct SyntheticModelError: VocabKitError, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
@@ -366,25 +367,14 @@ public enum SyntheticModel {
 /// order. Only integer arithmetic and exactly rounded float operations are used, so the weights do not
 /// depend on the platform's math library.
 struct SyntheticRandom: RandomNumberGenerator {
-    var state: UInt64
+    private var generator: SplitMix64
 
     init(seed: UInt64, stream: UInt64, row: UInt64) {
-        state = seed
-        state = mix(state ^ (stream &* 0xD1B5_4A32_D192_ED03))
-        state = mix(state ^ (row &* 0x8CB9_2BA7_2F3D_8DD7))
+        let keyed = SplitMix64.mix(SplitMix64.mix(seed ^ (stream &* 0xD1B5_4A32_D192_ED03)) ^ (row &* 0x8CB9_2BA7_2F3D_8DD7))
+        generator = SplitMix64(seed: keyed)
     }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return mix(state)
-    }
-
-    private func mix(_ x: UInt64) -> UInt64 {
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     /// Uniform in [-1, 1), exactly (24 random bits).
     mutating func symmetric() -> Float { Float(next() >> 40) * 0x1p-23 - 1 }

@@ -92,23 +92,12 @@ struct EvalCommand: ParsableCommand {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let out = OutputWriter()
         if json {
-            var object: [String: Any] = [
-                "perplexity": result.perplexity,
-                "bits_per_byte": result.bitsPerByte,
-                "nll": result.totals.sum,
-                "tokens": result.textTokens,
-                "scored_tokens": result.totals.count,
-                "scored_bytes": result.totals.bytes,
-                "bpb_tokens": result.wholeText.count,
-                "bpb_bytes": result.wholeText.bytes,
-                "chunks": result.chunks,
-                "ctx": ctx,
-                "seconds": seconds,
-            ]
-            object["perplexity_error"] = result.perplexityError ?? NSNull()
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            out.write(bytes: data)
-            out.write("\n")
+            out.flush()
+            try writeJSON(EvalReport(perplexity: result.perplexity, perplexity_error: result.perplexityError,
+                                     bits_per_byte: result.bitsPerByte, nll: result.totals.sum, tokens: result.textTokens,
+                                     scored_tokens: result.totals.count, scored_bytes: result.totals.bytes,
+                                     bpb_tokens: result.wholeText.count, bpb_bytes: result.wholeText.bytes,
+                                     chunks: result.chunks, ctx: ctx, seconds: seconds), pretty: false)
         } else {
             let error = result.perplexityError.map { String(format: " +/- %.5f", $0) } ?? ""
             out.write(String(format: "perplexity %.4f", result.perplexity) + error
@@ -132,5 +121,42 @@ func openModel(_ path: String) throws -> GGUFFile {
         return try GGUFFile(path: path)
     } catch let error as GGUFError {
         throw ReportInputError("\(path): \(error)")
+    }
+}
+
+/// `eval --json`.
+struct EvalReport: Encodable {
+    let perplexity: Double
+    let perplexity_error: Double?
+    let bits_per_byte: Double
+    let nll: Double
+    let tokens: Int
+    let scored_tokens: Int
+    let scored_bytes: Int
+    let bpb_tokens: Int
+    let bpb_bytes: Int
+    let chunks: Int
+    let ctx: Int
+    let seconds: Double
+
+    /// Written out even when absent (null), so a script can rely on the key.
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(perplexity, forKey: .perplexity)
+        try c.encode(perplexity_error, forKey: .perplexity_error)
+        try c.encode(bits_per_byte, forKey: .bits_per_byte)
+        try c.encode(nll, forKey: .nll)
+        try c.encode(tokens, forKey: .tokens)
+        try c.encode(scored_tokens, forKey: .scored_tokens)
+        try c.encode(scored_bytes, forKey: .scored_bytes)
+        try c.encode(bpb_tokens, forKey: .bpb_tokens)
+        try c.encode(bpb_bytes, forKey: .bpb_bytes)
+        try c.encode(chunks, forKey: .chunks)
+        try c.encode(ctx, forKey: .ctx)
+        try c.encode(seconds, forKey: .seconds)
+    }
+
+    enum CodingKeys: CodingKey {
+        case perplexity, perplexity_error, bits_per_byte, nll, tokens, scored_tokens, scored_bytes, bpb_tokens, bpb_bytes, chunks, ctx, seconds
     }
 }

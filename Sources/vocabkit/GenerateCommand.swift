@@ -50,7 +50,7 @@ struct GenerateCommand: ParsableCommand {
     func validate() throws {
         try requireRange(n, "-n", 0...maximumTokens)
         try requireRange(context, "--context", 1...maximumTokens)
-        if let problem = sampling(seed: 0).problem { throw ValidationError(problem) }
+        if let problem = sampling(seed: 0).problem { throw ValidationError("--" + problem) }
     }
 
     func run() throws {
@@ -85,22 +85,27 @@ struct GenerateCommand: ParsableCommand {
         }
         if json {
             let bytes = try tokenizer.decode(result.tokens.map(\.tokenID))
-            var object: [String: Any] = [
-                "text": String(decoding: bytes, as: UTF8.self),
-                "tokens": result.tokens,
-                "prompt_tokens": promptTokens.count,
-                "prompt_tokens_per_second": result.promptTokensPerSecond,
-                "tokens_per_second": result.tokensPerSecond,
-                "margins": result.margins.map(Double.init),
-            ]
-            if !parameters.isGreedy { object["seed"] = parameters.seed }
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            out.write(bytes: data)
-            out.write("\n")
+            out.flush()
+            try writeJSON(GenerateReport(text: String(decoding: bytes, as: UTF8.self), tokens: result.tokens,
+                                         prompt_tokens: promptTokens.count,
+                                         prompt_tokens_per_second: result.promptTokensPerSecond,
+                                         tokens_per_second: result.tokensPerSecond, margins: result.margins.map(Double.init),
+                                         seed: parameters.isGreedy ? nil : parameters.seed), pretty: false)
         } else {
             out.write(bytes: stream.finish())
             out.write("\n")
         }
         out.flush()
     }
+}
+
+/// `generate --json`; `seed` only when sampling.
+struct GenerateReport: Encodable {
+    let text: String
+    let tokens: [Int]
+    let prompt_tokens: Int
+    let prompt_tokens_per_second: Double
+    let tokens_per_second: Double
+    let margins: [Double]
+    let seed: UInt64?
 }

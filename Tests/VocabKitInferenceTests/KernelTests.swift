@@ -2,17 +2,13 @@ import XCTest
 import VocabKitGGUF
 import VocabKitInference
 import VocabKitModels
+import VocabKitIO
 
-/// A small deterministic generator so failures reproduce.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The shared deterministic generator, so failures reproduce.
+typealias SplitMix = SplitMix64
+
+extension SplitMix64 {
+    init(state: UInt64) { self.init(seed: state) }
 }
 
 func f16Bits(_ x: Float) -> [UInt8] {

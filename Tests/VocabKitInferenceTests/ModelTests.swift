@@ -227,6 +227,12 @@ final class ModelMetadataTests: XCTestCase {
                        "metadata 'qwen2.block_count' is invalid: is an array; qwen2 takes one value here")
         XCTAssertEqual(refusal([("qwen2.rope.dimension_count", .value(.uint32(2)))]),
                        "metadata 'qwen2.rope.dimension_count' is invalid: rotating part of a head (not all 4 values) is not supported")
+        XCTAssertEqual(refusal([("qwen2.attention.layer_norm_rms_epsilon", .value(.float32(-1e-6)))]),
+                       "metadata 'qwen2.attention.layer_norm_rms_epsilon' is invalid: -9.999999974752427e-07 is not a small positive number")
+        XCTAssertEqual(refusal([("qwen2.attention.layer_norm_rms_epsilon", .value(.float32(.nan)))]),
+                       "metadata 'qwen2.attention.layer_norm_rms_epsilon' is invalid: nan is not a small positive number")
+        XCTAssertEqual(refusal([("qwen2.rope.freq_base", .value(.float32(-5)))]),
+                       "metadata 'qwen2.rope.freq_base' is invalid: -5.0 is not a usable RoPE base (above 1)")
         XCTAssertEqual(refusal([("qwen2.rope.scaling.type", .value(.string("yarn")))]),
                        "metadata 'qwen2.rope.scaling.type' is invalid: 'yarn' rope scaling is not supported")
         XCTAssertEqual(refusal([("general.architecture", .value(.string("gpt2")))]),

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VocabKitTestSupport
 import VocabKitGGUF
 import VocabKitInference
 import VocabKitPrune
@@ -85,31 +86,7 @@ extension XCTestCase {
     }
 }
 
-/// The built `vocabkit` binary and a runner for CLI tests.
+/// The shared runner of the built `vocabkit` binary (VocabKitTestSupport).
 enum VocabKitBinary {
-    struct Result { let status: Int32; let stdout: String; let stderr: String }
-
-    static var url: URL {
-        let candidates = [Bundle.main.bundleURL] + Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
-        for dir in candidates {
-            let url = dir.appendingPathComponent("vocabkit")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/vocabkit")
-    }
-
-    static func run(_ args: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = url
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
+    static func run(_ args: [String]) throws -> CLI.Result { try CLI.run(args) }
 }

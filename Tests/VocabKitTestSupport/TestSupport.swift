@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VocabKitIO
 
 /// Where the repository and its test data are, and what a test does when data is missing: skip with the
 /// script that fetches it, or fail when CI sets VOCABKIT_REQUIRE_TEST_DATA=1 (so a real-model check can never
@@ -172,15 +173,5 @@ public enum CLI {
     }
 }
 
-/// SplitMix64: a small deterministic generator, so random tests repeat exactly for a seed.
-public struct SplitMix64: RandomNumberGenerator {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The library's generator, so random tests repeat exactly for a seed.
+public typealias SplitMix64 = VocabKitIO.SplitMix64
