@@ -7,7 +7,8 @@
 #      `vocabkit compare` on the same chunks (a few files at a time, each removed after it is measured);
 #   4. the whole scorecard (`compare --questions --prompts`, Corpora/scorecard) for the original, the best deletion
 #      and the best deletion + swap.
-# Usage: Benchmarks/surgery_search.sh MODEL.gguf TEXT [OUT_DIR]   (CTX, WINDOWS, VOCABKIT override the defaults)
+# Usage: Benchmarks/surgery_search.sh MODEL.gguf TEXT [OUT_DIR]   (CTX, WINDOWS, N (greedy tokens per scorecard
+# continuation), VOCABKIT override the defaults)
 # Prints each step's output and times; files go to OUT_DIR (default .build-surgery/), edited models are removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ TEXT=$2
 OUT=${3:-.build-surgery}
 CTX=${CTX:-512}
 WINDOWS=${WINDOWS:-4}
+N=${N:-64}
 VK=${VOCABKIT:-$(swift build -c release --show-bin-path)/vocabkit}
 [ -x "$VK" ] || swift build -c release --product vocabkit >&2
 mkdir -p "$OUT"
@@ -54,7 +56,7 @@ for ((i = 0; i < blocks - 2; i++)); do
 done
 measure
 t1=$(seconds)
-printf 'wall time of the swap search: %.1f s\n' "$(awk "BEGIN { print $t1 - $t0 }")"
+printf 'wall time of the swap search: %.1f s (load average %s)\n' "$(awk "BEGIN { print $t1 - $t0 }")" "$(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$OUT/swaps.jsonl" "$OUT/layers.txt" <<'PY' | tee "$OUT/swaps.txt"
 import json, re, sys
 rows = [m for line in open(sys.argv[1]) for m in json.loads(line)["models"]]
@@ -71,5 +73,5 @@ swap=$(awk 'NR > 2 && $2 ~ /-swap-/ { print $2; exit }' "$OUT/swaps.txt" | sed -
 step "4. the scorecard: original, delete $best, delete $best + swap $swap"
 "$VK" surgery "$deleted" --swap "$swap" -o "$OUT/delete-$best-swap.gguf" > /dev/null
 "$VK" compare "$MODEL" "$deleted" "$OUT/delete-$best-swap.gguf" --file "$TEXT" --ctx "$CTX" --chunks "$WINDOWS" \
-  --questions Corpora/scorecard/questions.tsv --prompts Corpora/scorecard/prompts.txt | tee "$OUT/scorecard.txt"
+  --questions Corpora/scorecard/questions.tsv --prompts Corpora/scorecard/prompts.txt -n "$N" | tee "$OUT/scorecard.txt"
 rm -f "$deleted" "$OUT/delete-$best-swap.gguf"
