@@ -57,19 +57,22 @@ let package = Package(
         ),
         .target(name: "CKernels"),
         .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitModels", "VocabKitTokenizer", "VocabKitIO", "CKernels"]),
+        // Model-aware usage: what a model predicts over a corpus and what an instruct model answers to chat
+        // prompts, counted as a usage table's `predicted` column.
+        .target(name: "VocabKitPrediction", dependencies: ["VocabKitInference", "VocabKitPrune", "VocabKitModels", "VocabKitTokenizer", "VocabKitIO"]),
         // Block surgery on GGUF files: delete, swap, duplicate, reorder transformer blocks.
         .target(name: "VocabKitSurgery", dependencies: ["VocabKitGGUF", "VocabKitIO"]),
         // `import VocabKit`: every module above, re-exported.
         .target(
             name: "VocabKit",
             dependencies: ["VocabKitIO", "VocabKitGGUF", "VocabKitModels", "VocabKitTokenizer", "VocabKitPrune", "VocabKitInference", "VocabKitSurgery",
-                           "VocabKitSafetensors", "VocabKitHuggingFace"]
+                           "VocabKitSafetensors", "VocabKitHuggingFace", "VocabKitPrediction"]
         ),
         .executableTarget(
             name: "vocabkit",
             dependencies: [
                 "VocabKitTokenizer", "VocabKitGGUF", "VocabKitModels", "VocabKitPrune", "VocabKitInference", "VocabKitIO", "VocabKitSurgery",
-                "VocabKitSafetensors", "VocabKitHuggingFace",
+                "VocabKitSafetensors", "VocabKitHuggingFace", "VocabKitPrediction",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -83,7 +86,8 @@ let package = Package(
         .testTarget(name: "VocabKitSurgeryTests", dependencies: ["VocabKitTestSupport", "VocabKitSurgery", "VocabKitGGUF", "VocabKitIO", "VocabKitInference", "VocabKitTokenizer"]),
         .testTarget(name: "VocabKitIOTests", dependencies: ["VocabKitTestSupport", "VocabKitIO"]),
         .testTarget(name: "VocabKitModelsTests", dependencies: ["VocabKitTestSupport", "VocabKitModels", "VocabKitGGUF"]),
-        .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitTestSupport", "VocabKitInference", "VocabKitModels", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune", "VocabKitIO"]),
+        .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitTestSupport", "VocabKitInference", "VocabKitModels", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune", "VocabKitIO",
+                                                                  "VocabKitPrediction"]),
         .testTarget(name: "VocabKitSafetensorsTests", dependencies: ["VocabKitTestSupport", "VocabKitSafetensors", "VocabKitIO"]),
         .testTarget(
             name: "VocabKitHuggingFaceTests",

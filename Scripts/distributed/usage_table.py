@@ -3,8 +3,8 @@ one table written from the summed records. Used by spark_count.py and ray_count.
 
 A table becomes records (key, values), values a tuple of ints:
   "#NAME"        a header total (files, documents, bytes, skipped, total:COLUMN): summed
-  "=NAME VALUE"  a header value that must be the same everywhere (vocabulary, vocabulary-sha256, columns,
-                 shards): values (1,) counts the tables that said it; two different values are an error
+  "=NAME VALUE"  a header value that must be the same everywhere (vocabulary, vocabulary-sha256,
+                 vocabulary-size, columns, shards): values (1,) counts the tables that said it; two different values are an error
   "ID\tPIECE"    a row: one value per count column (count, then any further ones), summed
 Summing the values of equal keys (Spark's reduceByKey, Ray's groupby().sum()) and writing the result gives
 the table `vocabkit count --merge` would write: same header, rows most used first (ties by id).
@@ -14,7 +14,7 @@ import sys
 #: Header totals, in the order vocabkit writes them (tokens is recomputed from the rows).
 TOTALS = ["files", "documents", "bytes", "tokens", "skipped"]
 #: Header values that every summed table must share, in vocabkit's order.
-SHARED = ["vocabulary", "vocabulary-sha256", "shards", "columns"]
+SHARED = ["vocabulary", "vocabulary-sha256", "vocabulary-size", "shards", "columns"]
 
 
 def table_records(lines):

@@ -1,4 +1,5 @@
 import VocabKitSafetensors
+import VocabKitIO
 
 /// The token ids a config file names (`bos_token_id`, `eos_token_id` as a number or a list, `pad_token_id`,
 /// `decoder_start_token_id`, ... any key ending in `_token_id` or `_token_ids`, at any depth), found and

@@ -11,6 +11,7 @@ public enum ParityError: VocabKitError, Equatable, Sendable {
     case emptyText(label: String)
     case contextTooSmall(context: Int, greedyTokens: Int)
     case architectureMismatch(original: String, pruned: String)
+    case noPrunedCopy
 
     public var description: String {
         switch self {
@@ -23,6 +24,7 @@ public enum ParityError: VocabKitError, Equatable, Sendable {
         case let .contextTooSmall(context, n): return "a context of \(context) leaves no room for a text and \(n) generated tokens"
         case let .architectureMismatch(original, pruned):
             return "the models have different architectures (\(original) vs \(pruned)): not an original and its pruned copy"
+        case .noPrunedCopy: return "no pruned copy to compare with the original"
         }
     }
 }
@@ -74,6 +76,8 @@ public struct TextParity: Sendable {
     /// Positions of the original's evaluation, and how many of them have a pruned token as the original's top-1.
     public var originalPositions = 0
     public var originalTop1Pruned = 0
+    /// The original's top-1 at those positions (original ids, in position order): what the cut costs.
+    public var originalTop1PrunedIds: [Int] = []
     /// Tokens of the original tokenization that the pruned model lacks.
     public var originalTokensPruned = 0
     /// Greedy continuations, both as original ids.
@@ -124,64 +128,108 @@ public struct ParityReport: Sendable {
     private func ratio(_ a: Int, _ b: Int) -> Double { b > 0 ? Double(a) / Double(b) : .nan }
 }
 
-/// Runs an original model and its pruned copy side by side on texts (the output-parity check).
+/// One pruned copy in a `ParityChecker`: its model, its own tokenizer, and how its ids map to the original's.
+public struct PrunedCopy {
+    public let model: LanguageModel
+    public let tokenizer: Tokenizer
+    public let map: VocabularyMap
+    let stops: Set<Int>
+
+    public init(model: LanguageModel, tokenizer: Tokenizer, map: VocabularyMap) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.map = map
+        stops = model.stopTokens()
+    }
+
+    /// Ids the pruned copy keeps.
+    public var keptTokens: Int { map.originalOfPruned.count }
+}
+
+/// Runs an original model and one or more pruned copies (selections) side by side on texts (the output-parity
+/// check). The original is evaluated once per text for all of them, so comparing selections in one run costs
+/// one original evaluation, not one per selection.
 public final class ParityChecker {
     public let original: LanguageModel
-    public let pruned: LanguageModel
     public let originalTokenizer: Tokenizer
-    public let prunedTokenizer: Tokenizer
-    public let map: VocabularyMap
+    /// The pruned copies, in the order given.
+    public let copies: [PrunedCopy]
     let originalStops: Set<Int>
-    let prunedStops: Set<Int>
 
-    public init(original: LanguageModel, originalTokenizer: Tokenizer, pruned: LanguageModel, prunedTokenizer: Tokenizer,
-                map: VocabularyMap) throws {
-        let a = original.config, b = pruned.config
-        for (what, x, y) in [("embedding_length", a.dim, b.dim), ("block_count", a.layerCount, b.layerCount),
-                             ("key_length", a.headDim, b.headDim), ("context positions", original.maxContext, pruned.maxContext)]
-            where x != y {
-            throw ParityError.shapeMismatch(what: what, original: x, pruned: y)
-        }
-        for (block, (x, y)) in zip(a.blocks, b.blocks).enumerated() {
-            let at = a.blocks.count > 1 && Set(a.blocks).count > 1 ? " of block \(block)" : ""
-            for (what, u, v) in [("feed_forward_length", x.hiddenDim, y.hiddenDim), ("attention.head_count", x.headCount, y.headCount),
-                                 ("attention.head_count_kv", x.kvHeadCount, y.kvHeadCount)] where u != v {
-                throw ParityError.shapeMismatch(what: what + at, original: u, pruned: v)
+    /// The first (with one selection, the only) pruned copy.
+    public var pruned: LanguageModel { copies[0].model }
+    public var prunedTokenizer: Tokenizer { copies[0].tokenizer }
+    public var map: VocabularyMap { copies[0].map }
+
+    public convenience init(original: LanguageModel, originalTokenizer: Tokenizer, pruned: LanguageModel, prunedTokenizer: Tokenizer,
+                            map: VocabularyMap) throws {
+        try self.init(original: original, originalTokenizer: originalTokenizer,
+                      copies: [PrunedCopy(model: pruned, tokenizer: prunedTokenizer, map: map)])
+    }
+
+    /// Checks that every copy has the original's shape and a token list that matches its rows.
+    public init(original: LanguageModel, originalTokenizer: Tokenizer, copies: [PrunedCopy]) throws {
+        guard !copies.isEmpty else { throw ParityError.noPrunedCopy }
+        let a = original.config
+        for copy in copies {
+            let pruned = copy.model, map = copy.map, b = pruned.config
+            for (what, x, y) in [("embedding_length", a.dim, b.dim), ("block_count", a.layerCount, b.layerCount),
+                                 ("key_length", a.headDim, b.headDim), ("context positions", original.maxContext, pruned.maxContext)]
+                where x != y {
+                throw ParityError.shapeMismatch(what: what, original: x, pruned: y)
+            }
+            for (block, (x, y)) in zip(a.blocks, b.blocks).enumerated() {
+                let at = a.blocks.count > 1 && Set(a.blocks).count > 1 ? " of block \(block)" : ""
+                for (what, u, v) in [("feed_forward_length", x.hiddenDim, y.hiddenDim), ("attention.head_count", x.headCount, y.headCount),
+                                     ("attention.head_count_kv", x.kvHeadCount, y.kvHeadCount)] where u != v {
+                    throw ParityError.shapeMismatch(what: what + at, original: u, pruned: v)
+                }
+            }
+            guard a.architecture == b.architecture else {
+                throw ParityError.architectureMismatch(original: a.architecture.name, pruned: b.architecture.name)
+            }
+            guard map.kept.count == a.vocabularySize else {
+                throw ParityError.shapeMismatch(what: "original vocabulary rows vs its token list", original: a.vocabularySize, pruned: map.kept.count)
+            }
+            guard map.originalOfPruned.count == b.vocabularySize else {
+                throw ParityError.shapeMismatch(what: "pruned vocabulary rows vs its token list", original: b.vocabularySize, pruned: map.originalOfPruned.count)
             }
         }
-        guard a.architecture == b.architecture else {
-            throw ParityError.architectureMismatch(original: a.architecture.name, pruned: b.architecture.name)
-        }
-        guard map.kept.count == a.vocabularySize else {
-            throw ParityError.shapeMismatch(what: "original vocabulary rows vs its token list", original: a.vocabularySize, pruned: map.kept.count)
-        }
-        guard map.originalOfPruned.count == b.vocabularySize else {
-            throw ParityError.shapeMismatch(what: "pruned vocabulary rows vs its token list", original: b.vocabularySize, pruned: map.originalOfPruned.count)
-        }
         self.original = original
-        self.pruned = pruned
         self.originalTokenizer = originalTokenizer
-        self.prunedTokenizer = prunedTokenizer
-        self.map = map
+        self.copies = copies
         originalStops = original.stopTokens()
-        prunedStops = pruned.stopTokens()
     }
 
     /// Opens an original model and its pruned copy for `check`: each with its own vocabulary, ids matched by
     /// spelling, both with room for `contextLength` positions.
     public convenience init(originalPath: String, prunedPath: String, contextLength: Int = 256) throws {
+        try self.init(originalPath: originalPath, prunedPaths: [prunedPath], contextLength: contextLength)
+    }
+
+    /// Opens an original model and several pruned copies of it (selections to compare).
+    public convenience init(originalPath: String, prunedPaths: [String], contextLength: Int = 256) throws {
         try self.init(original: try GGUFFile(path: originalPath), originalSource: originalPath,
-                      pruned: try GGUFFile(path: prunedPath), prunedSource: prunedPath, contextLength: contextLength)
+                      copies: try prunedPaths.map { (try GGUFFile(path: $0), $0) }, contextLength: contextLength)
     }
 
     /// `init(originalPath:prunedPath:)` for files already open; the sources name them in errors.
     public convenience init(original: GGUFFile, originalSource: String, pruned: GGUFFile, prunedSource: String,
                             contextLength: Int = 256) throws {
+        try self.init(original: original, originalSource: originalSource, copies: [(pruned, prunedSource)], contextLength: contextLength)
+    }
+
+    /// `init(originalPath:prunedPaths:)` for files already open; the sources name them in errors.
+    public convenience init(original: GGUFFile, originalSource: String, copies: [(file: GGUFFile, source: String)],
+                            contextLength: Int = 256) throws {
         let originalTokenizer = Tokenizer(vocabulary: try Vocabulary.load(gguf: original, source: originalSource))
-        let prunedTokenizer = Tokenizer(vocabulary: try Vocabulary.load(gguf: pruned, source: prunedSource))
-        let map = try VocabularyMap(original: original, pruned: pruned)
+        let pruned = try copies.map { file, source in
+            PrunedCopy(model: try LanguageModel(file: file, maxContext: contextLength),
+                       tokenizer: Tokenizer(vocabulary: try Vocabulary.load(gguf: file, source: source)),
+                       map: try VocabularyMap(original: original, pruned: file))
+        }
         try self.init(original: try LanguageModel(file: original, maxContext: contextLength), originalTokenizer: originalTokenizer,
-                      pruned: try LanguageModel(file: pruned, maxContext: contextLength), prunedTokenizer: prunedTokenizer, map: map)
+                      copies: pruned)
     }
 
     /// Checks `text` the way `vocabkit check --file` does: cut into windows of whole lines (`parityWindows`,
@@ -189,96 +237,161 @@ public final class ParityChecker {
     /// text not matched. `progress` is called before each window with (its index, the window count).
     public func check(text: String, windows: Int = 8, greedyTokens: Int = 16, contextLength: Int? = nil,
                       progress: (Int, Int) -> Void = { _, _ in }) throws -> ParityReport {
+        try compare(text: text, windows: windows, greedyTokens: greedyTokens, contextLength: contextLength, progress: progress)[0]
+    }
+
+    /// `check(text:…)` for every pruned copy: one report per copy, in order. With `originalOnly` only the
+    /// original runs (no greedy continuation): each report has the cost (how often the original's top-1 is a
+    /// token the copy lacks) and the tokenization, but nothing compared, so it does not show parity.
+    public func compare(text: String, windows: Int = 8, greedyTokens: Int = 16, contextLength: Int? = nil, originalOnly: Bool = false,
+                        progress: (Int, Int) -> Void = { _, _ in }) throws -> [ParityReport] {
         let context = contextLength ?? original.maxContext
         let parts = parityWindows(text, tokenizer: originalTokenizer, maxTokens: min(context, original.maxContext) - greedyTokens, count: windows)
         guard !parts.isEmpty else { throw ParityError.emptyText(label: "the text") }
-        return try check(parts.enumerated().map { ("window \($0.offset + 1)", $0.element) }, specialTokens: false,
-                         greedyTokens: greedyTokens, contextLength: context, progress: progress)
+        return try compare(parts.enumerated().map { ("window \($0.offset + 1)", $0.element) }, specialTokens: false,
+                           greedyTokens: greedyTokens, contextLength: context, originalOnly: originalOnly, progress: progress)
     }
 
     /// Checks each labelled text (`check(_:label:...)`) and totals the results.
     public func check(_ texts: [(label: String, text: String)], specialTokens: Bool, greedyTokens: Int = 16, contextLength: Int? = nil,
                       progress: (Int, Int) -> Void = { _, _ in }) throws -> ParityReport {
-        var results: [TextParity] = []
-        for (i, t) in texts.enumerated() {
-            progress(i, texts.count)
-            results.append(try check(t.text, label: t.label, specialTokens: specialTokens, greedyTokens: greedyTokens,
-                                     contextLength: contextLength ?? original.maxContext))
-        }
-        return ParityReport(texts: results)
+        try compare(texts, specialTokens: specialTokens, greedyTokens: greedyTokens, contextLength: contextLength, progress: progress)[0]
     }
 
-    /// Checks one text: each model tokenizes it (special-token text matched only if `specialTokens`), keeps at
-    /// most `contextLength − greedyTokens` tokens, evaluates them with logits at every position, then continues
-    /// greedily for `greedyTokens` tokens (stopping at an end-of-generation token).
+    /// `check(_:specialTokens:…)` for every pruned copy: one report per copy, in order (`originalOnly`: as for
+    /// `compare(text:…)`).
+    public func compare(_ texts: [(label: String, text: String)], specialTokens: Bool, greedyTokens: Int = 16, contextLength: Int? = nil,
+                        originalOnly: Bool = false, progress: (Int, Int) -> Void = { _, _ in }) throws -> [ParityReport] {
+        var results = [[TextParity]](repeating: [], count: copies.count)
+        for (i, t) in texts.enumerated() {
+            progress(i, texts.count)
+            let parities = try compare(t.text, label: t.label, specialTokens: specialTokens, greedyTokens: greedyTokens,
+                                       contextLength: contextLength ?? original.maxContext, originalOnly: originalOnly)
+            for (k, parity) in parities.enumerated() { results[k].append(parity) }
+        }
+        return results.map { ParityReport(texts: $0) }
+    }
+
+    /// Checks one text against the first pruned copy: `compare(_:label:…)[0]`.
     public func check(_ text: String, label: String, specialTokens: Bool, greedyTokens: Int, contextLength: Int) throws -> TextParity {
+        try compare(text, label: label, specialTokens: specialTokens, greedyTokens: greedyTokens, contextLength: contextLength)[0]
+    }
+
+    /// Checks one text against every pruned copy: each model tokenizes it (special-token text matched only if
+    /// `specialTokens`), keeps at most `contextLength − greedyTokens` tokens, evaluates them with logits at every
+    /// position, then continues greedily for `greedyTokens` tokens (stopping at an end-of-generation token).
+    ///
+    /// The original runs once. Where a copy's tokens agree with the original's (its common prefix), both must be
+    /// computed in the same calls for their logits to compare bit for bit (batched kernels sum in another order
+    /// for another batch size): the original is evaluated in calls that break at every copy's common length, and
+    /// each copy in the same calls up to its own, then in one call for the rest.
+    public func compare(_ text: String, label: String, specialTokens: Bool, greedyTokens: Int, contextLength: Int,
+                        originalOnly: Bool = false) throws -> [TextParity] {
         let budget = min(contextLength, original.maxContext) - greedyTokens
         guard budget >= 1 else { throw ParityError.contextTooSmall(context: contextLength, greedyTokens: greedyTokens) }
         let o = originalTokenizer.encode(text, specialTokens: specialTokens).prefix(budget).map(Int.init)
-        let p = prunedTokenizer.encode(text, specialTokens: specialTokens).prefix(budget).map(Int.init)
-        guard !o.isEmpty, !p.isEmpty else { throw ParityError.emptyText(label: label) }
-        let mapped = p.map { map.originalOfPruned[$0] }
-        var common = 0
-        while common < min(o.count, p.count), o[common] == mapped[common] { common += 1 }
-        var r = TextParity(label: label, originalTokens: o.count, prunedTokens: p.count, tokenizationUnchanged: mapped == o)
-        r.originalTokensPruned = o.filter { !map.kept[$0] }.count
-        let keptCount = map.originalOfPruned.count
-        let originalVocabulary = originalTokenizer.vocabulary, prunedVocabulary = prunedTokenizer.vocabulary
+        guard !o.isEmpty else { throw ParityError.emptyText(label: label) }
+        struct Side {
+            let copy: PrunedCopy
+            let tokens: [Int]
+            let common: Int
+            var result: TextParity
+            /// The original's logits over this copy's kept tokens (in its order) at the compared positions.
+            var keptLogits: [Float]
+        }
+        var sides: [Side] = try copies.map { copy in
+            let p = copy.tokenizer.encode(text, specialTokens: specialTokens).prefix(budget).map(Int.init)
+            guard !p.isEmpty else { throw ParityError.emptyText(label: label) }
+            let mapped = p.map { copy.map.originalOfPruned[$0] }
+            var common = 0
+            while common < min(o.count, p.count), o[common] == mapped[common] { common += 1 }
+            var r = TextParity(label: label, originalTokens: o.count, prunedTokens: p.count, tokenizationUnchanged: mapped == o)
+            r.originalTokensPruned = o.filter { !copy.map.kept[$0] }.count
+            r.originalPositions = o.count
+            return Side(copy: copy, tokens: p, common: originalOnly ? 0 : common, result: r,
+                        keptLogits: [Float](repeating: 0, count: originalOnly ? 0 : common * copy.keptTokens))
+        }
+        let originalVocabulary = originalTokenizer.vocabulary
+        let breaks = Set(sides.map(\.common).filter { $0 > 0 && $0 < o.count }).sorted()
 
-        // The original: top-1 everywhere, NLL, and its logits over kept tokens (in pruned order) where compared.
+        // The original: top-1 everywhere, NLL, and its logits over each copy's kept tokens where compared.
         var originalTop1 = [Int](repeating: 0, count: o.count)
-        var keptLogits = [Float](repeating: 0, count: common * keptCount)
+        var originalTotals = LikelihoodTotals()
         original.reset()
-        try evaluateInParts(original, o, common: common) { i, logits in
+        try evaluate(original, o, breakingAt: breaks) { i, logits in
             let top = argmax(logits)
             originalTop1[i] = top
-            if !map.kept[top] { r.originalTop1Pruned += 1 }
-            if i + 1 < o.count { r.originalTotals.add(negativeLogLikelihood(logits, token: o[i + 1]), bytes: originalVocabulary.bytes(of: o[i + 1]).count) }
-            if i < common {
-                keptLogits.withUnsafeMutableBufferPointer { out in
+            if i + 1 < o.count { originalTotals.add(negativeLogLikelihood(logits, token: o[i + 1]), bytes: originalVocabulary.bytes(of: o[i + 1]).count) }
+            for k in sides.indices {
+                if !sides[k].copy.map.kept[top] {
+                    sides[k].result.originalTop1Pruned += 1
+                    sides[k].result.originalTop1PrunedIds.append(top)
+                }
+                guard i < sides[k].common else { continue }
+                let keptCount = sides[k].copy.keptTokens, originalOfPruned = sides[k].copy.map.originalOfPruned
+                sides[k].keptLogits.withUnsafeMutableBufferPointer { out in
                     let base = i * keptCount
-                    for j in 0..<keptCount { out[base + j] = logits[map.originalOfPruned[j]] }
+                    for j in 0..<keptCount { out[base + j] = logits[originalOfPruned[j]] }
                 }
             }
         }
-        r.originalPositions = o.count
-        r.greedyOriginal = try continueGreedily(original, from: originalTop1[o.count - 1], tokens: greedyTokens, stops: originalStops)
-
-        var prunedLast = 0
-        pruned.reset()
-        try evaluateInParts(pruned, p, common: common) { i, logits in
-            let top = argmax(logits)
-            if i == p.count - 1 { prunedLast = top }
-            if i + 1 < p.count { r.prunedTotals.add(negativeLogLikelihood(logits, token: p[i + 1]), bytes: prunedVocabulary.bytes(of: p[i + 1]).count) }
-            guard i < common else { return }
-            r.comparedPositions += 1
-            if map.originalOfPruned[top] == originalTop1[i] { r.top1Agreements += 1 }
-            keptLogits.withUnsafeBufferPointer { stored in
-                let x = UnsafeBufferPointer(rebasing: stored[(i * keptCount)..<((i + 1) * keptCount)])
-                for j in 0..<keptCount { r.maxLogitDifference = max(r.maxLogitDifference, abs(x[j] - logits[j])) }
-                let kl = klDivergence(x, logits)
-                r.klSum += kl
-                r.klMax = max(r.klMax, kl)
+        guard !originalOnly else {
+            return sides.map { side in
+                var r = side.result
+                r.originalTotals = originalTotals
+                return r
             }
         }
-        r.greedyPruned = try continueGreedily(pruned, from: prunedLast, tokens: greedyTokens, stops: prunedStops)
-            .map { map.originalOfPruned[$0] }
-        if let d = zip(r.greedyOriginal, r.greedyPruned).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
-            r.greedyDivergedOnPrunedToken = !map.kept[r.greedyOriginal[d]]
-        } else if r.greedyOriginal.count > r.greedyPruned.count {
-            r.greedyDivergedOnPrunedToken = !map.kept[r.greedyOriginal[r.greedyPruned.count]]
+        let greedyOriginal = try continueGreedily(original, from: originalTop1[o.count - 1], tokens: greedyTokens, stops: originalStops)
+
+        for k in sides.indices {
+            let copy = sides[k].copy, p = sides[k].tokens, common = sides[k].common, keptCount = copy.keptTokens
+            let stored = sides[k].keptLogits
+            sides[k].keptLogits = []  // `stored` holds the only reference now: freed after this copy
+            let prunedVocabulary = copy.tokenizer.vocabulary
+            var r = sides[k].result
+            r.originalTotals = originalTotals
+            r.greedyOriginal = greedyOriginal
+            // The original's calls up to this copy's common length (its own end included), then one for the rest.
+            let ownBreaks = (breaks + [o.count]).filter { $0 <= common && $0 < p.count }
+            var prunedLast = 0
+            copy.model.reset()
+            try evaluate(copy.model, p, breakingAt: ownBreaks) { i, logits in
+                let top = argmax(logits)
+                if i == p.count - 1 { prunedLast = top }
+                if i + 1 < p.count { r.prunedTotals.add(negativeLogLikelihood(logits, token: p[i + 1]), bytes: prunedVocabulary.bytes(of: p[i + 1]).count) }
+                guard i < common else { return }
+                r.comparedPositions += 1
+                if copy.map.originalOfPruned[top] == originalTop1[i] { r.top1Agreements += 1 }
+                stored.withUnsafeBufferPointer { stored in
+                    let x = UnsafeBufferPointer(rebasing: stored[(i * keptCount)..<((i + 1) * keptCount)])
+                    for j in 0..<keptCount { r.maxLogitDifference = max(r.maxLogitDifference, abs(x[j] - logits[j])) }
+                    let kl = klDivergence(x, logits)
+                    r.klSum += kl
+                    r.klMax = max(r.klMax, kl)
+                }
+            }
+            r.greedyPruned = try continueGreedily(copy.model, from: prunedLast, tokens: greedyTokens, stops: copy.stops)
+                .map { copy.map.originalOfPruned[$0] }
+            if let d = zip(r.greedyOriginal, r.greedyPruned).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
+                r.greedyDivergedOnPrunedToken = !copy.map.kept[r.greedyOriginal[d]]
+            } else if r.greedyOriginal.count > r.greedyPruned.count {
+                r.greedyDivergedOnPrunedToken = !copy.map.kept[r.greedyOriginal[r.greedyPruned.count]]
+            }
+            sides[k].result = r
         }
-        return r
+        return sides.map(\.result)
     }
 
-    /// Evaluates `tokens` with logits everywhere, the shared prefix `0..<common` in a call of its own: batched
-    /// kernels may sum in a different order for a different batch size, and the prefix must be computed the same
-    /// way in both models for its logits to be comparable bit for bit (seen: 0.3 logits apart otherwise).
-    private func evaluateInParts(_ lm: LanguageModel, _ tokens: [Int], common: Int,
-                                 _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void) throws {
-        let parts = common > 0 && common < tokens.count ? [0..<common, common..<tokens.count] : [0..<tokens.count]
-        for part in parts {
-            try lm.evaluate(Array(tokens[part]), logits: .all) { j, logits in try body(part.lowerBound + j, logits) }
+    /// Evaluates `tokens` with logits everywhere in one call per stretch between `breaks` (ascending, inside the
+    /// tokens): batched kernels may sum in a different order for a different batch size, and a shared prefix must
+    /// be computed the same way in both models for its logits to be comparable bit for bit (seen: 0.3 logits
+    /// apart otherwise).
+    private func evaluate(_ lm: LanguageModel, _ tokens: [Int], breakingAt breaks: [Int],
+                          _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void) throws {
+        let bounds = [0] + breaks.filter { $0 > 0 && $0 < tokens.count } + [tokens.count]
+        for (start, end) in zip(bounds, bounds.dropFirst()) {
+            try lm.evaluate(Array(tokens[start..<end]), logits: .all) { j, logits in try body(start + j, logits) }
         }
     }
 

@@ -2,8 +2,12 @@ import HeapModule
 import VocabKitTokenizer
 
 /// The rules that choose which tokens a pruned vocabulary keeps. Positive rules (coverage, top, min-count,
-/// keep-list) are united; with none given every token is a candidate. The drop-list then removes tokens and
-/// everything built from them, and `targetSize` trims merge-tree leaves down to an exact size.
+/// predicted coverage, keep-list) are united; with none given every token is a candidate. The drop-list then
+/// removes tokens and everything built from them, and `targetSize` trims merge-tree leaves down to an exact size.
+///
+/// With a predicted column (a model-aware count: what the model would emit on the corpus), `coverage` applies
+/// to both columns and unites the two sets, unless `predictedCoverage` gives the predicted column its own share
+/// (0: leave it out).
 public struct SelectionRules: Sendable {
     /// Keep the most used tokens that together cover this share of all occurrences (0...1).
     public var coverage: Double?
@@ -15,9 +19,13 @@ public struct SelectionRules: Sendable {
     public var dropList: [Int] = []
     /// Trim to exactly this many ids (padding rows excluded) by removing unused-by-merges tokens, rarest first.
     public var targetSize: Int?
+    /// Keep the most predicted tokens that together cover this share of the predicted column (0...1; 0 uses
+    /// none of it); nil: `coverage`'s share, when there is a predicted column.
+    public var predictedCoverage: Double?
 
     public init(coverage: Double? = nil, top: Int? = nil, minCount: UInt64? = nil, keepList: [Int] = [],
-                dropList: [Int] = [], targetSize: Int? = nil) {
+                dropList: [Int] = [], targetSize: Int? = nil, predictedCoverage: Double? = nil) {
+        self.predictedCoverage = predictedCoverage
         self.coverage = coverage
         self.top = top
         self.minCount = minCount
@@ -26,7 +34,15 @@ public struct SelectionRules: Sendable {
         self.targetSize = targetSize
     }
 
-    var hasPositiveRule: Bool { coverage != nil || top != nil || minCount != nil || !keepList.isEmpty }
+    var hasPositiveRule: Bool {
+        coverage != nil || top != nil || minCount != nil || !keepList.isEmpty || (predictedCoverage ?? 0) > 0
+    }
+
+    /// The share of the predicted column to keep, when a predicted column is given: its own, else coverage's.
+    var effectivePredictedCoverage: Double? {
+        let share = predictedCoverage ?? coverage
+        return share.flatMap { $0 > 0 ? $0 : nil }
+    }
 }
 
 /// What a selection kept: old ids ascending (the new id of `keptIds[k]` is k) and how each rule contributed.
@@ -89,19 +105,30 @@ public struct TokenSelector {
         return padding
     }
 
-    public func select(counts: [UInt64], rules: SelectionRules) throws -> TokenSelection {
+    /// Selects by `rules` from `counts` (the corpus) and, when given, `predicted` (a model-aware count).
+    public func select(counts: [UInt64], predicted: [UInt64]? = nil, rules: SelectionRules) throws -> TokenSelection {
         let idCount = vocabulary.idCount
-        guard counts.count <= idCount else {
-            throw PruneError.invalidSelection("usage has \(counts.count) ids but the vocabulary only \(idCount)")
+        for (name, column) in [("usage", counts), ("predicted column", predicted ?? [])] where column.count > idCount {
+            throw PruneError.invalidSelection("the \(name) has \(column.count) ids but the vocabulary only \(idCount)")
         }
         let counts = counts + Array(repeating: 0, count: idCount - counts.count)
+        let predicted = predicted.map { $0 + Array(repeating: 0, count: idCount - $0.count) }
+        if let share = rules.predictedCoverage, share > 0, predicted == nil {
+            throw PruneError.invalidSelection("the usage has no predicted column for a predicted coverage (count with a model to make one)")
+        }
+        // Only a column the rules read must count something; a predicted column that only joins `coverage` may be
+        // empty when the rules ask for none of it.
+        let predictedShare = predicted == nil ? nil : rules.effectivePredictedCoverage
         // A table of an empty corpus (count --allow-empty) would select nothing by counts, silently.
-        if rules.coverage != nil || rules.top != nil || rules.minCount != nil, !counts.contains(where: { $0 > 0 }) {
+        let countRules = (rules.coverage != nil && (predictedShare == nil || rules.predictedCoverage != nil)) || rules.top != nil || rules.minCount != nil
+        if countRules, !counts.contains(where: { $0 > 0 }) {
             throw PruneError.invalidSelection("the usage counts no tokens (an empty corpus), so coverage, top and minimum-count rules select nothing")
         }
+        if predictedShare != nil, let predicted, !predicted.contains(where: { $0 > 0 }) {
+            throw PruneError.invalidSelection("the predicted column counts no tokens, so a predicted coverage selects nothing")
+        }
         var report: [(String, Int)] = []
-        let ranked = (0..<idCount).filter { counts[$0] > 0 && !paddingIds.contains($0) }
-            .sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : $0 < $1 }
+        let ranked = Self.ranked(counts, excluding: paddingIds)
 
         // Positive rules, united.
         var candidate = [Bool](repeating: !rules.hasPositiveRule, count: idCount)
@@ -112,11 +139,9 @@ public struct TokenSelector {
         }
         if let coverage = rules.coverage {
             guard coverage > 0, coverage <= 1 else { throw PruneError.invalidSelection("coverage must be in (0, 1], got \(coverage)") }
-            let total = ranked.reduce(UInt64(0)) { $0 + counts[$1] }
-            let needed = UInt64((Double(total) * coverage).rounded(.up))
-            var sum: UInt64 = 0, taken = 0
-            while taken < ranked.count && sum < needed { sum += counts[ranked[taken]]; taken += 1 }
-            report.append(("coverage \(TokenUsage.percent(coverage))%", mark(ranked.prefix(taken))))
+            if counts.contains(where: { $0 > 0 }) {
+                report.append(("coverage \(TokenUsage.percent(coverage))%", mark(Self.covering(coverage, of: counts, ranked: ranked))))
+            }
         }
         if let top = rules.top {
             guard top >= 0 else { throw PruneError.invalidSelection("top must not be negative") }
@@ -124,6 +149,15 @@ public struct TokenSelector {
         }
         if let minCount = rules.minCount {
             report.append(("min-count \(minCount)", mark(ranked.filter { counts[$0] >= minCount })))
+        }
+        if let share = rules.predictedCoverage, !(0...1).contains(share) {
+            throw PruneError.invalidSelection("predicted coverage must be in [0, 1], got \(share)")
+        }
+        if let share = predictedShare, let predicted {
+            let covering = Self.covering(share, of: predicted, ranked: Self.ranked(predicted, excluding: paddingIds))
+            let before = candidate.reduce(0) { $0 + ($1 ? 1 : 0) }
+            report.append(("predicted coverage \(TokenUsage.percent(share))%", mark(covering)))
+            report.append(("predicted only (not selected by the counts)", candidate.reduce(0) { $0 + ($1 ? 1 : 0) } - before))
         }
         if !rules.keepList.isEmpty {
             for id in rules.keepList where id < 0 || id >= idCount || paddingIds.contains(id) {
@@ -199,13 +233,37 @@ public struct TokenSelector {
         report.append(("parts of kept tokens (closure)", addedByClosure))
 
         if let target = rules.targetSize {
-            let removed = try trim(&kept, to: target, counts: counts, required: required, mergesByResult: mergesByResult)
+            // Both columns weigh the same in total: a token the model predicts but the corpus never spells is
+            // not trimmed first for its count of 0.
+            let countTotal = Double(counts.reduce(0, &+)), predictedTotal = Double(predicted?.reduce(0, &+) ?? 0)
+            let weights: [Double]
+            if predictedShare != nil, let predicted, predictedTotal > 0 {
+                weights = (0..<idCount).map { (countTotal > 0 ? Double(counts[$0]) / countTotal : 0) + Double(predicted[$0]) / predictedTotal }
+            } else {
+                weights = counts.map(Double.init)
+            }
+            let removed = try trim(&kept, to: target, weights: weights, required: required, mergesByResult: mergesByResult)
             report.append(("target-size \(target) removed", removed))
         }
 
         let keptIds = (0..<idCount).filter { kept[$0] }
         report.append(("kept in total", keptIds.count))
         return TokenSelection(keptIds: keptIds, originalIdCount: idCount, report: report)
+    }
+
+    /// Ids with a non-zero count, most used first (ties by id).
+    static func ranked(_ counts: [UInt64], excluding padding: Set<Int>) -> [Int] {
+        (0..<counts.count).filter { counts[$0] > 0 && !padding.contains($0) }
+            .sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : $0 < $1 }
+    }
+
+    /// The shortest prefix of `ranked` whose counts reach `share` of their total.
+    static func covering(_ share: Double, of counts: [UInt64], ranked: [Int]) -> ArraySlice<Int> {
+        let total = ranked.reduce(UInt64(0)) { $0 + counts[$1] }
+        let needed = UInt64((Double(total) * share).rounded(.up))
+        var sum: UInt64 = 0, taken = 0
+        while taken < ranked.count && sum < needed { sum += counts[ranked[taken]]; taken += 1 }
+        return ranked.prefix(taken)
     }
 
     static func mergesByResult(_ merges: [Merge], idCount: Int) -> [[Int]] {
@@ -215,9 +273,9 @@ public struct TokenSelector {
     }
 
     /// Removes leaves of the merge tree (kept tokens that no kept merge uses as a part) until `target` remain,
-    /// lowest count first (ties: highest id, the latest merge, first). A removed token's count goes to its two
+    /// lowest weight first (ties: highest id, the latest merge, first). A removed token's weight goes to its two
     /// parts, since text that used it will now use them.
-    func trim(_ kept: inout [Bool], to target: Int, counts: [UInt64], required: [Bool], mergesByResult: [[Int]]) throws -> Int {
+    func trim(_ kept: inout [Bool], to target: Int, weights: [Double], required: [Bool], mergesByResult: [[Int]]) throws -> Int {
         let merges = vocabulary.merges
         var keptCount = kept.reduce(0) { $0 + ($1 ? 1 : 0) }
         let requiredCount = required.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -227,7 +285,7 @@ public struct TokenSelector {
         guard keptCount >= target else {
             throw PruneError.invalidSelection("the other rules keep only \(keptCount) tokens, fewer than the target size \(target)")
         }
-        var weight = counts
+        var weight = weights
         // How many kept merges use each token as a part.
         var uses = [Int](repeating: 0, count: kept.count)
         for merge in merges where kept[Int(merge.left)] && kept[Int(merge.right)] && kept[Int(merge.result)] {
@@ -247,8 +305,8 @@ public struct TokenSelector {
                 let left = Int(merge.left), right = Int(merge.right)
                 guard kept[left] && kept[right] else { continue }
                 if !handedOn {
-                    weight[left] &+= weight[id]
-                    weight[right] &+= weight[id]
+                    weight[left] += weight[id]
+                    weight[right] += weight[id]
                     handedOn = true
                 }
                 for part in [left, right] {
@@ -299,10 +357,10 @@ public struct TokenSelector {
     }
 }
 
-/// A merge-tree leaf waiting to be trimmed: the lowest count goes first, the highest id first among equal
-/// counts (the newest token of a tie).
+/// A merge-tree leaf waiting to be trimmed: the lowest weight goes first, the highest id first among equal
+/// weights (the newest token of a tie).
 struct Leaf: Comparable {
-    let count: UInt64
+    let count: Double
     let id: Int
 
     static func < (a: Leaf, b: Leaf) -> Bool { a.count != b.count ? a.count < b.count : a.id > b.id }

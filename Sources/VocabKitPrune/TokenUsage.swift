@@ -11,7 +11,9 @@ import VocabKitTokenizer
 ///
 /// Columns other than `id` and `piece` are counts: `count` (occurrences in the corpus) and any further ones a
 /// later counter adds, each with a `# total NAME N` line; readers honour `# columns` (tables written before it
-/// existed read as `id count piece`), and `merging` sums every count column.
+/// existed read as `id count piece`), and `merging` sums every count column. A model-aware count adds the
+/// `predicted` column (what the model would emit: its top choices over the corpus, its answers to prompts),
+/// with `# predicted-positions N` (the positions whose predictions were counted) and `# prediction TEXT` (how).
 public struct TokenUsage: Equatable, Sendable {
     /// Occurrences per id (the `count` column); ids past the end were not seen.
     public var counts: [UInt64]
@@ -32,6 +34,14 @@ public struct TokenUsage: Equatable, Sendable {
     public var shards: ShardSet?
     /// Count columns after `count`, in file order.
     public var extraColumns: [UsageColumn] = []
+    /// Ids of the vocabulary counted with (padding rows included), so a picture can show what a cut leaves;
+    /// nil in tables written before it was recorded.
+    public var vocabularySize: Int?
+    /// Positions whose predictions the `predicted` column counts (evaluated positions plus answer tokens).
+    public var predictedPositions = 0
+    /// How the `predicted` column was made (model, top-k, minimum probability, answers), one line; merged
+    /// tables list each distinct one, joined by " + ".
+    public var prediction: String?
     /// Files skipped because they were not valid UTF-8 (path and offset), reported rather than counted.
     public var skippedFiles: [(path: String, offset: Int)] = []
     /// The first documents skipped as invalid (where and why), reported rather than counted.
@@ -53,6 +63,19 @@ public struct TokenUsage: Equatable, Sendable {
         a.counts == b.counts && a.pieces == b.pieces && a.files == b.files && a.documents == b.documents && a.bytes == b.bytes
             && a.skipped == b.skipped && a.vocabularySource == b.vocabularySource
             && a.vocabularyFingerprint == b.vocabularyFingerprint && a.shards == b.shards && a.extraColumns == b.extraColumns
+            && a.vocabularySize == b.vocabularySize && a.predictedPositions == b.predictedPositions && a.prediction == b.prediction
+    }
+
+    /// The name of the column a model-aware count adds.
+    public static let predictedColumnName = "predicted"
+
+    /// The model-aware count (`predictedColumnName`), if the table has one.
+    public var predicted: UsageColumn? {
+        get { extraColumns.first { $0.name == Self.predictedColumnName } }
+        set {
+            extraColumns.removeAll { $0.name == Self.predictedColumnName }
+            if let newValue { extraColumns.append(UsageColumn(name: Self.predictedColumnName, values: newValue.values)) }
+        }
     }
 
     /// Total token occurrences.
@@ -92,53 +115,15 @@ public struct TokenUsage: Equatable, Sendable {
     /// The key points printed after counting.
     public static let coverageKeyPoints: [Double] = [0.9, 0.99, 0.999, 0.9999]
 
-    /// The coverage curve (share of occurrences covered by the k most used tokens) as a small standalone SVG,
-    /// with a logarithmic token axis so both the head and the long tail are visible.
-    public func coverageSVG(title: String = "Token coverage") -> String {
-        let ranked = rankedIds
-        let total = Double(max(tokens, 1))
-        let width = 640.0, height = 400.0, left = 60.0, right = 20.0, top = 40.0, bottom = 50.0
-        let plotWidth = width - left - right, plotHeight = height - top - bottom
-        let maxRank = Double(max(ranked.count, 2))
-        func x(_ rank: Double) -> Double { left + log10(rank) / log10(maxRank) * plotWidth }
-        func y(_ share: Double) -> Double { top + (1 - share) * plotHeight }
-        var points: [String] = []
-        var sum: UInt64 = 0
-        var lastX = -1.0
-        for (index, id) in ranked.enumerated() {
-            sum += counts[id]
-            let px = x(Double(index + 1))
-            if px - lastX >= 0.5 || index == ranked.count - 1 {
-                points.append(String(format: "%.1f,%.1f", px, y(Double(sum) / total)))
-                lastX = px
-            }
+    /// The coverage curves (share of occurrences covered by the k most used tokens) of the `count` column and,
+    /// when the table has one, the `predicted` column, as a standalone SVG with a logarithmic token axis that runs
+    /// to the vocabulary's size (`vocabularySize`, else `vocabularySizeHint`), which it marks.
+    public func coverageSVG(title: String = "Token coverage", vocabularySizeHint: Int? = nil) -> String {
+        var series = [CoverageChart.Series(name: "corpus", counts: counts, unit: "tokens", color: "#1f77b4")]
+        if let predicted, predicted.total > 0 {
+            series.append(CoverageChart.Series(name: "predicted", counts: predicted.values, unit: "predictions", color: "#d95f02"))
         }
-        var svg = """
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
-        <rect width="100%" height="100%" fill="white"/>
-        <text x="\(Int(width / 2))" y="24" text-anchor="middle" font-size="15">\(Self.xmlEscaped(title))</text>
-        <line x1="\(left)" y1="\(top + plotHeight)" x2="\(left + plotWidth)" y2="\(top + plotHeight)" stroke="black"/>
-        <line x1="\(left)" y1="\(top)" x2="\(left)" y2="\(top + plotHeight)" stroke="black"/>
-
-        """
-        for share in [0.0, 0.25, 0.5, 0.75, 0.9, 1.0] {
-            svg += String(format: "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.0f%%</text>\n", left - 6, y(share) + 4, share * 100)
-            svg += String(format: "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", left, y(share), left + plotWidth, y(share))
-        }
-        var decade = 1.0
-        while decade <= maxRank {
-            svg += String(format: "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%.0f</text>\n", x(decade), top + plotHeight + 18, decade)
-            decade *= 10
-        }
-        svg += "<text x=\"\(Int(left + plotWidth / 2))\" y=\"\(Int(height - 10))\" text-anchor=\"middle\">tokens, most used first (log scale)</text>\n"
-        svg += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
-        for (fraction, k) in zip(Self.coverageKeyPoints, tokensCovering(Self.coverageKeyPoints, ranked: ranked)) {
-            guard k > 0 else { continue }
-            svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#d62728\"/>", x(Double(k)), y(fraction))
-            svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\">%@%%: %d</text>\n",
-                          x(Double(k)) + 5, y(fraction) + 14, Self.percent(fraction), k)
-        }
-        return svg + "</svg>\n"
+        return CoverageChart(title: title, series: series, vocabularySize: vocabularySize ?? vocabularySizeHint).svg()
     }
 
     /// "99.99" for 0.9999, without float noise.
@@ -147,11 +132,6 @@ public struct TokenUsage: Equatable, Sendable {
         while text.hasSuffix("0") { text.removeLast() }
         if text.hasSuffix(".") { text.removeLast() }
         return text
-    }
-
-    private static func xmlEscaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;")
     }
 
     // MARK: usage.tsv
@@ -180,6 +160,11 @@ public struct TokenUsage: Equatable, Sendable {
         for column in extraColumns { header += "# total \(column.name) \(column.total)\n" }
         header += "# vocabulary \(vocabularySource)\n"
         if let fingerprint = vocabularyFingerprint ?? vocabulary?.fingerprint { header += "# vocabulary-sha256 \(fingerprint)\n" }
+        if let size = vocabularySize ?? vocabulary?.idCount { header += "# vocabulary-size \(size)\n" }
+        if predicted != nil {
+            header += "# predicted-positions \(predictedPositions)\n"
+            if let prediction { header += "# prediction \(prediction)\n" }
+        }
         if let shards { header += "# shards \(shards)\n" }
         header += "# columns " + columnNames.joined(separator: " ") + "\n"
         var out = Array(header.utf8)
@@ -275,6 +260,12 @@ public struct TokenUsage: Equatable, Sendable {
                     guard let gap = value.firstIndex(of: 0x20) else { throw bad("expected '# total COLUMN N'") }
                     declaredTotals[String(decoding: value[..<gap], as: UTF8.self)] = try number(value[(gap + 1)...])
                 case "vocabulary": usage.vocabularySource = valueText
+                case "vocabulary-size":
+                    let n = try size()
+                    guard n > 0, n < 1 << 21 else { throw bad("'# vocabulary-size \(valueText)' is not a vocabulary size (1 ..< 2097152)") }
+                    usage.vocabularySize = n
+                case "predicted-positions": usage.predictedPositions = try size()
+                case "prediction": usage.prediction = valueText
                 case "vocabulary-sha256":
                     guard value.count == 64, value.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
                         throw bad("'# vocabulary-sha256' is followed by '\(valueText)', not 64 lowercase hex digits")
@@ -377,8 +368,17 @@ public struct TokenUsage: Equatable, Sendable {
 
     /// Checks that every counted id means the same token in `vocabulary`, and returns counts sized to it.
     public func counts(for vocabulary: Vocabulary, path: String) throws -> [UInt64] {
+        try column(counts, for: vocabulary, path: path)
+    }
+
+    /// The predicted column checked and sized like `counts(for:path:)`; nil when the table has none.
+    public func predictedCounts(for vocabulary: Vocabulary, path: String) throws -> [UInt64]? {
+        try predicted.map { try column($0.values, for: vocabulary, path: path) }
+    }
+
+    private func column(_ values: [UInt64], for vocabulary: Vocabulary, path: String) throws -> [UInt64] {
         var result = [UInt64](repeating: 0, count: vocabulary.idCount)
-        for (id, count) in counts.enumerated() where count > 0 {
+        for (id, count) in values.enumerated() where count > 0 {
             guard id < vocabulary.idCount else {
                 throw PruneError.usageMismatch(path: path, line: 0, reason: "id \(id) is past the vocabulary's \(vocabulary.idCount) ids")
             }
@@ -432,6 +432,12 @@ public struct UsageMerger {
             if total.vocabularyFingerprint == nil { fingerprintPath = path }
             total.vocabularyFingerprint = fingerprint
         }
+        if let size = shard.vocabularySize {
+            if let known = total.vocabularySize, known != size {
+                throw PruneError.usageMismatch(path: path, line: 0, reason: "it was counted with a vocabulary of \(size) ids but \(first) with \(known)")
+            }
+            total.vocabularySize = size
+        }
         guard shard.extraColumns.map(\.name) == total.extraColumns.map(\.name) else {
             throw PruneError.malformedUsage(path: path, line: 0, reason: "its columns are \(shard.columnNames.joined(separator: " ")) "
                 + "but \(first) has \(total.columnNames.joined(separator: " ")); only tables with the same columns sum")
@@ -480,6 +486,11 @@ public struct UsageMerger {
         total.documents = try add(total.documents, shard.documents, "documents")
         total.bytes = try add(total.bytes, shard.bytes, "bytes")
         total.skipped = try add(total.skipped, shard.skipped, "skipped counts")
+        total.predictedPositions = try add(total.predictedPositions, shard.predictedPositions, "predicted positions")
+        if let prediction = shard.prediction {
+            let known = total.prediction.map { $0.components(separatedBy: " + ") } ?? []
+            if !known.contains(prediction) { total.prediction = (known + [prediction]).joined(separator: " + ") }
+        }
     }
 }
 

@@ -192,7 +192,7 @@ extension Vocabulary {
     public static func load(tokenizerJSON path: String, preTokenizer requested: PreTokenizer? = nil) throws -> Vocabulary {
         let file = try InputFile(path: path, limit: textFileLimit)
         let root = try parseJSON(file.bytes, path: path)
-        func bad(_ node: JSONReader.Node?, _ why: String) -> TokenizerError {
+        func bad(_ node: JSONNode?, _ why: String) -> TokenizerError {
             .malformedVocabulary(path: path, reason: "byte \(node?.offset ?? 0): \(why)")
         }
         guard case .object = root.value else { throw bad(root, "the top level is \(root.value.kind), not an object") }
@@ -265,9 +265,9 @@ extension Vocabulary {
                             mergesSource: mergesTXT)
     }
 
-    static func parseJSON(_ bytes: UnsafeRawBufferPointer, path: String) throws -> JSONReader.Node {
+    static func parseJSON(_ bytes: UnsafeRawBufferPointer, path: String) throws -> JSONNode {
         do {
-            return try JSONReader.parse(bytes)
+            return try JSONParser.parseNode(bytes, duplicateKeys: .keep)
         } catch {
             throw TokenizerError.malformedVocabulary(path: path, reason: "byte \(error.offset): \(error.reason)")
         }
@@ -298,7 +298,7 @@ extension Vocabulary {
     }
 
     /// A token id from JSON: an integer in 0...MergeTable.maximumId, checked before anything is sized by it.
-    static func tokenID(_ node: JSONReader.Node?, what: String, path: String) throws -> Int {
+    static func tokenID(_ node: JSONNode?, what: String, path: String) throws -> Int {
         guard let node else { throw TokenizerError.malformedVocabulary(path: path, reason: "\(what) is missing") }
         guard case .integer(let id) = node.value else {
             throw TokenizerError.malformedVocabulary(path: path, reason: "byte \(node.offset): \(what) is \(node.value.kind), not an integer id")
@@ -311,7 +311,7 @@ extension Vocabulary {
     }
 
     /// BPE options that change ids and that VocabKit does not implement must be off.
-    static func requireDefaultBPEOptions(_ model: JSONReader.Node, path: String) throws {
+    static func requireDefaultBPEOptions(_ model: JSONNode, path: String) throws {
         for key in ["dropout", "continuing_subword_prefix", "end_of_word_suffix"] {
             guard let v = model[key] else { continue }
             switch v.value {
@@ -327,19 +327,21 @@ extension Vocabulary {
     }
 
     /// Builds a vocabulary from byte-level token spellings (a JSON object of spelling → id) and merge spellings.
-    static func assemble(vocab: JSONReader.Node, merges: [(String, String)], specials: [SpecialToken], source: String,
+    static func assemble(vocab: JSONNode, merges: [(String, String)], specials: [SpecialToken], source: String,
                          preTokenizer: PreTokenizer, mergesSource: String? = nil) throws -> Vocabulary {
         guard case .object(let entries) = vocab.value else {
             throw TokenizerError.malformedVocabulary(path: source, reason: "byte \(vocab.offset): the vocabulary is \(vocab.value.kind), not an object of token → id")
         }
         var highest = -1
-        for (spelling, value) in entries {
+        for entry in entries {
+            let (spelling, value) = (entry.key, entry.value)
             let id = try tokenID(value, what: "the id of token \(quoted(spelling))", path: source)
             highest = max(highest, id)
         }
         var tokens = [[UInt8]?](repeating: nil, count: highest + 1)
         let specialIds = Set(specials.map(\.id))
-        for (spelling, value) in entries {
+        for entry in entries {
+            let (spelling, value) = (entry.key, entry.value)
             guard case .integer(let id) = value.value else { continue }
             if specialIds.contains(id) { continue }
             guard let bytes = ByteLevel.decode(spelling), !bytes.isEmpty else {
@@ -369,8 +371,8 @@ extension Vocabulary {
 /// model's `ignore_merges` must match. Anything else (another regex, another normalizer, a GPT-2 byte-level
 /// split) is refused with a line that says what was found, so no file is split with the wrong rule.
 enum TokenizerJSONShape {
-    static func preTokenizer(of root: JSONReader.Node, model: JSONReader.Node, path: String) throws -> PreTokenizer {
-        func refuse(_ node: JSONReader.Node?, _ why: String) -> TokenizerError {
+    static func preTokenizer(of root: JSONNode, model: JSONNode, path: String) throws -> PreTokenizer {
+        func refuse(_ node: JSONNode?, _ why: String) -> TokenizerError {
             .unsupportedVocabulary(path: path, reason: "byte \(node?.offset ?? 0): \(why)")
         }
         let normalizesNFC: Bool
@@ -418,23 +420,23 @@ enum TokenizerJSONShape {
         return family
     }
 
-    static func string(_ node: JSONReader.Node?) -> String? {
+    static func string(_ node: JSONNode?) -> String? {
         if case .string(let s)? = node?.value { return s }
         return nil
     }
 
-    static func bool(_ node: JSONReader.Node?) -> Bool? {
+    static func bool(_ node: JSONNode?) -> Bool? {
         if case .bool(let b)? = node?.value { return b }
         return nil
     }
 
-    static func members(_ node: JSONReader.Node) -> [String] {
+    static func members(_ node: JSONNode) -> [String] {
         if case .object(let m) = node.value { return m.map(\.key).sorted() }
         return []
     }
 
     /// A short description of a JSON object for messages: its type and keys.
-    static func summary(_ node: JSONReader.Node) -> String {
+    static func summary(_ node: JSONNode) -> String {
         "(\(string(node["type"]).map { quoted($0) } ?? "no type"); \(members(node).map { quoted($0) }.joined(separator: ", ")))"
     }
 }

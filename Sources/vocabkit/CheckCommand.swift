@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VocabKitGGUF
 import VocabKitInference
+import VocabKitModels
 import VocabKitTokenizer
 
 struct CheckCommand: ParsableCommand {
@@ -29,14 +30,19 @@ struct CheckCommand: ParsableCommand {
         unchanged gets the same greedy continuation (or one that parts only where the original chose a pruned \
         token), and at least one position was compared. Otherwise the exit status is 1. A progress line goes to \
         stderr when it is a terminal.
+
+        Several pruned copies (selections) are checked in one run against one evaluation of the original and \
+        reported side by side in one table (--json: one object per copy under "selections"); parity must hold for \
+        each. --chat wraps each --prompts line in the original's chat template as a user message (as llama.cpp \
+        applies tokenizer.chat_template), so the greedy continuation is the instruct model's answer.
         """
     )
 
     @Argument(help: "The original GGUF model.")
     var original: String
 
-    @Argument(help: "The pruned GGUF model.")
-    var pruned: String
+    @Argument(help: "The pruned GGUF model, or several pruned copies to compare in one table.")
+    var pruned: [String] = []
 
     @Option(name: .long, help: "Prompts, one per line (\\n, \\t, \\\\ escapes).")
     var prompts: String?
@@ -53,11 +59,19 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .short, parsing: .unconditional, help: "Greedy tokens to generate after each text.")
     var n: Int = 16
 
+    @Flag(name: .customLong("cost-only"), help: "Run only the original: report each selection's cost (how often the original's top-1 is a token it lacks) and tokenization, not parity.")
+    var costOnly = false
+
+    @Flag(help: "With --prompts: wrap each prompt in the original's chat template (a user message, the assistant's turn opened).")
+    var chat = false
+
     @Flag(help: "Print a JSON object with the totals (parity, texts, unchanged_tokenization, max_logit_diff, greedy_agree, top1_agreement, mean_kl, max_kl, original_top1_pruned, positions, bits_per_byte_original, bits_per_byte_pruned, seconds) and per-text results.")
     var json = false
 
     func validate() throws {
+        guard !pruned.isEmpty else { throw ValidationError("give the pruned model after the original") }
         guard (prompts == nil) != (file == nil) else { throw ValidationError("give exactly one of --prompts FILE or --file F") }
+        if chat && prompts == nil { throw ValidationError("--chat wraps --prompts lines; give --prompts FILE") }
         try requireRange(n, "-n", 0...maximumTokens)
         try requireRange(ctx, "--ctx", 1...maximumTokens)
         try requireRange(windows, "--windows", 1...maximumTokens)
@@ -84,21 +98,27 @@ struct CheckCommand: ParsableCommand {
         guard let text = String(validating: input, as: UTF8.self) else {
             throw ReportInputError("\(prompts ?? file!): not valid UTF-8")
         }
-        let checker = try ParityChecker(original: try openModel(original), originalSource: original,
-                                        pruned: try openModel(pruned), prunedSource: pruned, contextLength: ctx)
+        let originalFile = try openModel(original)
+        let checker = try ParityChecker(original: originalFile, originalSource: original,
+                                        copies: try pruned.map { (try openModel($0), $0) }, contextLength: ctx)
         let showProgress = stderrIsTerminal
         func progress(_ i: Int, _ count: Int) {
             guard showProgress else { return }
             FileHandle.standardError.write(Data("\rchecking text \(i + 1)/\(count)\u{1B}[K".utf8))
         }
-        let report: ParityReport
+        let reports: [ParityReport]
         if prompts != nil {
-            let texts = promptLines(text).map { (label: "prompt \($0.line)", text: $0.text) }
+            var texts = promptLines(text).map { (label: "prompt \($0.line)", text: $0.text) }
             guard !texts.isEmpty else { throw ReportInputError("\(prompts!): no prompts") }
-            report = try checker.check(texts, specialTokens: true, greedyTokens: n, contextLength: ctx, progress: progress)
+            if chat {
+                let format = try ChatFormat.of(originalFile, path: original)
+                texts = texts.map { ($0.label, format.apply([.user($0.text)])) }
+            }
+            reports = try checker.compare(texts, specialTokens: true, greedyTokens: n, contextLength: ctx, originalOnly: costOnly, progress: progress)
         } else {
             do {
-                report = try checker.check(text: text, windows: windows, greedyTokens: n, contextLength: ctx, progress: progress)
+                reports = try checker.compare(text: text, windows: windows, greedyTokens: n, contextLength: ctx, originalOnly: costOnly,
+                                              progress: progress)
             } catch ParityError.emptyText(label: "the text") {
                 throw ReportInputError("\(file!): no text to check")
             }
@@ -106,13 +126,80 @@ struct CheckCommand: ParsableCommand {
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let out = OutputWriter()
-        if json {
-            try writeJSON(report, seconds: seconds, out: out)
+        if costOnly {
+            if json {
+                try writeJSON(reports, checker: checker, seconds: seconds, out: out)
+            } else {
+                writeTable(reports, checker: checker, seconds: seconds, out: out)
+            }
+            out.flush()
+            return true
+        } else if reports.count == 1 {
+            if json {
+                try out.write(bytes: jsonData(selectionObject(reports[0], copy: checker.copies[0], path: pruned[0], full: true, seconds: seconds)))
+                out.write("\n")
+            } else {
+                writeText(reports[0], seconds: seconds, out: out)
+            }
+        } else if json {
+            try writeJSON(reports, checker: checker, seconds: seconds, out: out)
         } else {
-            writeText(report, seconds: seconds, out: out)
+            writeTable(reports, checker: checker, seconds: seconds, out: out)
         }
         out.flush()
-        return report.holds
+        return reports.allSatisfy(\.holds)
+    }
+
+    /// The selections side by side: one column per pruned copy, the cost of each in one table.
+    private func writeTable(_ reports: [ParityReport], checker: ParityChecker, seconds: Double, out: OutputWriter) {
+        func pct(_ a: Int, _ b: Int) -> String { b > 0 ? String(format: "%.2f%%", 100 * Double(a) / Double(b)) : "n/a" }
+        let first = reports[0]
+        var rows: [(String, [String])] = []
+        rows.append(("kept ids", checker.copies.map { "\($0.keptTokens)" }))
+        rows.append(("tokens (original \(first.originalTokens))", reports.map { "\($0.prunedTokens)" }))
+        rows.append(("original tokens pruned", reports.map { "\($0.originalTokensPruned) (\(pct($0.originalTokensPruned, $0.originalTokens)))" }))
+        rows.append(("tokenization unchanged", reports.map { "\($0.unchangedTexts)/\($0.texts.count)" }))
+        rows.append(("original top-1 was pruned", reports.map { "\($0.originalTop1Pruned) (\(pct($0.originalTop1Pruned, $0.originalPositions)))" }))
+        if !costOnly { rows += comparisonRows(reports) }
+        let names = pruned.map { URL(fileURLWithPath: $0).lastPathComponent }
+        let labelWidth = rows.map { $0.0.count }.max() ?? 0
+        let widths = names.indices.map { k in max(names[k].count, rows.map { $0.1[k].count }.max() ?? 0) }
+        func line(_ label: String, _ cells: [String]) -> String {
+            label.padding(toLength: labelWidth, withPad: " ", startingAt: 0)
+                + zip(cells, widths).map { "  " + String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined() + "\n"
+        }
+        out.write("\(first.texts.count) texts, \(first.originalPositions) positions of the original"
+                  + (costOnly ? " (cost only: the pruned copies were not run)\n" : "\n"))
+        out.write(line("", names))
+        for (label, cells) in rows { out.write(line(label, cells)) }
+        if costOnly {
+            out.write(String(format: "(%.1f s)\n", seconds))
+            return
+        }
+        for (k, r) in reports.enumerated() {
+            for t in r.texts where !t.holds {
+                out.write("FAIL \(names[k]) \(t.label): max |logit difference| \(t.maxLogitDifference), greedy \(t.greedyAgrees ? "identical" : "differs")\n")
+            }
+        }
+        let holds = reports.allSatisfy(\.holds)
+        out.write(holds ? "parity holds for every selection" : "parity FAILS")
+        out.write(String(format: " (%.1f s)\n", seconds))
+    }
+
+    /// The rows that need the pruned copies run.
+    private func comparisonRows(_ reports: [ParityReport]) -> [(String, [String])] {
+        let first = reports[0]
+        var rows: [(String, [String])] = []
+        rows.append(("compared positions", reports.map { "\($0.comparedPositions)" }))
+        rows.append(("max |logit difference|", reports.map { "\($0.maxLogitDifference)" }))
+        rows.append(("top-1 agreement", reports.map { String(format: "%.2f%%", 100 * $0.top1Agreement) }))
+        rows.append(("greedy (-n \(n)) identical, unchanged", reports.map { "\($0.greedyAgreementsUnchanged)/\($0.unchangedTexts)" }))
+        rows.append(("greedy (-n \(n)) identical, all", reports.map { "\($0.greedyAgreements)/\($0.texts.count)" }))
+        rows.append(("parted on a pruned token", reports.map { r in "\(r.texts.filter { !$0.greedyAgrees && $0.greedyDivergedOnPrunedToken }.count)" }))
+        rows.append((String(format: "bits per byte (original %.4f)", first.originalTotals.bitsPerByte),
+                     reports.map { String(format: "%.4f", $0.prunedTotals.bitsPerByte) }))
+        rows.append(("parity", reports.map { $0.holds ? "holds" : ($0.comparedPositions == 0 ? "not shown" : "FAILS") }))
+        return rows
     }
 
     private func writeText(_ r: ParityReport, seconds: Double, out: OutputWriter) {
@@ -136,8 +223,32 @@ struct CheckCommand: ParsableCommand {
         out.write(String(format: " (%.1f s)\n", seconds))
     }
 
-    private func writeJSON(_ r: ParityReport, seconds: Double, out: OutputWriter) throws {
-        func number(_ v: Double) -> Any { v.isFinite ? v : NSNull() }
+    /// Several selections: what the original did once, and one object per pruned copy.
+    private func writeJSON(_ reports: [ParityReport], checker: ParityChecker, seconds: Double, out: OutputWriter) throws {
+        let first = reports[0]
+        let object: [String: Any] = [
+            "parity": costOnly ? NSNull() : reports.allSatisfy(\.holds),
+            "cost_only": costOnly,
+            "texts": first.texts.count,
+            "original_tokens": first.originalTokens,
+            "positions": first.originalPositions,
+            "bits_per_byte_original": jsonNumber(first.originalTotals.bitsPerByte),
+            "n": n,
+            "ctx": ctx,
+            "seconds": seconds,
+            "selections": zip(reports, zip(checker.copies, pruned)).map { selectionObject($0, copy: $1.0, path: $1.1, full: false, seconds: seconds) },
+        ]
+        out.write(bytes: try jsonData(object))
+        out.write("\n")
+    }
+
+    private func jsonData(_ object: [String: Any]) throws -> Data {
+        try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    }
+
+    /// One selection's totals and per-text results (`full`: with the run's n, ctx and time, as a whole report).
+    private func selectionObject(_ r: ParityReport, copy: PrunedCopy, path: String, full: Bool, seconds: Double) -> [String: Any] {
+        let number = jsonNumber
         let texts: [[String: Any]] = r.texts.map { t in [
             "label": t.label,
             "original_tokens": t.originalTokens,
@@ -148,14 +259,17 @@ struct CheckCommand: ParsableCommand {
             "top1_agreements": t.top1Agreements,
             "max_kl": t.klMax,
             "original_top1_pruned": t.originalTop1Pruned,
+            "original_top1_pruned_ids": t.originalTop1PrunedIds,
             "greedy_original": t.greedyOriginal,
             "greedy_pruned": t.greedyPruned,
             "greedy_agree": t.greedyAgrees,
             "greedy_diverged_on_pruned_token": t.greedyDivergedOnPrunedToken,
             "holds": t.holds,
         ] }
-        let object: [String: Any] = [
-            "parity": r.holds,
+        var object: [String: Any] = [
+            "model": path,
+            "kept_tokens": copy.keptTokens,
+            "parity": costOnly ? NSNull() : r.holds,
             "texts": r.texts.count,
             "unchanged_tokenization": r.unchangedTexts,
             "original_tokens": r.originalTokens,
@@ -173,16 +287,19 @@ struct CheckCommand: ParsableCommand {
             "original_top1_pruned": r.originalTop1Pruned,
             "bits_per_byte_original": number(r.originalTotals.bitsPerByte),
             "bits_per_byte_pruned": number(r.prunedTotals.bitsPerByte),
-            "n": n,
-            "ctx": ctx,
-            "seconds": seconds,
             "results": texts,
         ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        out.write(bytes: data)
-        out.write("\n")
+        if full {
+            object["n"] = n
+            object["ctx"] = ctx
+            object["seconds"] = seconds
+        }
+        return object
     }
 }
+
+/// A JSON number, or null for NaN and infinities (a ratio of nothing).
+func jsonNumber(_ v: Double) -> Any { v.isFinite ? v : NSNull() }
 
 /// Prompts from a --prompts file: one per line, `\n`, `\t` and `\\` unescaped (any other backslash is kept);
 /// empty lines skipped. Line numbers are 1-based.

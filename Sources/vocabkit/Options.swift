@@ -142,8 +142,14 @@ struct SelectionOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Trim to exactly N ids, removing merge-tree leaves with the lowest counts first.")
     var targetSize: Int?
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("With a model-aware table (count --model): keep the most predicted tokens covering this share of the predicted column (0: none of it). Without it, --coverage covers both columns.", valueName: "fraction"))
+    var predictedCoverage: Double?
+
     func validate() throws {
         try requireFraction(coverage, "--coverage")
+        if let predictedCoverage, !(predictedCoverage >= 0 && predictedCoverage <= 1) {
+            throw ValidationError("--predicted-coverage must be a fraction from 0 to 1, got \(predictedCoverage)")
+        }
         try requireRange(top, "--top", 1...Int(UInt32.max))
         try requireRange(targetSize, "--target-size", 1...Int(UInt32.max))
     }
@@ -152,7 +158,8 @@ struct SelectionOptions: ParsableArguments {
     var inputs: [String] { [keepList, dropList].compactMap { $0 } }
 
     func rules() throws -> SelectionRules {
-        var rules = SelectionRules(coverage: coverage, top: top, minCount: minCount, targetSize: targetSize)
+        var rules = SelectionRules(coverage: coverage, top: top, minCount: minCount, targetSize: targetSize,
+                                   predictedCoverage: predictedCoverage)
         if let keepList { rules.keepList = try IdListReader.read(path: keepList) }
         if let dropList { rules.dropList = try IdListReader.read(path: dropList) }
         return rules

@@ -73,7 +73,8 @@ struct PruneCommand: ParsableCommand {
 
         let pruner = try ModelPruner(modelPath: model)
         let selector = pruner.selector()
-        let verified = try select(with: selector, counts: try counts(for: pruner.vocabulary, corpusFiles: corpusFiles))
+        let columns = try counts(for: pruner.vocabulary, corpusFiles: corpusFiles)
+        let verified = try select(with: selector, counts: columns.counts, predicted: columns.predicted)
         let selection = verified.selection
         guard !dryRun else {
             if let remap { print("(dry run: \(remap) not written)") }
@@ -101,18 +102,22 @@ struct PruneCommand: ParsableCommand {
               + (hfTokenizer.map { " and \($0)/ (" + HFTokenizerExport.fileNames.joined(separator: ", ") + ")" } ?? ""))
     }
 
-    /// Counts from --usage, or from counting --corpus with `vocabulary`.
-    func counts(for vocabulary: Vocabulary, corpusFiles: [String]) throws -> [UInt64] {
-        if let usage { return try TokenUsage.read(path: usage).counts(for: vocabulary, path: usage) }
+    /// Counts (and the predicted column of a model-aware table) from --usage, or from counting --corpus with
+    /// `vocabulary`.
+    func counts(for vocabulary: Vocabulary, corpusFiles: [String]) throws -> (counts: [UInt64], predicted: [UInt64]?) {
+        if let usage {
+            let table = try TokenUsage.read(path: usage)
+            return (try table.counts(for: vocabulary, path: usage), try table.predictedCounts(for: vocabulary, path: usage))
+        }
         let counted = try corpusOptions.count(corpusFiles, tokenizer: Tokenizer(vocabulary: vocabulary), recordPieces: false)
         print("counted \(counted.files) files, " + (counted.documents == counted.files ? "" : "\(counted.documents) documents, ")
               + "\(counted.tokens) tokens")
-        return counted.counts
+        return (counted.counts, nil)
     }
 
     /// Selects by the rules, prints what each rule kept, and verifies the kept set.
-    func select(with selector: TokenSelector, counts: [UInt64]) throws -> VerifiedSelection {
-        let selection = try selector.select(counts: counts, rules: try selectionOptions.rules())
+    func select(with selector: TokenSelector, counts: [UInt64], predicted: [UInt64]? = nil) throws -> VerifiedSelection {
+        let selection = try selector.select(counts: counts, predicted: predicted, rules: try selectionOptions.rules())
         for line in selection.report { print("\(line.rule): \(line.tokens)") }
         let verified = try selector.verify(selection)
         print("verified: every kept token that encoded to itself still does")

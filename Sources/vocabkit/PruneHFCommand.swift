@@ -28,7 +28,8 @@ extension PruneCommand {
         let pruner = try HFCheckpointPruner(directory: model)
         let checkpoint = pruner.checkpoint
         let selector = try pruner.selector()
-        let verified = try select(with: selector, counts: try counts(for: pruner.vocabulary, corpusFiles: corpusFiles))
+        let columns = try counts(for: pruner.vocabulary, corpusFiles: corpusFiles)
+        let verified = try select(with: selector, counts: columns.counts, predicted: columns.predicted)
         guard let output, !dryRun else { return }
         let summary = try pruner.write(verified, to: output, padTo: padTo ?? 1, remapPath: remap, selector: selector)
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9

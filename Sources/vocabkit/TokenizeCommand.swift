@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VocabKitTokenizer
+import VocabKitIO
 
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -112,19 +113,9 @@ extension String {
 
 /// A JSON string literal.
 func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-        }
-    }
-    return out + "\""
+    var out = ""
+    JSONWriter.quote(s, into: &out)
+    return out
 }
 
 /// For ill-formed text: the option that substitutes U+FFFD instead of stopping.

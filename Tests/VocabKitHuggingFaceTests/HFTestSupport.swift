@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import VocabKitSafetensors
+import VocabKitIO
 import VocabKitTokenizer
 
 /// A toy Qwen-style checkpoint written file by file: 256 byte tokens, five merges building "hello" and

@@ -16,7 +16,8 @@ enum VocabModel {
     /// Writes the model; `layers` below TinyModel's 2 drops the later blocks (a differently shaped model).
     /// The output rows of `favored` ids are scaled up so that those tokens, not any of the 151k, win the argmax
     /// (random rows would make every top-1 a token outside a small test text).
-    static func write(to path: String, seed: UInt64, layers: Int = 2, favored: Set<Int> = []) throws {
+    /// `chatTemplate` adds `tokenizer.chat_template` (an instruct model).
+    static func write(to path: String, seed: UInt64, layers: Int = 2, favored: Set<Int> = [], chatTemplate: String? = nil) throws {
         var model = TinyModel(seed: seed, tied: false)
         var rng = SplitMix(state: seed &+ 1000)
         func table() -> [Float] { (0..<(model.dim * rows)).map { _ in Float.random(in: -1...1, using: &rng) } }
@@ -42,6 +43,7 @@ enum VocabModel {
             ("qwen2.rope.freq_base", .value(.float32(Float(model.base)))),
             ("qwen2.attention.layer_norm_rms_epsilon", .value(.float32(Float(model.eps)))),
         ] + SyntheticModel.tokenizerMetadata(vocabulary, rows: rows)  // as real Qwen GGUFs carry it
+            + (chatTemplate.map { [(key: "tokenizer.chat_template", value: GGUFOutputValue.value(.string($0)))] } ?? [])
         let tensors = model.tensors.map { t in
             GGUFOutputTensor(name: t.name, dimensions: t.dims, type: .f32) { sink in try t.data.withUnsafeBytes { try sink.write($0) } }
         }
@@ -50,12 +52,12 @@ enum VocabModel {
 
     /// Prunes `original` to the tokens used at least twice in `text` (plus what pruning always keeps), so that
     /// some lines keep their tokenization and some lose a token.
-    static func prune(_ original: String, keepingTokensOf text: String, to path: String) throws -> TokenSelection {
+    static func prune(_ original: String, keepingTokensOf text: String, to path: String, minCount: UInt64 = 2) throws -> TokenSelection {
         let pruner = try ModelPruner(modelPath: original)
         var counts = [UInt64](repeating: 0, count: pruner.vocabulary.idCount)
         for id in Tokenizer(vocabulary: pruner.vocabulary).encode(text, specialTokens: false) { counts[Int(id)] += 1 }
         let selector = pruner.selector()
-        let selection = try selector.select(counts: counts, rules: SelectionRules(minCount: 2))
+        let selection = try selector.select(counts: counts, rules: SelectionRules(minCount: minCount))
         _ = try pruner.write(try selector.verify(selection), to: path)
         return selection
     }
