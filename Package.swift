@@ -56,7 +56,7 @@ let package = Package(
             dependencies: ["VocabKitSafetensors", "VocabKitPrune", "VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO"]
         ),
         .target(name: "CKernels"),
-        .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitModels", "VocabKitTokenizer", "CKernels"]),
+        .target(name: "VocabKitInference", dependencies: ["VocabKitGGUF", "VocabKitModels", "VocabKitTokenizer", "VocabKitIO", "CKernels"]),
         // Model-aware usage: what a model predicts over a corpus and what an instruct model answers to chat
         // prompts, counted as a usage table's `predicted` column.
         .target(name: "VocabKitPrediction", dependencies: ["VocabKitInference", "VocabKitPrune", "VocabKitModels", "VocabKitTokenizer", "VocabKitIO"]),
@@ -83,7 +83,7 @@ let package = Package(
         .target(name: "VocabKitTestSupport", dependencies: ["VocabKitIO"], path: "Tests/VocabKitTestSupport"),
         .testTarget(name: "VocabKitTokenizerTests", dependencies: ["VocabKitTestSupport", "VocabKitTokenizer", "CICU", "VocabKitIO", "VocabKitGGUF"]),
         .testTarget(name: "VocabKitGGUFTests", dependencies: ["VocabKitTestSupport", "VocabKitGGUF", "VocabKitIO"]),
-        .testTarget(name: "VocabKitSurgeryTests", dependencies: ["VocabKitTestSupport", "VocabKitSurgery", "VocabKitGGUF", "VocabKitIO", "VocabKitInference"]),
+        .testTarget(name: "VocabKitSurgeryTests", dependencies: ["VocabKitTestSupport", "VocabKitSurgery", "VocabKitGGUF", "VocabKitIO", "VocabKitInference", "VocabKitTokenizer"]),
         .testTarget(name: "VocabKitIOTests", dependencies: ["VocabKitTestSupport", "VocabKitIO"]),
         .testTarget(name: "VocabKitModelsTests", dependencies: ["VocabKitTestSupport", "VocabKitModels", "VocabKitGGUF"]),
         .testTarget(name: "VocabKitInferenceTests", dependencies: ["VocabKitTestSupport", "VocabKitInference", "VocabKitModels", "VocabKitGGUF", "VocabKitTokenizer", "VocabKitPrune", "VocabKitIO",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # VocabKit's whole path on the bundled defaults, in a few seconds:
 #   tokenize a snippet, count the bundled sample corpus, make a model, prune it to the corpus, check that the
-#   pruned model gives the original's outputs, and print what the same cut saves on the real Qwen3 models.
+#   pruned model gives the original's outputs, score its blocks and delete one, and print what the same cut saves
+#   on the real Qwen3 models.
 # No model ships in the repository and nothing is downloaded, so the model here is `vocabkit synth`'s: a small
 # random-weight Qwen3 with the real 151,936-row vocabulary. Run steps 4-5 on a real GGUF the same way
 # (Docs/pruning.md). Files go to $OUT (default .build-demo/). VOCABKIT=path uses that binary instead of building.
@@ -37,7 +38,15 @@ step "5. check: the pruned model against the original on the corpus"
 # pruned' cost is high here; on a real model and held-out code it is the number to watch (Docs/pruning.md).
 "$VK" check "$OUT/model.gguf" "$OUT/model-pruned.gguf" --file Corpora/sample/bisect.py --windows 2 --ctx 128 -n 8
 
-step "6. savings: the same cut on the real Qwen3 models"
+step "6. layers and surgery: score each block, delete the cheapest, evaluate the result"
+# layers --ablate measures the model without each block (no file written); the file surgery writes evaluates
+# to the same bits per byte, to the last digit.
+"$VK" layers "$OUT/model.gguf" --file Corpora/sample/bisect.py --ctx 64 --windows 2 --ablate | tee "$OUT/layers.txt"
+cheapest=$(awk '$1 ~ /^[0-9]+$/ && $NF == 1 { print $1 }' "$OUT/layers.txt")
+"$VK" surgery "$OUT/model.gguf" --delete "$cheapest" -o "$OUT/model-surgery.gguf"
+"$VK" eval "$OUT/model-surgery.gguf" --file Corpora/sample/bisect.py --ctx 64 --chunks 2
+
+step "7. savings: the same cut on the real Qwen3 models"
 kept=$(grep -vc "^#" "$OUT/remap.tsv")  # one old_id<TAB>new_id line per kept token
 "$VK" savings --family qwen3 --keep "$kept"
 printf '\nfiles in %s/\n' "$OUT"

@@ -111,6 +111,13 @@ public enum PerplexityPlan {
         return min(tokens / n, limit ?? Int.max)
     }
 
+    /// Chunk `index`: `n` tokens from `index · n`, the first replaced by `bos` when the vocabulary adds one.
+    public static func chunk(_ index: Int, of tokens: [Int], contextLength n: Int, bos: Int?) -> [Int] {
+        var chunk = Array(tokens[(index * n)..<(index * n + n)])
+        if let bos { chunk[0] = bos }
+        return chunk
+    }
+
     /// llama.cpp's `add_bos` for a GGUF vocabulary: `tokenizer.ggml.add_bos_token` when present; Qwen's
     /// `gpt2` BPE vocabularies default to no BOS.
     public static func beginningOfSequence(file: GGUFFile) -> Int? {
@@ -134,25 +141,10 @@ extension LanguageModel {
         guard n <= maxContext else { throw EvaluationError.contextTooLarge(requested: n, available: maxContext) }
         let batch = min(batchSize ?? n, n)
         guard batch >= 1 else { throw EvaluationError.invalidArgument("the batch size must be at least 1") }
-        let first = PerplexityPlan.firstScoredLogit(contextLength: n)
         var totals = LikelihoodTotals(), whole = LikelihoodTotals()
         for c in 0..<chunkCount {
-            var chunk = Array(tokens[(c * n)..<(c * n + n)])
-            if let bos { chunk[0] = bos }
-            reset()
-            // The whole chunk in batches as llama-perplexity feeds it (its kernels' summation depends on the batch
-            // a token is in): positions before `first` count for bits per byte only, and the last position's
-            // logits, which would predict a token outside the chunk, are not used.
-            for s in stride(from: 0, to: n, by: batch) {
-                try evaluate(Array(chunk[s..<min(s + batch, n)]), logits: .all) { i, logits in
-                    let position = s + i
-                    guard position < n - 1 else { return }
-                    let target = chunk[position + 1]
-                    let nll = negativeLogLikelihood(logits, token: target)
-                    if position >= first { totals.add(nll, bytes: byteCount(target)) }
-                    whole.add(nll, bytes: byteCount(target))
-                }
-            }
+            try evaluateChunk(PerplexityPlan.chunk(c, of: tokens, contextLength: n, bos: bos), batchSize: batch,
+                              scored: &totals, whole: &whole, byteCount: byteCount)
             progress(c + 1, chunkCount, totals)
         }
         return PerplexityResult(totals: totals, chunks: chunkCount, contextLength: n, textTokens: tokens.count, wholeText: whole)
@@ -160,6 +152,57 @@ extension LanguageModel {
 }
 
 extension LanguageModel {
+    /// One chunk of `PerplexityPlan` from an empty cache: its first half fed in steps of `batchSize` tokens, then
+    /// the scored half, each token's NLL from the logits one position earlier added to `whole` and, in the scored
+    /// half, to `scored`. Every measure that must equal `eval`'s to the bit (`layers --ablate`) goes through here,
+    /// so that the batches, and with them the batched kernels' rounding, are the same.
+    func evaluateChunk(_ chunk: [Int], batchSize batch: Int, scored totals: inout LikelihoodTotals,
+                       whole: inout LikelihoodTotals, byteCount: (Int) -> Int) throws {
+        let n = chunk.count
+        let first = PerplexityPlan.firstScoredLogit(contextLength: n)
+        reset()
+        // The whole chunk in batches as llama-perplexity feeds it (its kernels' summation depends on the batch a
+        // token is in): positions before `first` count for bits per byte only, and the last position's logits,
+        // which would predict a token outside the chunk, are not used.
+        for s in stride(from: 0, to: n, by: batch) {
+            try evaluate(Array(chunk[s..<min(s + batch, n)]), logits: .all) { i, logits in
+                let position = s + i
+                guard position < n - 1 else { return }
+                let target = chunk[position + 1]
+                let nll = negativeLogLikelihood(logits, token: target)
+                if position >= first { totals.add(nll, bytes: byteCount(target)) }
+                whole.add(nll, bytes: byteCount(target))
+            }
+        }
+    }
+}
+
+/// A text as llama-perplexity reads it: its tokens (BOS first when the vocabulary adds one), the BOS id, and the
+/// UTF-8 length of every id (for bits per byte).
+public struct PerplexityInput: Sendable {
+    public var tokens: [Int]
+    public var bos: Int?
+    public var byteCounts: [Int]
+
+    public func byteCount(_ id: Int) -> Int { id >= 0 && id < byteCounts.count ? byteCounts[id] : 0 }
+}
+
+extension LanguageModel {
+    /// The bytes of a text read by llama-perplexity's rules (see `perplexity(ofText:)`); ill-formed UTF-8 throws
+    /// `TokenizerError.invalidUTF8`.
+    public func perplexityInput(ofUTF8 bytes: [UInt8]) throws -> PerplexityInput {
+        var text = bytes
+        if text.last == 0x0A { text.removeLast() }
+        let tokenizer = try self.tokenizer()
+        var tokens = try text.withUnsafeBytes { buf in
+            try tokenizer.encode(utf8: buf, specialTokens: false, threads: ProcessInfo.processInfo.activeProcessorCount).map(Int.init)
+        }
+        let bos = PerplexityPlan.beginningOfSequence(file: weights.file)
+        if let bos { tokens.insert(bos, at: 0) }
+        let vocabulary = tokenizer.vocabulary
+        return PerplexityInput(tokens: tokens, bos: bos, byteCounts: (0..<vocabulary.idCount).map { vocabulary.bytes(of: $0).count })
+    }
+
     /// Perplexity and bits per byte of a text, by llama-perplexity's rules so that the numbers compare with
     /// `llama-perplexity -m MODEL -f FILE -c CONTEXT [--chunks N]`: one final line feed is dropped (as its -f
     /// does), the text is tokenized with the model's own vocabulary without matching special-token text, a BOS
@@ -174,17 +217,8 @@ extension LanguageModel {
     /// `perplexity(ofText:)` for the bytes of a file; ill-formed UTF-8 throws `TokenizerError.invalidUTF8`.
     public func perplexity(ofUTF8 bytes: [UInt8], contextLength: Int = 512, chunks: Int? = nil, batchSize: Int? = nil,
                            progress: (Int, Int, LikelihoodTotals) -> Void = { _, _, _ in }) throws -> PerplexityResult {
-        var text = bytes
-        if text.last == 0x0A { text.removeLast() }
-        let tokenizer = try self.tokenizer()
-        var tokens = try text.withUnsafeBytes { buf in
-            try tokenizer.encode(utf8: buf, specialTokens: false, threads: ProcessInfo.processInfo.activeProcessorCount).map(Int.init)
-        }
-        let bos = PerplexityPlan.beginningOfSequence(file: weights.file)
-        if let bos { tokens.insert(bos, at: 0) }
-        let vocabulary = tokenizer.vocabulary
-        let byteCounts = (0..<vocabulary.idCount).map { vocabulary.bytes(of: $0).count }
-        return try perplexity(of: tokens, contextLength: contextLength, chunks: chunks, batchSize: batchSize, bos: bos,
-                              byteCount: { $0 < byteCounts.count ? byteCounts[$0] : 0 }, progress: progress)
+        let input = try perplexityInput(ofUTF8: bytes)
+        return try perplexity(of: input.tokens, contextLength: contextLength, chunks: chunks, batchSize: batchSize, bos: input.bos,
+                              byteCount: input.byteCount, progress: progress)
     }
 }

@@ -396,6 +396,21 @@ public final class LanguageModel {
     /// Whether this model uses the AVX2 kernels (where the CPU has them); false selects the portable path.
     public var useSIMDKernels = simdKernelsEnabled
 
+    /// Blocks the forward pass goes around: the residual stream passes them unchanged, so the model computes what
+    /// the same file with those blocks deleted computes (`vocabkit layers --ablate`, without writing a file).
+    public var skippedBlocks: Set<Int> = []
+
+    /// Called at every block boundary of every step with the residual stream of the step's tokens: boundary b is
+    /// the stream entering block b (b = `config.layerCount`: leaving the last block, before the output norm),
+    /// `firstPosition` the position of the step's first token, token i's vector at i · dim. Only valid during the
+    /// call. Layer scores (Block Influence, angular distance) are read here.
+    public var residualObserver: ((_ boundary: Int, _ firstPosition: Int, _ residuals: UnsafeBufferPointer<Float>) -> Void)?
+
+    /// Set while re-running only the blocks after a stored boundary (`BlockAnalysis`'s ablations): each step
+    /// starts at `block` with the residual stream that `read(firstPosition, count, into)` supplies instead of the
+    /// token embeddings; everything else (batches, positions, KV caches of the blocks run) is as usual.
+    var resumption: (block: Int, read: (_ firstPosition: Int, _ count: Int, _ into: UnsafeMutablePointer<Float>) -> Void)?
+
     /// Tokens evaluated together by `evaluate`: each weight row is then read once per batch.
     public static let maxBatch = 64
 
@@ -505,10 +520,22 @@ public final class LanguageModel {
         let dim = c.dim, headDim = c.headDim
         let ropeStyle = c.architecture.ropeStyle
 
-        let embed = w.tokenEmbedding.traits.dequantize
-        for i in 0..<n { embed(w.tokenEmbedding.row(tokens[i]), s.x + i * dim, dim) }
+        // The residual stream entering the first block run: the token embeddings, or a stored stream.
+        let firstBlock = resumption?.block ?? 0
+        if let resumption {
+            resumption.read(p0, n, s.x)
+        } else {
+            let embed = w.tokenEmbedding.traits.dequantize
+            for i in 0..<n { embed(w.tokenEmbedding.row(tokens[i]), s.x + i * dim, dim) }
+        }
+        let observer = residualObserver
+        observer?(firstBlock, p0, UnsafeBufferPointer(start: s.x, count: n * dim))
 
-        for (l, layer) in w.layers.enumerated() {
+        for (l, layer) in w.layers.enumerated() where l >= firstBlock {
+            if skippedBlocks.contains(l) {
+                observer?(l + 1, p0, UnsafeBufferPointer(start: s.x, count: n * dim))
+                continue
+            }
             let heads = layer.shape.headCount, kvHeads = layer.shape.kvHeadCount, hidden = layer.shape.hiddenDim
             let qDim = heads * headDim, kvDim = kvHeads * headDim
             let groupSize = heads / kvHeads
@@ -601,6 +628,7 @@ public final class LanguageModel {
             parallelFor(n) { i in swiglu(s.hb + i * hidden, s.hb2 + i * hidden, s.hb + i * hidden, hidden, simd: simd) }
             mm(layer.down, s.hb, n, s.xb2, ubatch: ubatch)
             for j in 0..<n * dim { s.x[j] += s.xb2[j] }
+            observer?(l + 1, p0, UnsafeBufferPointer(start: s.x, count: n * dim))
         }
 
         position += n

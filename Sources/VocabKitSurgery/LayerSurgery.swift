@@ -125,6 +125,7 @@ public final class LayerSurgery {
                 metadata.append(entry)
             }
         }
+        metadata += pinnedHeadSizes(firstBlock: order.blocks[0])
         let sourceName = path.split(separator: "/").last.map(String.init) ?? path
         metadata.append((Self.provenancePrefix + "original_block_count", .value(.uint32(UInt32(fromOriginal.originalBlockCount)))))
         metadata.append((Self.provenancePrefix + "order", .value(.string(fromOriginal.spec))))
@@ -159,6 +160,18 @@ public final class LayerSurgery {
         }
         try GGUFWriter.write(into: output, version: file.version, metadata: metadata, tensors: reporting)
         return Summary(blocksBefore: blockCount, blocksAfter: newCount, orderFromOriginal: fromOriginal, bytesWritten: output.position)
+    }
+
+    /// llama.cpp takes a head's size from embedding_length / the first block's head count unless
+    /// `attention.key_length` and `attention.value_length` say otherwise. When a per-layer head count puts a block
+    /// with another head count first (deleting or moving block 0 of a deci model), the sizes the file implied are
+    /// written out, so that every block keeps its head size (and llama.cpp its rope dimension check).
+    func pinnedHeadSizes(firstBlock: Int) -> [(key: String, value: GGUFOutputValue)] {
+        let prefix = "\(architecture).attention."
+        guard let heads = file.integerArray(prefix + "head_count"), heads.count == blockCount, heads[firstBlock] != heads[0],
+              heads[0] > 0, let dim = file.integer("\(architecture).embedding_length"), dim % heads[0] == 0 else { return [] }
+        return ["key_length", "value_length"].filter { !file.contains(prefix + $0) }
+            .map { (prefix + $0, .value(.uint32(UInt32(dim / heads[0])))) }
     }
 
     static func integer(_ value: Int, as type: GGUFValueType, key: String) throws -> GGUFOutputValue {

@@ -10,7 +10,7 @@ struct VocabKitCommand: ParsableCommand {
         subcommands: [
             TokenizeCommand.self, DecodeCommand.self, CountCommand.self, PruneCommand.self, InspectCommand.self,
             SavingsCommand.self, GenerateCommand.self, EvalCommand.self, CheckCommand.self, BenchCommand.self, SynthCommand.self,
-            SurgeryCommand.self,
+            SurgeryCommand.self, LayersCommand.self, CompareCommand.self,
         ]
     )
 

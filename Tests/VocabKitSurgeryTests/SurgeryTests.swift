@@ -1,6 +1,7 @@
 import Foundation
 import VocabKitGGUF
 import VocabKitIO
+import VocabKitInference
 import VocabKitTestSupport
 import XCTest
 @testable import VocabKitSurgery
@@ -142,6 +143,29 @@ final class LayerSurgeryTests: XCTestCase {
         let third = folder + "/third.gguf"
         try LayerSurgery(modelPath: once).write(delete, operations: "delete 0", to: third)
         XCTAssertEqual(try GGUFFile(path: third).string("vocabkit.surgery.order"), "3,2,1,4")
+    }
+
+    /// Deleting block 0 of a deci model whose blocks have different head counts: llama.cpp (and VocabKit) would
+    /// take the head size from the new first block's head count, so the implied size is written out.
+    func testMovingAFirstBlockWithOtherHeadCountsKeepsTheHeadSize() throws {
+        let source = folder + "/deci.gguf"
+        let r = try CLI.run(["synth", "--arch", "deci", "--type", "F16", "--dim", "64", "--layers", "3", "--heads", "4,2,4",
+                             "--kv-heads", "2,1,4", "--ffn", "64,128,96", "-o", source])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let before = try LanguageModel(path: source).config
+        XCTAssertEqual(before.headDim, 16)
+        for (edit, pinned) in [(SurgeryOperation.delete(0), true), (.swap(0, 1), true), (.swap(0, 2), false), (.delete(1), false)] {
+            var order = BlockOrder(originalBlockCount: 3)
+            try order.apply(edit)
+            let out = folder + "/deci-\(edit.description.filter(\.isLetter))-\(order.spec).gguf"
+            try LayerSurgery(modelPath: source).write(order, operations: edit.description, to: out)
+            let edited = try GGUFFile(path: out)
+            XCTAssertEqual(edited.integer("deci.attention.key_length"), pinned ? 16 : nil, "\(edit)")
+            XCTAssertEqual(edited.integer("deci.attention.value_length"), pinned ? 16 : nil, "\(edit)")
+            let config = try LanguageModel(path: out).config
+            XCTAssertEqual(config.headDim, 16, "\(edit)")
+            XCTAssertEqual(config.blocks, order.blocks.map { before.blocks[$0] }, "\(edit)")
+        }
     }
 
     func testRefusesModelsWhoseBlocksCannotBeNamed() throws {

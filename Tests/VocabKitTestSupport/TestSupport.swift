@@ -66,6 +66,20 @@ public struct MissingTestData: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// The sha256 of a file, by coreutils' sha256sum (fast in debug builds too).
+public func sha256(ofFile path: String) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+    p.arguments = [path]
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { throw MissingTestData(message: "sha256sum \(path) failed") }
+    return String(String(decoding: data, as: UTF8.self).prefix(64))
+}
+
 /// A fresh folder under the system's temporary directory, removed when the test ends.
 public func temporaryFolder(_ name: String = #function, testCase: XCTestCase? = nil) throws -> String {
     let safe = name.filter { $0.isLetter || $0.isNumber }
