@@ -412,11 +412,23 @@ func dotF32(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedAc
     return s
 }
 
+/// F16 weights against activations rounded to F16, summed as llama.cpp's x86 CPU backend sums them: llamafile's
+/// `tinyBLAS` (AVX2, F16C) keeps one 8-lane accumulator per output, fused-multiply-adds 8 products at a time into
+/// it, and adds the lanes as `hsum` does, ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). Lengths that are not a multiple
+/// of 8 (tinyBLAS refuses them) sum in order.
 func dotF16(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
-    var s: Float = 0
     let y = a.rounded
-    for i in 0..<n { s += halfToFloat(u16(row, 2 * i)) * y[i] }
-    return s
+    guard n % 8 == 0 else {
+        var s: Float = 0
+        for i in 0..<n { s += halfToFloat(u16(row, 2 * i)) * y[i] }
+        return s
+    }
+    var lanes = SIMD8<Float>(repeating: 0)
+    for k in stride(from: 0, to: n, by: 8) {
+        for l in 0..<8 { lanes[l] = lanes[l].addingProduct(halfToFloat(u16(row, 2 * (k + l))), y[k + l]) }
+    }
+    let r0 = lanes[0] + lanes[4], r1 = lanes[1] + lanes[5], r2 = lanes[2] + lanes[6], r3 = lanes[3] + lanes[7]
+    return (r0 + r2) + (r1 + r3)
 }
 
 func dotBF16(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ a: QuantizedActivation, _ n: Int) -> Float {
