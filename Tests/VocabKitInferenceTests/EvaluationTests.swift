@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VocabKitTestSupport
 import VocabKitGGUF
 import VocabKitInference
 import VocabKitTokenizer
@@ -166,7 +167,7 @@ final class EvaluationTests: XCTestCase {
         let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("Tests/Fixtures/perplexity-goldens/qwen2.5-coder-0.5b.json"))) as! [String: Any]
         let textURL = root.appendingPathComponent(golden["text"] as! String)
         var bytes = [UInt8](try Data(contentsOf: textURL))
-        XCTAssertEqual(try sha256(textURL.path), golden["text_sha256"] as? String, "the golden's text changed: rerun the maker script")
+        XCTAssertEqual(try sha256(ofFile: textURL.path), golden["text_sha256"] as? String, "the golden's text changed: rerun the maker script")
         if bytes.last == 0x0A { bytes.removeLast() }
         let ctx = golden["ctx"] as! Int, chunks = golden["chunks"] as! Int
         let vocabulary = try Vocabulary.load(path: modelPath)
@@ -197,7 +198,7 @@ final class EvaluationTests: XCTestCase {
         let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("Tests/Fixtures/perplexity-goldens/synthetic.json"))) as! [String: Any]
         XCTAssertEqual(golden["generator"] as? String, SyntheticModel.generator)
         let textURL = root.appendingPathComponent(golden["text"] as! String)
-        XCTAssertEqual(try sha256(textURL.path), golden["text_sha256"] as? String, "the golden's text changed: rerun the maker script")
+        XCTAssertEqual(try sha256(ofFile: textURL.path), golden["text_sha256"] as? String, "the golden's text changed: rerun the maker script")
         let text = try String(contentsOf: textURL, encoding: .utf8)
         let ctx = golden["ctx"] as! Int, chunks = golden["chunks"] as! Int
         var architectures = Set<String>()
@@ -248,17 +249,5 @@ final class EvaluationTests: XCTestCase {
             guard case TokenizerError.invalidUTF8(let offset, _)? = $0 as? TokenizerError else { return XCTFail("\($0)") }
             XCTAssertEqual(offset, 3)
         }
-    }
-
-    private func sha256(_ path: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        p.arguments = [path]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(String(decoding: data, as: UTF8.self).prefix(64))
     }
 }
