@@ -158,8 +158,11 @@ public final class ParityChecker {
     /// Per copy: whether it computes exactly what the original computes on the same tokens — the same
     /// hyperparameters but for the vocabulary size, every tensor but `token_embd` and `output` byte for byte
     /// the same, and each kept token's rows of those two the original's bytes. Checked once, so that positions
-    /// whose token prefix both models share are evaluated once (see `compare(_:label:...)`).
-    public let copiesShareComputation: [Bool]
+    /// whose token prefix both models share are evaluated once (see `compare(_:label:...)`). Compared on first
+    /// use (a few hundred MB of memory per copy), so a run that does not share prefixes never pays for it.
+    public private(set) lazy var copiesShareComputation: [Bool] = copies.map {
+        Self.computesIdentically(original, $0.model, map: $0.map)
+    }
     /// Whether the first (with one selection, the only) copy shares the original's computation.
     public var sharesComputation: Bool { copiesShareComputation[0] }
     /// Evaluate shared token prefixes once where a copy shares the original's computation (the reported numbers
@@ -209,7 +212,6 @@ public final class ParityChecker {
         self.originalTokenizer = originalTokenizer
         self.copies = copies
         originalStops = original.stopTokens()
-        copiesShareComputation = copies.map { Self.computesIdentically(original, $0.model, map: $0.map) }
     }
 
     /// `sharesComputation`: every input of the forward pass compared byte for byte (a few hundred MB of

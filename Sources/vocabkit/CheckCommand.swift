@@ -110,7 +110,8 @@ struct CheckCommand: ParsableCommand {
         let checker = try ParityChecker(original: originalFile, originalSource: original,
                                         copies: try pruned.map { (try openModel($0), $0) }, contextLength: ctx)
         checker.reusesSharedPrefixes = !evaluateBoth
-        let shared = checker.copiesShareComputation.map { $0 && !evaluateBoth && !costOnly }
+        // Whether each copy's shared prefixes were evaluated once (compared only when they may be).
+        let shared = evaluateBoth || costOnly ? [Bool](repeating: false, count: pruned.count) : checker.copiesShareComputation
         let showProgress = stderrIsTerminal
         func progress(_ i: Int, _ count: Int) {
             guard showProgress else { return }
