@@ -438,9 +438,9 @@ public struct UsageMerger {
             }
             total.vocabularySize = size
         }
-        guard shard.extraColumns.map(\.name) == total.extraColumns.map(\.name) else {
-            throw PruneError.malformedUsage(path: path, line: 0, reason: "its columns are \(shard.columnNames.joined(separator: " ")) "
-                + "but \(first) has \(total.columnNames.joined(separator: " ")); only tables with the same columns sum")
+        // A table without a column counted nothing there: a corpus count sums with a model-aware one.
+        for column in shard.extraColumns where !total.extraColumns.contains(where: { $0.name == column.name }) {
+            total.extraColumns.append(UsageColumn(name: column.name, values: []))
         }
         if let split = shard.shards {
             if let known = total.shards, known.count != split.count {
@@ -468,7 +468,8 @@ public struct UsageMerger {
             total.counts[id] = sum
             occurrences = all
         }
-        for (slot, column) in shard.extraColumns.enumerated() {
+        for column in shard.extraColumns {
+            guard let slot = total.extraColumns.firstIndex(where: { $0.name == column.name }) else { continue }
             try total.extraColumns[slot].add(column, path: path)
         }
         for (id, piece) in shard.pieces {
