@@ -45,7 +45,7 @@ let package = Package(
                            .product(name: "HeapModule", package: "swift-collections")]
         ),
         // Token usage counting, kept-set selection and GGUF vocabulary rewriting.
-        .target(name: "VocabKitPrune", dependencies: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitIO",
+        .target(name: "VocabKitPrune", dependencies: ["VocabKitTokenizer", "VocabKitGGUF", "VocabKitModels", "VocabKitIO",
                                                 .product(name: "HeapModule", package: "swift-collections")]),
         // A CPU forward pass for Qwen2/Qwen3 over GGUF weights, used to check pruned models.
         // AVX2/FMA/F16C kernels for it, chosen at run time (each function carries its own target attribute).

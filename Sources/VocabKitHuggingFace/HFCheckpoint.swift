@@ -37,6 +37,31 @@ public final class HFCheckpoint: @unchecked Sendable {
 
     public func path(_ name: String) -> String { directory + "/" + name }
 
+    /// The file newer transformers versions keep the chat template in, instead of tokenizer_config.json.
+    public static let chatTemplateFileName = "chat_template.jinja"
+
+    /// The chat templates: tokenizer_config.json's `chat_template` (one string, or a list of named
+    /// templates) and chat_template.jinja when the checkpoint has one.
+    public func chatTemplates() throws -> [String] {
+        var templates: [String] = []
+        if let value = tokenizerConfig?[key: "chat_template"] {
+            if let template = value.stringValue {
+                templates.append(template)
+            } else if let list = value.arrayValue {
+                templates += list.compactMap { $0["template"]?.stringValue }
+            }
+        }
+        let file = path(Self.chatTemplateFileName)
+        if FileManager.default.fileExists(atPath: file) {
+            let input = try InputFile(path: file, limit: 1 << 24)
+            guard let text = String(validating: input.bytes, as: UTF8.self) else {
+                throw HFError.unsupported(path: file, reason: "is not valid UTF-8")
+            }
+            templates.append(text)
+        }
+        return templates
+    }
+
     public init(directory: String) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else { throw FileError.notFound(path: directory) }

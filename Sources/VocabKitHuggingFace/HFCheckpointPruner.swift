@@ -25,8 +25,9 @@ public final class HFCheckpointPruner {
 
     public var vocabulary: Vocabulary { checkpoint.vocabulary }
 
-    /// A selector that drops padding ids and keeps every id the configs and the tokenizer name.
-    public func selector() throws -> TokenSelector {
+    /// A selector that drops padding ids and keeps every id the configs and the tokenizer name and, unless
+    /// `keepChatTemplate` is false, the tokens of the checkpoint's chat templates.
+    public func selector(keepChatTemplate: Bool = true) throws -> TokenSelector {
         var referenced = Set<Int>()
         for (key, id) in try checkpoint.referencedIds() {
             guard id < vocabulary.idCount else {
@@ -34,9 +35,11 @@ public final class HFCheckpointPruner {
             }
             referenced.insert(id)
         }
+        let templateIds = keepChatTemplate ? TokenSelector.chatTemplateIds(templates: try checkpoint.chatTemplates(), vocabulary: vocabulary) : []
         return TokenSelector(vocabulary: vocabulary,
                              paddingIds: TokenSelector.defaultPaddingIds(of: vocabulary).subtracting(referenced),
-                             referencedIds: referenced)
+                             referencedIds: referenced,
+                             chatTemplateIds: templateIds)
     }
 
     public struct Summary: Sendable {

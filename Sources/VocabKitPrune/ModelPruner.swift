@@ -1,6 +1,7 @@
 import Foundation
 import VocabKitGGUF
 import VocabKitIO
+import VocabKitModels
 import VocabKitTokenizer
 #if canImport(Glibc)
 import Glibc
@@ -54,12 +55,27 @@ public final class ModelPruner {
         }
     }
 
-    /// A selector that drops padding rows and keeps every id a `*_token_id` key names.
-    public func selector() -> TokenSelector {
+    /// A selector that drops padding rows and keeps every id a `*_token_id` key names and, unless
+    /// `keepChatTemplate` is false, the tokens of the model's chat templates.
+    public func selector(keepChatTemplate: Bool = true) -> TokenSelector {
         let referenced = Set(tokenIdKeys.map(\.id).filter { $0 >= 0 && $0 < vocabulary.idCount })
         return TokenSelector(vocabulary: vocabulary,
                              paddingIds: TokenSelector.defaultPaddingIds(of: vocabulary).subtracting(referenced),
-                             referencedIds: referenced)
+                             referencedIds: referenced,
+                             chatTemplateIds: keepChatTemplate ? chatTemplateIds : [])
+    }
+
+    /// `tokenizer.chat_template` and named templates (`tokenizer.chat_template.NAME`).
+    public var chatTemplates: [String] {
+        file.metadataForWriting.compactMap { entry in
+            guard entry.key == "tokenizer.chat_template" || entry.key.hasPrefix("tokenizer.chat_template.") else { return nil }
+            return file.string(entry.key)
+        }
+    }
+
+    /// The tokens of the chat templates' own text, as this model's tokenizer encodes it.
+    public var chatTemplateIds: Set<Int> {
+        TokenSelector.chatTemplateIds(templates: chatTemplates, vocabulary: vocabulary)
     }
 
     public struct Summary: Sendable {

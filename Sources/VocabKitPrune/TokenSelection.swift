@@ -1,4 +1,5 @@
 import HeapModule
+import VocabKitModels
 import VocabKitTokenizer
 
 /// The rules that choose which tokens a pruned vocabulary keeps. Positive rules (coverage, top, min-count,
@@ -87,11 +88,32 @@ public struct TokenSelector {
     public let paddingIds: Set<Int>
     /// Ids the model refers to elsewhere (`tokenizer.ggml.*_token_id`): always kept.
     public let referencedIds: Set<Int>
+    /// The tokens of the model's chat template text (`ChatTemplateText`): always kept, so that every
+    /// conversation keeps its tokenization around what the user and the assistant write.
+    public let chatTemplateIds: Set<Int>
 
-    public init(vocabulary: Vocabulary, paddingIds: Set<Int> = [], referencedIds: Set<Int> = []) {
+    public init(vocabulary: Vocabulary, paddingIds: Set<Int> = [], referencedIds: Set<Int> = [], chatTemplateIds: Set<Int> = []) {
         self.vocabulary = vocabulary
         self.paddingIds = paddingIds
         self.referencedIds = referencedIds
+        self.chatTemplateIds = chatTemplateIds.subtracting(paddingIds)
+    }
+
+    /// The tokens of `templates`' own text (`ChatTemplateText.pieces`), each piece encoded on its own with
+    /// special tokens recognised.
+    public static func chatTemplateIds(templates: [String], vocabulary: Vocabulary) -> Set<Int> {
+        let pieces = templates.flatMap(ChatTemplateText.pieces(of:))
+        guard !pieces.isEmpty else { return [] }
+        let tokenizer = Tokenizer(vocabulary: vocabulary)
+        var ids = Set<Int>()
+        for piece in pieces { for id in tokenizer.encode(piece, specialTokens: true) { ids.insert(Int(id)) } }
+        return ids
+    }
+
+    /// The same selector, also keeping `ids` as chat-template tokens.
+    public func keepingChatTemplate(_ ids: Set<Int>) -> TokenSelector {
+        TokenSelector(vocabulary: vocabulary, paddingIds: paddingIds, referencedIds: referencedIds,
+                      chatTemplateIds: chatTemplateIds.union(ids))
     }
 
     /// The ids with no BPE bytes that are not special tokens, plus `[PAD…]` specials: padding rows.
@@ -178,10 +200,11 @@ public struct TokenSelector {
             byteIds.append(id)
         }
         let specialIds = vocabulary.specialTokens.map(\.id).filter { !paddingIds.contains($0) }
-        for id in byteIds + specialIds + referencedIds { required[id] = true }
+        for id in byteIds + specialIds + referencedIds + chatTemplateIds { required[id] = true }
         report.append(("byte tokens", byteIds.count))
         report.append(("special tokens", specialIds.count))
         if !referencedIds.isEmpty { report.append(("token ids named in metadata", referencedIds.count)) }
+        if !chatTemplateIds.isEmpty { report.append(("chat template tokens", chatTemplateIds.count)) }
 
         // Drop-list: a dropped token takes every token built from it along (nothing could produce those).
         let merges = vocabulary.merges
@@ -190,7 +213,7 @@ public struct TokenSelector {
             for id in rules.dropList {
                 guard id >= 0, id < idCount else { throw PruneError.invalidSelection("drop-list id \(id) is not in the vocabulary") }
                 guard !required[id] else {
-                    throw PruneError.invalidSelection("drop-list id \(id) '\(piece(id))' is a byte, special or referenced token and must stay")
+                    throw PruneError.invalidSelection("drop-list id \(id) '\(piece(id))' is a byte, special, referenced or chat-template token and must stay")
                 }
                 dropped[id] = true
             }
@@ -280,7 +303,7 @@ public struct TokenSelector {
         var keptCount = kept.reduce(0) { $0 + ($1 ? 1 : 0) }
         let requiredCount = required.reduce(0) { $0 + ($1 ? 1 : 0) }
         guard target >= requiredCount else {
-            throw PruneError.invalidSelection("target size \(target) is below the \(requiredCount) bytes, special and referenced tokens that must stay")
+            throw PruneError.invalidSelection("target size \(target) is below the \(requiredCount) byte, special, referenced and chat-template tokens that must stay")
         }
         guard keptCount >= target else {
             throw PruneError.invalidSelection("the other rules keep only \(keptCount) tokens, fewer than the target size \(target)")

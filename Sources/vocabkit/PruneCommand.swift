@@ -14,8 +14,9 @@ struct PruneCommand: ParsableCommand {
         Selection rules (combinable): --coverage, --top, --min-count and --keep-list are united (with none, \
         every token is a candidate); --drop-list removes tokens and everything built from them; --target-size \
         then removes merge-tree leaves, rarest first, down to an exact size. The 256 byte tokens, the special \
-        tokens and every part of a kept token are always kept, so any text still tokenizes, and text made of \
-        kept tokens tokenizes to the same (renumbered) ids. Padding rows ([PAD…]) are dropped. See \
+        tokens, the tokens of the chat template's own text (unless --no-chat-template) and every part of a \
+        kept token are always kept, so any text still tokenizes, and text made of kept tokens tokenizes to the \
+        same (renumbered) ids. Padding rows ([PAD…]) are dropped. See \
         Docs/pruning.md.
         """
     )
@@ -41,6 +42,9 @@ struct PruneCommand: ParsableCommand {
 
     @Flag(help: "Select and verify, print the report, but write no model.")
     var dryRun = false
+
+    @Flag(help: "Do not keep the tokens of the model's chat template text (role markers, default system prompt), which are kept by default so that every conversation tokenizes as before.")
+    var noChatTemplate = false
 
     @Option(help: "With a Hugging Face checkpoint: round vocab_size up to a multiple of N with rows no token reaches.")
     var padTo: Int?
@@ -72,7 +76,7 @@ struct PruneCommand: ParsableCommand {
         let published = try OutputSet(outputs: outputs, inputs: inputs)
 
         let pruner = try ModelPruner(modelPath: model)
-        let selector = pruner.selector()
+        let selector = pruner.selector(keepChatTemplate: !noChatTemplate)
         let columns = try counts(for: pruner.vocabulary, corpusFiles: corpusFiles)
         let verified = try select(with: selector, counts: columns.counts, predicted: columns.predicted)
         let selection = verified.selection

@@ -27,7 +27,7 @@ extension PruneCommand {
         if let output { try HFCheckpointPruner.refuseOwnDirectory(output, checkpoint: model) }
         let pruner = try HFCheckpointPruner(directory: model)
         let checkpoint = pruner.checkpoint
-        let selector = try pruner.selector()
+        let selector = try pruner.selector(keepChatTemplate: !noChatTemplate)
         let columns = try counts(for: pruner.vocabulary, corpusFiles: corpusFiles)
         let verified = try select(with: selector, counts: columns.counts, predicted: columns.predicted)
         guard let output, !dryRun else { return }

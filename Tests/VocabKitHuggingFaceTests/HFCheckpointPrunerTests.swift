@@ -74,6 +74,36 @@ final class HFCheckpointPrunerTests: HFTestCase {
         }
     }
 
+    /// The chat template's own text is kept, from tokenizer_config.json (one template, or a list of named ones)
+    /// and from chat_template.jinja, unless the caller opts out.
+    func testChatTemplateTokensAreKept() throws {
+        try ToyCheckpoint().write(to: input)
+        let configPath = input + "/tokenizer_config.json"
+        let config = try String(contentsOfFile: configPath, encoding: .utf8)
+        let original = #""chat_template": "{% for m in messages %}<|im_start|>{{ m.content }}{% endfor %}""#
+        XCTAssertTrue(config.contains(original))
+        func withTemplate(_ value: String) throws {
+            try config.replacingOccurrences(of: original, with: #""chat_template": "# + value).write(toFile: configPath, atomically: false, encoding: .utf8)
+        }
+        func kept(_ keepChatTemplate: Bool = true) throws -> Set<Int> {
+            let selector = try HFCheckpointPruner(directory: input).selector(keepChatTemplate: keepChatTemplate)
+            return Set(try selector.select(counts: [], rules: SelectionRules(keepList: [97])).keptIds)
+        }
+        XCTAssertFalse(try kept().contains(259))
+        try withTemplate(#""{{ 'hello' }}""#)
+        XCTAssertTrue(try kept().contains(259), "hello, written by the template")
+        XCTAssertFalse(try kept(false).contains(259))
+        try withTemplate(#"[{"name": "default", "template": "x"}, {"name": "tool_use", "template": "{{ ' w' }}hello"}]"#)
+        XCTAssertTrue(try kept().isSuperset(of: [259, 260]), "both named templates")
+        try withTemplate(#""""#)
+        try "say hello".write(toFile: input + "/chat_template.jinja", atomically: false, encoding: .utf8)
+        XCTAssertTrue(try kept().contains(259), "chat_template.jinja")
+        try Data([0x73, 0xFF, 0xFE]).write(to: URL(fileURLWithPath: input + "/chat_template.jinja"))
+        XCTAssertThrowsError(try HFCheckpointPruner(directory: input).selector()) { error in
+            XCTAssertTrue("\(error)".contains("chat_template.jinja") && "\(error)".contains("UTF-8"), "\(error)")
+        }
+    }
+
     func testTiedShardedAndPadded() throws {
         let (selection, summary) = try prune(ToyCheckpoint(tied: true, sharded: true), padTo: 8)
         let kept = selection.keptIds

@@ -135,6 +135,62 @@ final class ModelPrunerTests: XCTestCase {
         XCTAssertThrowsError(try pruner.write(selection, to: folder + "/link.gguf"))
     }
 
+    /// An instruct model's chat template writes tokens no corpus may spell (Qwen's `assistant`): they are kept,
+    /// so a conversation tokenizes to the same tokens after the prune; --no-chat-template leaves them to the rules.
+    func testChatTemplateTokensAreKept() throws {
+        let folder = try temporaryFolder()
+        let input = folder + "/chat.gguf"
+        let template = #"{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"#
+            + #"{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}"#
+            + #"{# never written: Zanzibar #}{%- if not messages %}You are Quokka, a marsupial assistant.{% endif %}"#
+        try TinyModel.write(to: input, chatTemplate: template)
+        let pruner = try ModelPruner(modelPath: input)
+        let tokenizer = Tokenizer(vocabulary: pruner.vocabulary)
+        let counts = try sampleUsage(pruner.vocabulary)
+        let rules = SelectionRules(top: 400)
+        let withTemplate = try pruner.selector().select(counts: counts, rules: rules)
+        let without = try pruner.selector(keepChatTemplate: false).select(counts: counts, rules: rules)
+        let kept = Set(withTemplate.keptIds), keptWithout = Set(without.keptIds)
+        XCTAssertTrue(withTemplate.report.contains { $0.rule == "chat template tokens" && $0.tokens == pruner.chatTemplateIds.count })
+        XCTAssertFalse(without.report.contains { $0.rule == "chat template tokens" })
+
+        let written = ["<|im_start|>assistant\n", "You are Quokka, a marsupial assistant."].flatMap { tokenizer.encode($0).map(Int.init) }
+        let assistant = try XCTUnwrap(pruner.vocabulary.id(of: Array("assistant".utf8)))
+        XCTAssertFalse(counts[assistant] > 0, "the sample corpus spells 'assistant'; pick another token for this test")
+        for id in written { XCTAssertTrue(kept.contains(id), "template token \(id) dropped") }
+        XCTAssertFalse(keptWithout.contains(assistant), "kept without the template")
+        // A comment is not text the template writes.
+        let comment = Set(tokenizer.encode(" Zanzibar").map(Int.init))
+        XCTAssertTrue(pruner.chatTemplateIds.isDisjoint(with: comment.subtracting(keptWithout)))
+
+        // The pruned model tokenizes a conversation to the same tokens (renumbered).
+        let conversation = "<|im_start|>user\n<|im_end|>\n<|im_start|>assistant\nYou are Quokka, a marsupial assistant.<|im_end|>\n"
+        let output = folder + "/pruned.gguf"
+        try pruner.write(try pruner.selector().verify(withTemplate), to: output)
+        let pruned = try Vocabulary.load(gguf: GGUFFile(path: output), source: output)
+        let newIdOf = withTemplate.newIdOfOldId
+        XCTAssertEqual(Tokenizer(vocabulary: pruned).encode(conversation).map(Int.init),
+                       tokenizer.encode(conversation).map { newIdOf[Int($0)] })
+
+        // The template's tokens are required: a drop-list cannot remove them.
+        XCTAssertThrowsError(try pruner.selector().select(counts: counts, rules: SelectionRules(top: 400, dropList: [assistant]))) { error in
+            XCTAssertTrue("\(error)".contains("chat-template token and must stay"), "\(error)")
+        }
+        XCTAssertNoThrow(try pruner.selector(keepChatTemplate: false).select(counts: counts, rules: SelectionRules(top: 400, dropList: [assistant])))
+    }
+
+    /// Qwen2.5-Coder's own template: its default system prompt and the tool-call scaffolding are kept.
+    func testRealModelChatTemplateWhenPresent() throws {
+        let pruner = try ModelPruner(modelPath: try TestData.realModel())
+        let tokenizer = Tokenizer(vocabulary: pruner.vocabulary)
+        let ids = pruner.chatTemplateIds
+        for text in ["<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n",
+                     "<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n", "<tool_call>\n"] {
+            for id in tokenizer.encode(text) { XCTAssertTrue(ids.contains(Int(id)), "\(text.debugDescription): id \(id)") }
+        }
+        XCTAssertLessThan(ids.count, 400, "the template's text is a few dozen tokens, not the vocabulary")
+    }
+
     func testRealModelWhenPresent() throws {
         let model = try TestData.realModel()
         let folder = try temporaryFolder()

@@ -41,8 +41,8 @@ enum TinyModel {
 
     static let normBytes: [UInt8] = (0..<(32 * 4)).map { UInt8($0 % 251) }
 
-    /// Writes the model; `untiedOutput` adds output.weight (F32, 4 wide).
-    static func write(to path: String, untiedOutput: Bool = true) throws {
+    /// Writes the model; `untiedOutput` adds output.weight (F32, 4 wide), `chatTemplate` tokenizer.chat_template.
+    static func write(to path: String, untiedOutput: Bool = true, chatTemplate: String? = nil) throws {
         let vocabulary = bundledVocabulary
         var spellings: [String] = [], types: [Int] = []
         for id in 0..<rows {
@@ -59,7 +59,7 @@ enum TinyModel {
         }
         let imEnd = vocabulary.specialTokens.first { $0.text == "<|im_end|>" }!.id
         let endOfText = vocabulary.specialTokens.first { $0.text == "<|endoftext|>" }!.id
-        let metadata: [(key: String, value: GGUFOutputValue)] = [
+        var metadata: [(key: String, value: GGUFOutputValue)] = [
             ("general.architecture", .value(.string("qwen2"))),
             ("general.name", .value(.string("tiny test model"))),
             ("qwen2.embedding_length", .value(.uint32(UInt32(embeddingWidth)))),
@@ -73,6 +73,7 @@ enum TinyModel {
             ("tokenizer.ggml.bos_token_id", .value(.uint32(UInt32(endOfText)))),
             ("tokenizer.ggml.add_bos_token", .value(.bool(false))),
         ]
+        if let chatTemplate { metadata.append(("tokenizer.chat_template", .value(.string(chatTemplate)))) }
         var tensors = [
             GGUFOutputTensor(name: "token_embd.weight", dimensions: [embeddingWidth, rows], type: .q8_0) { sink in
                 var buffer: [UInt8] = []
