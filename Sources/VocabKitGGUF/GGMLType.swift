@@ -42,99 +42,56 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
     case q1_0 = 41
     case q2_0 = 42
 
-    /// Elements stored in one block; a row must hold a whole number of blocks.
-    public var blockElements: Int {
+    /// The type's description: everything else (`blockElements`, `blockBytes`, `name`, row sizes) reads it.
+    /// The one switch over the types, so that adding a type is one line the compiler asks for.
+    public var layout: GGMLTypeLayout {
         switch self {
-        case .f32, .f16, .bf16, .i8, .i16, .i32, .i64, .f64: return 1
-        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1, .iq4_NL, .mxfp4: return 32
-        case .q2_0, .nvfp4: return 64
-        case .q1_0: return 128
-        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K,
-             .iq2_XXS, .iq2_XS, .iq3_XXS, .iq1_S, .iq3_S, .iq2_S, .iq4_XS, .iq1_M,
-             .tq1_0, .tq2_0:
-            return 256
+        case .f32: GGMLTypeLayout(name: "F32", blockElements: 1, blockBytes: 4)
+        case .f16: GGMLTypeLayout(name: "F16", blockElements: 1, blockBytes: 2)
+        case .q4_0: GGMLTypeLayout(name: "Q4_0", blockElements: 32, blockBytes: 18)
+        case .q4_1: GGMLTypeLayout(name: "Q4_1", blockElements: 32, blockBytes: 20)
+        case .q5_0: GGMLTypeLayout(name: "Q5_0", blockElements: 32, blockBytes: 22)
+        case .q5_1: GGMLTypeLayout(name: "Q5_1", blockElements: 32, blockBytes: 24)
+        case .q8_0: GGMLTypeLayout(name: "Q8_0", blockElements: 32, blockBytes: 34)
+        case .q8_1: GGMLTypeLayout(name: "Q8_1", blockElements: 32, blockBytes: 36)
+        case .q2_K: GGMLTypeLayout(name: "Q2_K", blockElements: 256, blockBytes: 84)
+        case .q3_K: GGMLTypeLayout(name: "Q3_K", blockElements: 256, blockBytes: 110)
+        case .q4_K: GGMLTypeLayout(name: "Q4_K", blockElements: 256, blockBytes: 144)
+        case .q5_K: GGMLTypeLayout(name: "Q5_K", blockElements: 256, blockBytes: 176)
+        case .q6_K: GGMLTypeLayout(name: "Q6_K", blockElements: 256, blockBytes: 210)
+        case .q8_K: GGMLTypeLayout(name: "Q8_K", blockElements: 256, blockBytes: 292)
+        case .iq2_XXS: GGMLTypeLayout(name: "IQ2_XXS", blockElements: 256, blockBytes: 66)
+        case .iq2_XS: GGMLTypeLayout(name: "IQ2_XS", blockElements: 256, blockBytes: 74)
+        case .iq3_XXS: GGMLTypeLayout(name: "IQ3_XXS", blockElements: 256, blockBytes: 98)
+        case .iq1_S: GGMLTypeLayout(name: "IQ1_S", blockElements: 256, blockBytes: 50)
+        case .iq4_NL: GGMLTypeLayout(name: "IQ4_NL", blockElements: 32, blockBytes: 18)
+        case .iq3_S: GGMLTypeLayout(name: "IQ3_S", blockElements: 256, blockBytes: 110)
+        case .iq2_S: GGMLTypeLayout(name: "IQ2_S", blockElements: 256, blockBytes: 82)
+        case .iq4_XS: GGMLTypeLayout(name: "IQ4_XS", blockElements: 256, blockBytes: 136)
+        case .i8: GGMLTypeLayout(name: "I8", blockElements: 1, blockBytes: 1)
+        case .i16: GGMLTypeLayout(name: "I16", blockElements: 1, blockBytes: 2)
+        case .i32: GGMLTypeLayout(name: "I32", blockElements: 1, blockBytes: 4)
+        case .i64: GGMLTypeLayout(name: "I64", blockElements: 1, blockBytes: 8)
+        case .f64: GGMLTypeLayout(name: "F64", blockElements: 1, blockBytes: 8)
+        case .iq1_M: GGMLTypeLayout(name: "IQ1_M", blockElements: 256, blockBytes: 56)
+        case .bf16: GGMLTypeLayout(name: "BF16", blockElements: 1, blockBytes: 2)
+        case .tq1_0: GGMLTypeLayout(name: "TQ1_0", blockElements: 256, blockBytes: 54)
+        case .tq2_0: GGMLTypeLayout(name: "TQ2_0", blockElements: 256, blockBytes: 66)
+        case .mxfp4: GGMLTypeLayout(name: "MXFP4", blockElements: 32, blockBytes: 17)
+        case .nvfp4: GGMLTypeLayout(name: "NVFP4", blockElements: 64, blockBytes: 36)
+        case .q1_0: GGMLTypeLayout(name: "Q1_0", blockElements: 128, blockBytes: 18)
+        case .q2_0: GGMLTypeLayout(name: "Q2_0", blockElements: 64, blockBytes: 18)
         }
     }
+
+    /// Elements stored in one block; a row must hold a whole number of blocks.
+    public var blockElements: Int { layout.blockElements }
 
     /// Bytes one block occupies (sizes of ggml's block structs, scales included).
-    public var blockBytes: Int {
-        switch self {
-        case .f32: return 4
-        case .f16, .bf16: return 2
-        case .i8: return 1
-        case .i16: return 2
-        case .i32: return 4
-        case .i64, .f64: return 8
-        case .q4_0: return 18
-        case .q4_1: return 20
-        case .q5_0: return 22
-        case .q5_1: return 24
-        case .q8_0: return 34
-        case .q8_1: return 36
-        case .q2_K: return 84
-        case .q3_K: return 110
-        case .q4_K: return 144
-        case .q5_K: return 176
-        case .q6_K: return 210
-        case .q8_K: return 292
-        case .iq2_XXS: return 66
-        case .iq2_XS: return 74
-        case .iq3_XXS: return 98
-        case .iq1_S: return 50
-        case .iq4_NL: return 18
-        case .iq3_S: return 110
-        case .iq2_S: return 82
-        case .iq4_XS: return 136
-        case .iq1_M: return 56
-        case .tq1_0: return 54
-        case .tq2_0: return 66
-        case .mxfp4: return 17
-        case .nvfp4: return 36
-        case .q1_0: return 18
-        case .q2_0: return 18
-        }
-    }
+    public var blockBytes: Int { layout.blockBytes }
 
     /// The name ggml and llama.cpp print for this type.
-    public var name: String {
-        switch self {
-        case .f32: return "F32"
-        case .f16: return "F16"
-        case .bf16: return "BF16"
-        case .q4_0: return "Q4_0"
-        case .q4_1: return "Q4_1"
-        case .q5_0: return "Q5_0"
-        case .q5_1: return "Q5_1"
-        case .q8_0: return "Q8_0"
-        case .q8_1: return "Q8_1"
-        case .q2_K: return "Q2_K"
-        case .q3_K: return "Q3_K"
-        case .q4_K: return "Q4_K"
-        case .q5_K: return "Q5_K"
-        case .q6_K: return "Q6_K"
-        case .q8_K: return "Q8_K"
-        case .iq2_XXS: return "IQ2_XXS"
-        case .iq2_XS: return "IQ2_XS"
-        case .iq3_XXS: return "IQ3_XXS"
-        case .iq1_S: return "IQ1_S"
-        case .iq4_NL: return "IQ4_NL"
-        case .iq3_S: return "IQ3_S"
-        case .iq2_S: return "IQ2_S"
-        case .iq4_XS: return "IQ4_XS"
-        case .i8: return "I8"
-        case .i16: return "I16"
-        case .i32: return "I32"
-        case .i64: return "I64"
-        case .f64: return "F64"
-        case .iq1_M: return "IQ1_M"
-        case .tq1_0: return "TQ1_0"
-        case .tq2_0: return "TQ2_0"
-        case .mxfp4: return "MXFP4"
-        case .nvfp4: return "NVFP4"
-        case .q1_0: return "Q1_0"
-        case .q2_0: return "Q2_0"
-        }
-    }
+    public var name: String { layout.name }
 
     /// Looks a type up by its printed name (case-insensitive), for command-line options.
     public init?(name: String) {
@@ -149,4 +106,14 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
         let (bytes, overflow) = (elements / blockElements).multipliedReportingOverflow(by: blockBytes)
         return overflow ? nil : bytes
     }
+}
+
+/// How ggml stores one element type: the name it prints and the geometry of a block (quantized types store
+/// a row as whole blocks, scales included), from ggml's `type_traits`.
+public struct GGMLTypeLayout: Sendable, Equatable {
+    public let name: String
+    /// Elements stored in one block; a row must hold a whole number of blocks.
+    public let blockElements: Int
+    /// Bytes one block occupies.
+    public let blockBytes: Int
 }
