@@ -15,7 +15,7 @@ struct BytePairEncoder: ~Copyable {
     private var pairs: UnsafeMutablePointer<UInt64>
     private var capacity: Int
     /// Pieces up to this many bytes use the quadratic scan, which is faster for them.
-    static let linearLimit = 24
+    static let linearLimit = 48
     /// A direct-mapped cache of merge lookups: the merge table is megabytes, so its probes mostly miss the CPU
     /// caches, while the pairs a text needs repeat (CJK text is mostly the same few thousand characters).
     private let hot: UnsafeMutablePointer<UInt64>  // key, value pairs
