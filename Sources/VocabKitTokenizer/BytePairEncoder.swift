@@ -15,11 +15,12 @@ struct BytePairEncoder: ~Copyable {
     private var pairs: UnsafeMutablePointer<UInt64>
     private var capacity: Int
     /// Pieces up to this many bytes use the quadratic scan, which is faster for them.
-    static let linearLimit = 24
+    static let linearLimit = 48
     /// A direct-mapped cache of merge lookups: the merge table is megabytes, so its probes mostly miss the CPU
     /// caches, while the pairs a text needs repeat (CJK text is mostly the same few thousand characters).
     private let hot: UnsafeMutablePointer<UInt64>  // key, value pairs
-    static let hotSlots = 1 << 15
+    static let hotBits = 15
+    static let hotSlots = 1 << hotBits
     /// Pieces longer than a window and its margin merge window by window (`encodeWindowed`); tests shrink
     /// these to exercise the joins on short text.
     package var windowBytes = 1 << 14
@@ -83,8 +84,10 @@ struct BytePairEncoder: ~Copyable {
     /// The merge of a pair (rank << 32 | result, or UInt64.max), through the hot cache.
     @inline(__always)
     func lookup(_ left: UInt32, _ right: UInt32) -> UInt64 {
+        // The table's slot is asked for with the cache's, so that a miss in the cache waits once, not twice.
+        merges.prefetch(left, right)
         let key = UInt64(left) << 32 | UInt64(right)
-        let slot = 2 &* Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 51)
+        let slot = 2 &* Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - BytePairEncoder.hotBits))
         if hot[slot] == key { return hot[slot &+ 1] }
         let value = merges.lookup(left, right)
         hot[slot] = key
@@ -121,10 +124,12 @@ struct BytePairEncoder: ~Copyable {
             }
             if at < 0 { break }
             ids[at] = UInt32(truncatingIfNeeded: best)
-            let tail = m - at - 2
-            if tail > 0 {
-                (ids + at + 1).update(from: ids + at + 2, count: tail)
-                (pairs + at + 1).update(from: pairs + at + 2, count: tail - 1 > 0 ? tail - 1 : 0)
+            // A few symbols at most: a plain loop, not a memmove call.
+            var k = at &+ 1
+            while k < m &- 1 {
+                ids[k] = ids[k &+ 1]
+                pairs[k] = pairs[k &+ 1]
+                k &+= 1
             }
             m -= 1
             if at > 0 { pairs[at - 1] = lookup(ids[at - 1], ids[at]) }

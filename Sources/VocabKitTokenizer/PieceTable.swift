@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CUnicodeData
 
 /// The hash and first eight bytes of a piece, computed once and used by both the vocabulary table and the
 /// per-thread cache. Pieces of up to eight bytes (most of them) then compare as one integer.
@@ -67,63 +68,98 @@ struct PieceKey {
     var tag: UInt64 { (hash >> 40) << 8 | UInt64(min(count, 255)) }
 }
 
-/// Open-addressing table from token bytes to id, so most pre-tokenized pieces resolve with one probe.
+/// Open-addressing table from token bytes to id. A slot holds the token's first sixteen bytes as two words and
+/// its length, keyed like the encoder's hot table, so a piece of up to sixteen bytes (most of them) resolves
+/// with the two words the encoder already holds: one probe of one cache line, no hash of the bytes, and no
+/// visit to the token text (which cost two more cache misses for tokens of 9 to 16 bytes). Longer tokens
+/// compare the rest of their bytes with the token text.
 final class PieceTable: @unchecked Sendable {
-    /// Pairs of words per slot, so one probe touches one cache line: the tag (see PieceKey.tag) in the high 32
-    /// bits and the id in the low 32 (all ones = empty), then the piece's first eight bytes.
-    let entries: UnsafeMutablePointer<UInt64>
-    let mask: Int
+    /// Buckets of two 32-byte slots, one cache line each: the first eight bytes, the next eight (zero-padded),
+    /// length | id << 32 (zero = empty: a token has at least one byte), and an unused word. A full bucket
+    /// continues in the next one.
+    let slots: UnsafeMutablePointer<UInt64>
+    let bucketBits: Int
+    let bucketMask: Int
+    private let memory: LargeTable
 
     init(capacity: Int) {
-        var size = 16
-        while size * 5 < capacity * 8 { size <<= 1 }  // load factor at most 5/8: 4 MB for Qwen
-        entries = .allocate(capacity: 2 * size)
-        for i in 0..<size {
-            entries[2 * i] = UInt64.max
-            entries[2 * i + 1] = 0
-        }
-        mask = size - 1
+        var bits = 3
+        while (1 << bits) * 2 * 5 < capacity * 8 { bits += 1 }  // at most 5/8 of the slots used: 8 MB for Qwen
+        bucketBits = bits
+        bucketMask = (1 << bits) - 1
+        // Zeroed memory is empty, so fresh pages need no initialising pass.
+        memory = LargeTable(bytes: 64 << bits)
+        slots = memory.base.bindMemory(to: UInt64.self, capacity: 8 << bits)
     }
 
-    deinit { entries.deallocate() }
+    deinit { memory.release() }
+
+    /// The bucket where a piece's probe starts, from its words (the first sixteen bytes) and length.
+    @inline(__always)
+    func bucket(_ w0: UInt64, _ w1: UInt64, _ n: Int) -> Int {
+        let h = (w0 ^ (w1 &* 0x94D0_49BB_1331_11EB) ^ UInt64(truncatingIfNeeded: n) &* 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9
+        return Int(truncatingIfNeeded: h &>> UInt64(64 &- bucketBits))
+    }
 
     /// Adds `id` unless an earlier id has the same bytes (the first wins); returns whether it was added.
     @discardableResult
     func insert(id: UInt32, bytes: UnsafePointer<UInt8>, count: Int, blob: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>) -> Bool {
-        let key = PieceKey(bytes, count, readable: count)
-        let tag = key.tag
-        var i = Int(truncatingIfNeeded: key.hash) & mask
-        while entries[2 &* i] != UInt64.max {
-            let slot = entries[2 &* i]
-            if slot >> 32 == tag && entries[2 &* i &+ 1] == key.word {
-                let other = Int(UInt32(truncatingIfNeeded: slot))
-                let start = Int(offsets[other])
-                if Int(offsets[other + 1]) - start == count && memcmp(blob + start, bytes, count) == 0 { return false }  // first id wins
+        let (w0, w1) = HotPieces.words(bytes, min(count, HotPieces.maxBytes), readable: count)
+        let meta = UInt64(truncatingIfNeeded: count) | UInt64(id) << 32
+        var b = bucket(w0, w1, count)
+        while true {
+            let s = slots + 8 &* b
+            for k in 0..<2 {
+                let slot = s + 4 &* k
+                if slot[2] == 0 {
+                    slot[0] = w0
+                    slot[1] = w1
+                    slot[2] = meta
+                    return true
+                }
+                if slot[0] == w0 && slot[1] == w1 && UInt32(truncatingIfNeeded: slot[2]) == UInt32(truncatingIfNeeded: count) {
+                    if count <= HotPieces.maxBytes { return false }  // first id wins
+                    let other = Int(slot[2] >> 32), start = Int(offsets[other])
+                    if memcmp(blob + start + HotPieces.maxBytes, bytes + HotPieces.maxBytes, count - HotPieces.maxBytes) == 0 { return false }
+                }
             }
-            i = (i + 1) & mask
+            b = (b &+ 1) & bucketMask
         }
-        entries[2 * i] = key.tag << 32 | UInt64(id)
-        entries[2 * i + 1] = key.word
-        return true
     }
 
     /// The id whose bytes equal `p[0..<key.count]`, or UInt32.max.
     @inline(__always)
     func find(_ key: PieceKey, _ p: UnsafePointer<UInt8>, blob: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>) -> UInt32 {
-        let tag = key.tag
-        var i = Int(truncatingIfNeeded: key.hash) & mask
+        find(key.word, key.word2, key.count, p, blob: blob, offsets: offsets)
+    }
+
+    /// Starts loading the bucket where `find(w0, w1, n, ...)` probes first.
+    @inline(__always)
+    func prefetch(_ w0: UInt64, _ w1: UInt64, _ n: Int) {
+        vk_prefetch(slots + 8 &* bucket(w0, w1, n))
+    }
+
+    /// The id whose bytes equal `p[0..<n]`, given the piece's first sixteen bytes as two zero-padded words
+    /// (`HotPieces.words`), or UInt32.max.
+    @inline(__always)
+    func find(_ w0: UInt64, _ w1: UInt64, _ n: Int, _ p: UnsafePointer<UInt8>, blob: UnsafePointer<UInt8>,
+              offsets: UnsafePointer<UInt32>) -> UInt32 {
+        let length = UInt32(truncatingIfNeeded: n)
+        var b = bucket(w0, w1, n)
         while true {
-            let slot = entries[2 &* i]
-            if slot == UInt64.max { return UInt32.max }
-            if slot >> 32 == tag && entries[2 &* i &+ 1] == key.word {
-                let id = UInt32(truncatingIfNeeded: slot)
-                if key.count <= 8 { return id }
-                let start = Int(offsets[Int(id)])
-                if Int(offsets[Int(id) + 1]) - start == key.count && memcmp(blob + start + 8, p + 8, key.count - 8) == 0 {
-                    return id
+            let s = slots + 8 &* b
+            for k in 0..<2 {
+                let slot = s + 4 &* k
+                let meta = slot[2]
+                if meta == 0 { return UInt32.max }
+                if slot[0] == w0 && slot[1] == w1 && UInt32(truncatingIfNeeded: meta) == length {
+                    let id = UInt32(truncatingIfNeeded: meta &>> 32)
+                    if n <= HotPieces.maxBytes { return id }
+                    let start = Int(offsets[Int(id)])
+                    if memcmp(blob + start + HotPieces.maxBytes, p + HotPieces.maxBytes, n - HotPieces.maxBytes) == 0 { return id }
                 }
             }
-            i = (i + 1) & mask
+            b = (b &+ 1) & bucketMask
         }
     }
 }
@@ -143,16 +179,26 @@ struct MissCache: ~Copyable {
     private var arenaUsed = 0
     private var used = 0
 
+    private let memory: (slots: LargeTable, words: LargeTable, arena: LargeTable)
+
     init() {
-        slots = UnsafeMutableRawPointer(calloc(MissCache.slotCount, 8)!).bindMemory(to: UInt64.self, capacity: MissCache.slotCount)
-        words = UnsafeMutableRawPointer(calloc(MissCache.slotCount, 8)!).bindMemory(to: UInt64.self, capacity: MissCache.slotCount)
-        arena = .allocate(capacity: arenaCapacity)
+        memory = (LargeTable(bytes: MissCache.slotCount * 8), LargeTable(bytes: MissCache.slotCount * 8),
+                  LargeTable(bytes: (1 << 22) * 4))
+        slots = memory.slots.base.bindMemory(to: UInt64.self, capacity: MissCache.slotCount)
+        words = memory.words.base.bindMemory(to: UInt64.self, capacity: MissCache.slotCount)
+        arena = memory.arena.base.bindMemory(to: UInt32.self, capacity: arenaCapacity)
     }
 
     deinit {
-        free(slots)
-        free(words)
-        arena.deallocate()
+        memory.slots.release()
+        memory.words.release()
+        memory.arena.release()
+    }
+
+    /// Starts loading the slot where `lookup(key, ...)` probes first.
+    @inline(__always)
+    func prefetch(_ key: PieceKey) {
+        vk_prefetch(slots + (Int(truncatingIfNeeded: key.hash) & (MissCache.slotCount - 1)))
     }
 
     /// Appends the cached ids for the piece to `out` and returns true, or returns false.
@@ -273,12 +319,15 @@ struct HotPieces: ~Copyable {
     static let setBits = 15
     static let maxBytes = 16
 
+    private let memory: LargeTable
+
     init() {
         let bytes = (1 << HotPieces.setBits) * 2 * 4 * 8
-        slots = UnsafeMutableRawPointer(calloc(bytes, 1)!).bindMemory(to: UInt64.self, capacity: bytes / 8)
+        memory = LargeTable(bytes: bytes)
+        slots = memory.base.bindMemory(to: UInt64.self, capacity: bytes / 8)
     }
 
-    deinit { free(slots) }
+    deinit { memory.release() }
 
     /// The piece's words: its first eight bytes and the next eight, zero-padded. Reads 16 bytes when
     /// `readable` allows.

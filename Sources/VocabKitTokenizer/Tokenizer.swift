@@ -460,6 +460,7 @@ struct Encoder: ~Copyable {
                 let start = base &+ at, length = end &- at
                 at = end
                 let q = p + start
+                var probed = false
                 if length <= 2 {
                     let id = length == 1 ? byteTokens[Int(q[0])] : pairTokens[Int(q[0]) | Int(q[1]) &<< 8]
                     if id != UInt32.max {
@@ -474,9 +475,10 @@ struct Encoder: ~Copyable {
                         ids += found
                         continue
                     }
+                    probed = true
                 }
                 out.count = ids - out.base
-                encodePiece(q, length, readable: n &- start, into: &out)
+                encodePiece(q, length, readable: n &- start, hotProbed: probed, into: &out)
                 out.reserve(room)
                 ids = out.base + out.count
             }
@@ -494,7 +496,9 @@ struct Encoder: ~Copyable {
     /// A piece the hot loop did not resolve: the hot table, the miss cache (pieces that are not one token, and
     /// every piece of more than 16 bytes), the vocabulary, the piece's segments, or BPE. Remembers the result:
     /// pieces of up to 16 bytes and 3 ids in the hot table, the others in the miss cache.
-    mutating func encodePiece(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int, into out: inout TokenBuffer) {
+    /// `hotProbed`: the caller already looked the piece up in the hot table and missed.
+    mutating func encodePiece(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int, hotProbed: Bool = false,
+                              into out: inout TokenBuffer) {
         if n <= 2 {
             let id = n == 1 ? byteTokens[Int(p[0])] : pairTokens[Int(p[0]) | Int(p[1]) &<< 8]
             if id != UInt32.max {
@@ -505,25 +509,30 @@ struct Encoder: ~Copyable {
         let short = n <= HotPieces.maxBytes
         let (w0, w1) = short ? HotPieces.words(p, n, readable: readable) : (0, 0)
         if short {
-            out.reserve(3)
-            let found = hot.view.lookup(w0, w1, n, into: out.base + out.count)
-            if found > 0 {
-                out.count += found
-                return
+            if !hotProbed {
+                out.reserve(3)
+                let found = hot.view.lookup(w0, w1, n, into: out.base + out.count)
+                if found > 0 {
+                    out.count += found
+                    return
+                }
             }
         }
         let key = PieceKey(p, n, readable: readable)
-        let cacheable = n <= MissCache.maxPieceBytes
-        // Short pieces the hot table does not hold are mostly tokens seen for the first time: the vocabulary
-        // first. Long ones (CJK runs) are mostly not tokens: the cache first.
         if short {
-            let id = pieceTable.find(key, p, blob: blob, offsets: offsets)
+            // Short pieces the hot table does not hold are mostly tokens seen for the first time: the
+            // vocabulary first, by the words already at hand, with the miss cache's slot asked for meanwhile
+            // (one wait for memory instead of two when the piece is not a token). Long ones (CJK runs) are
+            // mostly not tokens: the cache first.
+            cache.prefetch(key)
+            let id = pieceTable.find(w0, w1, n, p, blob: blob, offsets: offsets)
             if id != UInt32.max && !(checksWholePieces && notSelfEncoding[Int(id) &>> 6] &>> UInt64(id & 63) & 1 != 0) {
                 out.append(id)
                 withUnsafePointer(to: id) { hot.view.insert(w0, w1, n, ids: $0, count: 1) }
                 return
             }
         }
+        let cacheable = n <= MissCache.maxPieceBytes
         if cacheable && cache.lookup(key, p, into: &out) { return }
         let before = out.count, handedOn = out.handedOn
         encodeUncached(key, p, n, readable: readable, lookedUp: short, into: &out)

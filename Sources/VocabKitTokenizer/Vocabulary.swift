@@ -1,3 +1,4 @@
+import CUnicodeData
 import VocabKitIO
 #if canImport(Glibc)
 import Glibc
@@ -315,6 +316,7 @@ final class MergeTable: @unchecked Sendable {
     /// Per token: bit 0 if it is the left part of some merge, bit 1 if the right part. A 150 KB array that
     /// stays in cache answers most failed lookups (CJK word tokens rarely merge further) without a probe.
     private let roles: UnsafeMutablePointer<UInt8>
+    private let slotMemory: LargeTable
     static let idBits: UInt64 = 21
     static let idMask: UInt64 = (1 << 21) - 1
     static let maximumId = (1 << 21) - 2
@@ -324,8 +326,9 @@ final class MergeTable: @unchecked Sendable {
     init(capacity: Int, idCount: Int, rankFollowsResult: Bool) {
         var size = 16
         while size * 5 < capacity * 8 { size <<= 1 }  // load factor at most 5/8
-        slots = .allocate(capacity: size)
-        slots.initialize(repeating: UInt64.max, count: size)
+        slotMemory = LargeTable(bytes: size * 8)
+        slots = slotMemory.base.bindMemory(to: UInt64.self, capacity: size)
+        slots.update(repeating: UInt64.max, count: size)
         mask = size - 1
         roles = .allocate(capacity: idCount)
         roles.initialize(repeating: 0, count: idCount)
@@ -338,7 +341,7 @@ final class MergeTable: @unchecked Sendable {
     }
 
     deinit {
-        slots.deallocate()
+        slotMemory.release()
         roles.deallocate()
         rankOfResult?.deallocate()
     }
@@ -380,6 +383,12 @@ final class MergeTable: @unchecked Sendable {
             if s == UInt64.max { return UInt64.max }
             i = (i + 1) & mask
         }
+    }
+
+    /// Starts loading the slot where `lookup(left, right)` probes first.
+    @inline(__always)
+    func prefetch(_ left: UInt32, _ right: UInt32) {
+        vk_prefetch(slots + slot(UInt64(left) << MergeTable.idBits | UInt64(right)))
     }
 }
 

@@ -52,12 +52,15 @@ final class PropertyTests: XCTestCase {
     func testHeapAndLinearBPEAgree() {
         var rng = SeededGenerator(seed: 11)
         let v = bundledTokenizer.vocabulary
+        // Up to 60 characters: both sides of the linear scan's limit (BytePairEncoder.linearLimit, 48 bytes).
         for _ in 0..<2000 {
-            let s = Self.randomString(&rng, length: 1 + Int(rng.next() % 30))
+            let s = Self.randomString(&rng, length: 1 + Int(rng.next() % 60))
             let bytes = Array(s.utf8)
             XCTAssertEqual(v.bytePairEncode(bytes), v.bytePairEncode(bytes, forceHeap: true), s.debugDescription)
         }
-        for word in ["aaaaaaaaaaaaa", "abababababab", "                ", "hello_world_hello", "ThisIsCamelCase"] {
+        for word in ["aaaaaaaaaaaaa", "abababababab", "                ", "hello_world_hello", "ThisIsCamelCase",
+                     String(repeating: "a", count: 48), String(repeating: "-", count: 47),
+                     "self.assertEqual(result_of_the_long_call_here)", "__init_subclass_with_a_long_name_for_tests__"] {
             let bytes = Array(word.utf8)
             XCTAssertEqual(v.bytePairEncode(bytes), v.bytePairEncode(bytes, forceHeap: true), word)
         }
