@@ -412,6 +412,21 @@ extension Vocabulary {
 }
 
 extension Vocabulary {
+    /// Merge-rank BPE of raw bytes by the bucket queue that long pieces' windows use (`RankBuckets`), however
+    /// long they are; tests compare it with the heap (`bytePairEncode(_:windowed: false)`). `byHeap`: the merges
+    /// came out of rank order and the heap encoded the bytes instead.
+    package func bytePairEncodeByBuckets(_ bytes: [UInt8]) -> (ids: [TokenID], byHeap: Bool) {
+        var bpe = BytePairEncoder(vocabulary: self)
+        var out = TokenBuffer()
+        let buckets = RankBuckets()
+        bytes.withUnsafeBufferPointer { b in
+            if let base = b.baseAddress { bpe.encodeByBuckets(base, b.count, into: &out, buckets) }
+        }
+        return (Array(UnsafeBufferPointer(start: out.base, count: out.count)), buckets.outOfOrder)
+    }
+}
+
+extension Vocabulary {
     /// The tokens `character` starts BPE as when the encoder may merge it on its own first, or nil when it
     /// starts as bytes (see BytePairEncoder.initialSymbols).
     package func premergedTokens(of character: Unicode.Scalar) -> [Int]? {

@@ -39,6 +39,8 @@ final class WindowState {
     var bytes: [UInt8] = []
     /// Repairs made (for tests: a vocabulary built to fail joins must take this path and stay exact).
     var repairs = 0
+    /// Each window's merges (the heap only repairs).
+    let buckets = RankBuckets()
 
     init(tokenBytes: UnsafePointer<UInt8>, tokenOffsets: UnsafePointer<UInt32>, idCount: Int) {
         joinKeys = .allocate(capacity: WindowState.joinSlots)
@@ -134,7 +136,7 @@ extension BytePairEncoder {
             }
             if !state.reuse(p, start: s, count: e - s) {
                 state.window.count = 0
-                encodeLong(p + s, e - s, into: &state.window)
+                encodeByBuckets(p + s, e - s, into: &state.window, state.buckets)
                 state.remember(start: s, count: e - s)
             }
             // Keep the tokens that end at least a margin before the window's end (at least one of them).
