@@ -4,16 +4,20 @@
 /// lookups and two bucket pushes.
 ///
 /// The heap pops (rank, position) in order: lowest rank first, leftmost first among equal ranks. A bucket's
-/// entries are taken in any order, which gives the same merges as long as no merge queues a pair of a rank
-/// at or below the bucket being taken (so buckets are taken in rising order):
+/// entries are taken in any order, which gives the same merges as long as no pair that either order forms
+/// while a bucket is taken ranks at or below it (so buckets are taken in rising order):
 /// - every entry of rank r is then in the bucket when it is taken;
-/// - two places where the same pair (a, b) with a != b occurs share no symbol, so merging one leaves the
-///   other as it was, and what either merge queues comes later;
+/// - two places where the same pair (a, b) with a != b occurs share no symbol, so the bucket ends in the
+///   same state whatever the order; on the way, the heap forms the pairs (x, t) and (t, y) with the
+///   neighbours, where t is the merged token and a neighbour may be t already (to the left) or still a (to
+///   the right, where the next place starts): a merge whose right neighbour is already t also looks up
+///   (t, a), the pair the heap formed there;
 /// - where a == b, the places overlap only inside a run of a's, and the heap merges such a run in pairs
 ///   from its left end: so does `encodeByBuckets`, from whichever of its places it is first reached.
 /// Monotone merges (each ranks after the merges that produce its parts) never break the condition, but a
-/// token produced again by a later merge could, so it is checked as the window goes: a window that breaks
-/// it is encoded again with the heap.
+/// token produced again by a later merge can, so it is checked as the window goes, as is that a bucket holds
+/// one pair (two merges that make the same token share a priority): a window that breaks either is encoded
+/// again with the heap.
 final class RankBuckets {
     /// Symbols of the window as a linked list, and the merge of each symbol with the next (UInt64.max: none,
     /// or the symbol was merged away), which tells a queued entry whether it is still current.
@@ -157,6 +161,12 @@ final class RankBuckets {
         return (priority, entry)
     }
 
+    /// Notes a pair that the heap's order would have formed here but this order did not.
+    @inline(__always)
+    func formedElsewhere(_ merge: UInt64) {
+        if merge != UInt64.max && Int(truncatingIfNeeded: merge >> 32) <= taking { outOfOrder = true }
+    }
+
     @inline(__always)
     func position(of entry: Int32) -> Int { Int(entryPosition[Int(entry)]) }
 
@@ -190,13 +200,17 @@ extension BytePairEncoder {
             let (priority, first) = q.takeLowestBucket()
             if first < 0 { break }
             var entry = first
+            var pair: (UInt32, UInt32)? = nil
             while entry >= 0 {
                 var i = q.position(of: entry)
                 entry = q.entry(after: entry)
                 let v = pairMerge[i]
                 guard Int(truncatingIfNeeded: v >> 32) == priority, v != UInt64.max else { continue }
-                let left = sym[i]
-                if left != sym[Int(next[i])] {
+                let left = sym[i], right = sym[Int(next[i])]
+                // Two pairs that make the same token share a priority, and their places may overlap.
+                if let pair, pair != (left, right) { q.formedElsewhere(v) }
+                pair = (left, right)
+                if left != right {
                     merge(at: i, v, q)
                     continue
                 }
@@ -231,6 +245,7 @@ extension BytePairEncoder {
         let j = Int(next[i])
         let k = next[j]
         let t = UInt32(truncatingIfNeeded: merge)
+        let left = sym[i]
         sym[i] = t
         pairMerge[j] = UInt64.max
         next[i] = k
@@ -242,7 +257,9 @@ extension BytePairEncoder {
         }
         if k >= 0 {
             prev[Int(k)] = Int32(truncatingIfNeeded: i)
-            let v = lookup(t, sym[Int(k)])
+            let right = sym[Int(k)]
+            if right == t { q.formedElsewhere(lookup(t, left)) }
+            let v = lookup(t, right)
             pairMerge[i] = v
             if v != UInt64.max { q.push(v, at: i) }
         } else {

@@ -396,18 +396,19 @@ extension Vocabulary {
     }
 
     /// Merge-rank BPE of raw bytes on one heap however long they are (`windowed` false), or window by window
-    /// with the given window and margin (see `WindowState`); with the number of joins that failed and were
-    /// repaired.
+    /// with the given window and margin (see `WindowState`), encoding windows ahead on `threads` threads; with
+    /// the number of joins that failed and were repaired, and of windows taken from those encoded ahead.
     package func bytePairEncode(_ bytes: [UInt8], windowed: Bool, windowBytes: Int = 1 << 14,
-                                windowMargin: Int = 1 << 10) -> (ids: [TokenID], repairs: Int) {
+                                windowMargin: Int = 1 << 10, threads: Int = 1) -> (ids: [TokenID], repairs: Int, takenAhead: Int) {
         var bpe = BytePairEncoder(vocabulary: self)
         bpe.windowBytes = windowBytes
         bpe.windowMargin = windowMargin
+        bpe.longPieceThreads = threads
         var out = TokenBuffer()
         bytes.withUnsafeBufferPointer { b in
             if let base = b.baseAddress { bpe.encodeWithMerges(base, b.count, into: &out, forceHeap: true, windowed: windowed) }
         }
-        return (Array(UnsafeBufferPointer(start: out.base, count: out.count)), bpe.windowRepairs)
+        return (Array(UnsafeBufferPointer(start: out.base, count: out.count)), bpe.windowRepairs, bpe.windowsTakenAhead)
     }
 }
 

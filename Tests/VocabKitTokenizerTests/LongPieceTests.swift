@@ -69,7 +69,7 @@ final class LongPieceTests: XCTestCase {
     func testBucketQueueEqualsHeapOnRandomVocabularies() throws {
         var rng = SeededGenerator(seed: 2015)
         var byBuckets = 0, byHeap = 0
-        for round in 0..<200 {
+        for round in 0..<600 {
             let letters = Array("abcd".utf8.prefix(2 + round % 3))
             var tokens: [[UInt8]] = (0..<256).map { [UInt8($0)] }
             var merges: [Merge] = []
@@ -106,7 +106,40 @@ final class LongPieceTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(byHeap, 0, "no window came out of rank order: the heap fallback went untested")
-        XCTAssertGreaterThan(byBuckets, 1000)
+        XCTAssertGreaterThan(byBuckets, 3000)
+    }
+
+    /// Windows encoded ahead on other threads (WindowedBPE.swift) against the walk on one thread and one heap,
+    /// on random and repeated runs over small alphabets with tiny windows (so each piece crosses many windows
+    /// and many batches), and with the vocabulary built to fail joins.
+    func testWindowsEncodedAheadEqualOneThread() throws {
+        let v = bundledTokenizer.vocabulary
+        var rng = SeededGenerator(seed: 1515)
+        let alphabets: [[String]] = [
+            ["a", "b"], Array("abcdefghijklmnopqrstuvwxyz").map { String($0) }, ["中", "文", "测", "试"], ["😀", "👍", "a"],
+            ["0", "1", "2", ".", ","], ["th", "e", "in", "g", "on"], ["e", "\u{301}", "é"], ["=", "-", "a"],
+        ]
+        var taken = 0
+        for round in 0..<160 {
+            let alphabet = alphabets[round % alphabets.count]
+            var text = ""
+            if round % 5 == 0 {
+                let pattern = (0..<(1 + Int(rng.next() % 7))).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }.joined()
+                text = String(repeating: pattern, count: 300 + Int(rng.next() % 2000))
+            } else {
+                for _ in 0..<(500 + Int(rng.next() % 5000)) { text += alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+            }
+            let bytes = Array(text.utf8)
+            let window = 16 + Int(rng.next() % 600), margin = 1 + Int(rng.next() % 80), threads = 2 + round % 3
+            let plain = v.bytePairEncode(bytes, windowed: false).ids
+            let one = v.bytePairEncode(bytes, windowed: true, windowBytes: window, windowMargin: margin)
+            let many = v.bytePairEncode(bytes, windowed: true, windowBytes: window, windowMargin: margin, threads: threads)
+            XCTAssertEqual(one.ids, plain, "round \(round), window \(window), margin \(margin)")
+            XCTAssertEqual(many.ids, plain, "round \(round), window \(window), margin \(margin), \(threads) threads: \(text.prefix(40).debugDescription)")
+            XCTAssertEqual(one.takenAhead, 0)
+            taken += many.takenAhead
+        }
+        XCTAssertGreaterThan(taken, 1000, "windows encoded ahead were seldom or never taken")
     }
 
     /// Merges built so that a window's last tokens depend on what follows it (b+c ranks before a+b, so
@@ -123,7 +156,7 @@ final class LongPieceTests: XCTestCase {
         }
         let v = try Vocabulary(tokens: tokens, merges: merges, specialTokens: [], source: "test")
         var rng = SeededGenerator(seed: 5)
-        var repairs = 0
+        var repairs = 0, repairsAhead = 0
         for round in 0..<400 {
             let letters: [UInt8] = round % 4 == 0 ? Array("abcd".utf8) : Array("abc".utf8)
             let bytes = (0..<(20 + Int(rng.next() % 600))).map { _ in letters[Int(rng.next() % UInt64(letters.count))] }
@@ -132,8 +165,12 @@ final class LongPieceTests: XCTestCase {
             let windowed = v.bytePairEncode(bytes, windowed: true, windowBytes: window, windowMargin: margin)
             XCTAssertEqual(windowed.ids, plain, "round \(round), window \(window), margin \(margin): \(String(decoding: bytes, as: UTF8.self))")
             repairs += windowed.repairs
+            let ahead = v.bytePairEncode(bytes, windowed: true, windowBytes: window, windowMargin: margin, threads: 2)
+            XCTAssertEqual(ahead.ids, plain, "round \(round), window \(window), margin \(margin), 2 threads: \(String(decoding: bytes, as: UTF8.self))")
+            repairsAhead += ahead.repairs
         }
         XCTAssertGreaterThan(repairs, 0, "no join failed: the repair path went untested")
+        XCTAssertGreaterThan(repairsAhead, 0, "no join failed with windows encoded ahead")
     }
 
     /// Whole-encoder pieces of hundreds of kilobytes (past the default window) against plain BPE, and the
