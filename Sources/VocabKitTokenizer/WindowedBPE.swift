@@ -261,7 +261,7 @@ extension BytePairEncoder {
         while state.workers.count < threads { state.workers.append(WindowWorker(vocabulary: vocabulary)) }
         let ahead = state.ahead, workers = state.workers, windows = count, used = min(threads, count)
         nonisolated(unsafe) let text = p
-        DispatchQueue.concurrentPerform(iterations: used) { t in
+        let encode: @Sendable (Int) -> Void = { t in
             let worker = workers[t]
             var k = t
             while k < windows {
@@ -271,6 +271,11 @@ extension BytePairEncoder {
                 k += used
             }
         }
+        // Not concurrentPerform: inside another one (the counter's workers) it runs on one thread.
+        let group = DispatchGroup()
+        for t in 1..<used { DispatchQueue.global().async(group: group) { encode(t) } }
+        encode(0)
+        group.wait()
         return true
     }
 
