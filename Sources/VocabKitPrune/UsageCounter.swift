@@ -204,10 +204,13 @@ public struct UsageCounter {
         let dispatcher = SliceDispatcher(order: order, slicesPerFile: grid.sliceCount)
         let bytesDone = Atomic<Int>(0)
         let results = WorkerResults(workers: workers, slicesPerFile: grid.sliceCount)
-        let tokenizer = self.tokenizer, skipInvalid = self.skipInvalid
+        let tokenizer = self.tokenizer, skipInvalid = self.skipInvalid, threads = self.threads
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var counts = [UInt64](repeating: 0, count: idCount)
             let encoder = ReusableEncoder(tokenizer)
+            // A file without split points is one slice, and one piece if it has no whitespace: its windows may
+            // use every thread (the others have nothing to do; normal text has no piece that long).
+            encoder.longPieceThreads = threads
             var mapped: (index: Int, file: InputFile)? = nil
             let readBuffer = ReadBuffer(readLimit: 4 * sliceBytes)
             var current: Int? = nil

@@ -27,9 +27,15 @@ struct BytePairEncoder: ~Copyable {
     package var windowMargin = 1 << 10
     /// The windowed variant's state, made on the first piece that needs it.
     private var windows: WindowState?
+    /// Threads that may encode a long piece's windows at once (the caller's, when nothing else runs).
+    package var longPieceThreads = 1
+    /// For the encoders of those threads.
+    let vocabulary: Vocabulary
 
     /// Joins the windowed variant found invalid and repaired (tests check that path too).
     var windowRepairs: Int { windows?.repairs ?? 0 }
+    /// Windows taken from those encoded ahead on other threads (tests check that path too).
+    var windowsTakenAhead: Int { windows?.takenAhead ?? 0 }
 
     mutating func windowState() -> WindowState {
         if let windows { return windows }
@@ -52,6 +58,7 @@ struct BytePairEncoder: ~Copyable {
     let lowestRankAsRight: UnsafeMutablePointer<UInt32>
 
     init(vocabulary: Vocabulary) {
+        self.vocabulary = vocabulary
         merges = vocabulary.mergeTable
         premerge = vocabulary.mergesAreMonotone
         lowestRankAsLeft = vocabulary.lowestRankAsLeft

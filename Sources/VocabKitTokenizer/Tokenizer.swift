@@ -80,7 +80,12 @@ public final class Tokenizer: Sendable {
             if let bad = UTF8Validation.firstInvalidOffset(base, bytes.count) {
                 throw TokenizerError.invalidUTF8(offset: bad, path: nil)
             }
-            try withEncoder { try $0.encode(base, bytes.count, specialTokens: specialTokens, sink: sink) }
+            try withEncoder { encoder in
+                // One chunk (no split point): the other threads are free for a long piece's windows.
+                encoder.bpe.longPieceThreads = threads
+                defer { encoder.bpe.longPieceThreads = 1 }
+                try encoder.encode(base, bytes.count, specialTokens: specialTokens, sink: sink)
+            }
             return
         }
         // Chunks start at ASCII bytes, so the text is valid UTF-8 exactly when every chunk is; the chunks
@@ -164,6 +169,13 @@ public final class ReusableEncoder {
     public init(_ tokenizer: Tokenizer) {
         self.tokenizer = tokenizer
         encoder = Encoder(tokenizer)
+    }
+
+    /// Threads that may encode the windows of a piece longer than 17 KiB at once (text without whitespace;
+    /// see WindowedBPE.swift). 1 by default; other threads may be idle while one encodes such a piece.
+    public var longPieceThreads: Int {
+        get { encoder.bpe.longPieceThreads }
+        set { encoder.bpe.longPieceThreads = max(1, newValue) }
     }
 
     /// Encodes valid UTF-8 (throws `invalidUTF8` otherwise) on this thread and hands the ids to `sink`, a

@@ -405,18 +405,34 @@ extension Vocabulary {
     }
 
     /// Merge-rank BPE of raw bytes on one heap however long they are (`windowed` false), or window by window
-    /// with the given window and margin (see `WindowState`); with the number of joins that failed and were
-    /// repaired.
+    /// with the given window and margin (see `WindowState`), encoding windows ahead on `threads` threads; with
+    /// the number of joins that failed and were repaired, and of windows taken from those encoded ahead.
     package func bytePairEncode(_ bytes: [UInt8], windowed: Bool, windowBytes: Int = 1 << 14,
-                                windowMargin: Int = 1 << 10) -> (ids: [TokenID], repairs: Int) {
+                                windowMargin: Int = 1 << 10, threads: Int = 1) -> (ids: [TokenID], repairs: Int, takenAhead: Int) {
         var bpe = BytePairEncoder(vocabulary: self)
         bpe.windowBytes = windowBytes
         bpe.windowMargin = windowMargin
+        bpe.longPieceThreads = threads
         var out = TokenBuffer()
         bytes.withUnsafeBufferPointer { b in
             if let base = b.baseAddress { bpe.encodeWithMerges(base, b.count, into: &out, forceHeap: true, windowed: windowed) }
         }
-        return (Array(UnsafeBufferPointer(start: out.base, count: out.count)), bpe.windowRepairs)
+        return (Array(UnsafeBufferPointer(start: out.base, count: out.count)), bpe.windowRepairs, bpe.windowsTakenAhead)
+    }
+}
+
+extension Vocabulary {
+    /// Merge-rank BPE of raw bytes by the bucket queue that long pieces' windows use (`RankBuckets`), however
+    /// long they are; tests compare it with the heap (`bytePairEncode(_:windowed: false)`). `byHeap`: the merges
+    /// came out of rank order and the heap encoded the bytes instead.
+    package func bytePairEncodeByBuckets(_ bytes: [UInt8]) -> (ids: [TokenID], byHeap: Bool) {
+        var bpe = BytePairEncoder(vocabulary: self)
+        var out = TokenBuffer()
+        let buckets = RankBuckets()
+        bytes.withUnsafeBufferPointer { b in
+            if let base = b.baseAddress { bpe.encodeByBuckets(base, b.count, into: &out, buckets) }
+        }
+        return (Array(UnsafeBufferPointer(start: out.base, count: out.count)), buckets.outOfOrder)
     }
 }
 

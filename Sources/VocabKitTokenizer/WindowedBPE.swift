@@ -1,3 +1,4 @@
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,7 +22,15 @@ import Glibc
 /// are therefore held until a hard boundary proves them (a piece with none, such as one letter repeated,
 /// holds its ids: four bytes per token, against twenty-odd bytes per byte for one heap over the piece).
 /// Windows whose bytes equal an earlier window's of the same piece reuse its tokens, so a repeated pattern
-/// costs one heap per distinct window.
+/// costs one merge per distinct window.
+///
+/// With more than one thread (`longPieceThreads`), windows are encoded ahead in batches, on all threads at
+/// once, from where the piece stands and then every `aheadStride` bytes. By fact 1 a window's tokens from
+/// any of their boundaries on are the BPE of the rest of the window, so when the sequential walk reaches a
+/// position that is a token boundary of a window encoded ahead, it takes that window's tokens from there:
+/// the same tokens that encoding from there would give, with joins, hard boundaries and repairs as before.
+/// Where the walk lands on no such boundary (the window's start cut its tokens differently there), a new
+/// batch starts from the walk's position.
 final class WindowState {
     /// The current window's tokens, and the tokens kept but not yet proven.
     var window = TokenBuffer(capacity: 1 << 12)
@@ -39,6 +48,14 @@ final class WindowState {
     var bytes: [UInt8] = []
     /// Repairs made (for tests: a vocabulary built to fail joins must take this path and stay exact).
     var repairs = 0
+    /// Each window's merges (the heap only repairs).
+    let buckets = RankBuckets()
+    /// Windows encoded ahead (the first `aheadCount`), the other threads' encoders, and how many windows
+    /// were taken from ahead (tests check that the path is taken).
+    var ahead: [AheadWindow] = []
+    var aheadCount = 0
+    var workers: [WindowWorker] = []
+    var takenAhead = 0
 
     init(tokenBytes: UnsafePointer<UInt8>, tokenOffsets: UnsafePointer<UInt32>, idCount: Int) {
         joinKeys = .allocate(capacity: WindowState.joinSlots)
@@ -133,8 +150,12 @@ extension BytePairEncoder {
                 while e > s + 1 && p[e] & 0xC0 == 0x80 { e -= 1 }  // windows end on a character boundary
             }
             if !state.reuse(p, start: s, count: e - s) {
-                state.window.count = 0
-                encodeLong(p + s, e - s, into: &state.window)
+                if e < n && longPieceThreads > 1, let end = takeAhead(p, n, at: s, state) {
+                    e = end
+                } else {
+                    state.window.count = 0
+                    encodeByBuckets(p + s, e - s, into: &state.window, state.buckets)
+                }
                 state.remember(start: s, count: e - s)
             }
             // Keep the tokens that end at least a margin before the window's end (at least one of them).
@@ -188,6 +209,76 @@ extension BytePairEncoder {
         state.pending.count = 0
     }
 
+    /// Puts the tokens of `p[s..<end]` into `state.window` from a window encoded ahead that has a token
+    /// boundary at s and room after it (encoding a new batch from s if none has), and returns `end`; nil when
+    /// too little of the piece is left to encode ahead.
+    private mutating func takeAhead(_ p: UnsafePointer<UInt8>, _ n: Int, at s: Int, _ state: WindowState) -> Int? {
+        for attempt in 0..<2 {
+            var k = state.aheadCount - 1
+            while k >= 0 {
+                let w = state.ahead[k]
+                k -= 1
+                guard w.start <= s && s + 2 * windowMargin <= w.end else { continue }
+                // The window's tokens up to s.
+                var at = w.start, i = 0
+                while at < s && i < w.tokens.count {
+                    at += length(of: w.tokens[i])
+                    i += 1
+                }
+                guard at == s && i < w.tokens.count else { continue }
+                state.window.count = 0
+                state.window.append(w.tokens.base + i, count: w.tokens.count - i)
+                state.takenAhead += 1
+                return w.end
+            }
+            if attempt == 0 && !encodeAhead(p, n, from: s, state) { return nil }
+        }
+        return nil
+    }
+
+    /// Bytes between the starts of windows encoded ahead: the walk keeps a window's tokens up to a margin
+    /// before its end, so the next window starts half a margin (and a quarter for the last token's length)
+    /// before that, far enough back for its own start not to change its tokens there.
+    var aheadStride: Int { max(1, windowBytes - windowMargin - windowMargin / 2 - windowMargin / 4) }
+
+    /// Encodes windows from s and every `aheadStride` bytes after it on `longPieceThreads` threads, up to
+    /// four per thread, as long as a window and its margin fit before the piece's end; false if none fits.
+    private mutating func encodeAhead(_ p: UnsafePointer<UInt8>, _ n: Int, from s: Int, _ state: WindowState) -> Bool {
+        let threads = longPieceThreads
+        var count = 0, a = s
+        while count < 4 * threads && n - a > windowBytes + windowMargin {
+            if state.ahead.count == count { state.ahead.append(AheadWindow()) }
+            var e = a + windowBytes
+            while e > a + 1 && p[e] & 0xC0 == 0x80 { e -= 1 }  // as the walk cuts windows
+            state.ahead[count].start = a
+            state.ahead[count].end = e
+            count += 1
+            a += aheadStride
+            while a < n && p[a] & 0xC0 == 0x80 { a += 1 }
+        }
+        state.aheadCount = count
+        guard count > 0 else { return false }
+        while state.workers.count < threads { state.workers.append(WindowWorker(vocabulary: vocabulary)) }
+        let ahead = state.ahead, workers = state.workers, windows = count, used = min(threads, count)
+        nonisolated(unsafe) let text = p
+        let encode: @Sendable (Int) -> Void = { t in
+            let worker = workers[t]
+            var k = t
+            while k < windows {
+                let w = ahead[k]
+                w.tokens.count = 0
+                worker.bpe.encodeByBuckets(text + w.start, w.end - w.start, into: &w.tokens, worker.buckets)
+                k += used
+            }
+        }
+        // Not concurrentPerform: inside another one (the counter's workers) it runs on one thread.
+        let group = DispatchGroup()
+        for t in 1..<used { DispatchQueue.global().async(group: group) { encode(t) } }
+        encode(0)
+        group.wait()
+        return true
+    }
+
     /// One heap from `proven` to the first hard boundary after `after` (or the piece's end), into `out`, with
     /// the tokens held since `proven` dropped; returns the last token and where it ends.
     private mutating func repair(_ p: UnsafePointer<UInt8>, _ n: Int, from proven: Int, after: Int, _ state: WindowState,
@@ -207,4 +298,19 @@ extension BytePairEncoder {
         while i < n && !state.isHardBoundary(p, i) { i += 1 }
         return min(i, n)
     }
+}
+
+/// A window encoded ahead: the BPE of `start..<end` of the piece.
+final class AheadWindow: @unchecked Sendable {
+    var start = 0
+    var end = 0
+    var tokens = TokenBuffer(capacity: 1 << 12)
+}
+
+/// The encoder of one thread that encodes windows ahead (its own caches, the same tables).
+final class WindowWorker: @unchecked Sendable {
+    var bpe: BytePairEncoder
+    let buckets = RankBuckets()
+
+    init(vocabulary: Vocabulary) { bpe = BytePairEncoder(vocabulary: vocabulary) }
 }
