@@ -303,7 +303,7 @@ final class EncoderBox {
     init(_ encoder: consuming Encoder) { self.encoder = encoder }
 }
 
-/// A few idle encoders (about 6 MB each, mostly cache), at most one per core.
+/// A few idle encoders (several MB each, mostly caches on 2 MB pages), at most one per core.
 final class EncoderPool: @unchecked Sendable {
     private var idle: [EncoderBox] = []
     private let lock = Lock()
