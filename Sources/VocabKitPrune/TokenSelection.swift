@@ -110,12 +110,6 @@ public struct TokenSelector {
         return ids
     }
 
-    /// The same selector, also keeping `ids` as chat-template tokens.
-    public func keepingChatTemplate(_ ids: Set<Int>) -> TokenSelector {
-        TokenSelector(vocabulary: vocabulary, paddingIds: paddingIds, referencedIds: referencedIds,
-                      chatTemplateIds: chatTemplateIds.union(ids))
-    }
-
     /// The ids with no BPE bytes that are not special tokens, plus `[PAD…]` specials: padding rows.
     public static func defaultPaddingIds(of vocabulary: Vocabulary) -> Set<Int> {
         var padding = Set<Int>()

@@ -438,10 +438,6 @@ public struct UsageMerger {
             }
             total.vocabularySize = size
         }
-        // A table without a column counted nothing there: a corpus count sums with a model-aware one.
-        for column in shard.extraColumns where !total.extraColumns.contains(where: { $0.name == column.name }) {
-            total.extraColumns.append(UsageColumn(name: column.name, values: []))
-        }
         if let split = shard.shards {
             if let known = total.shards, known.count != split.count {
                 throw PruneError.malformedUsage(path: path, line: 0, reason: "it holds shards of a split into \(split.count) "
@@ -468,9 +464,13 @@ public struct UsageMerger {
             total.counts[id] = sum
             occurrences = all
         }
+        // A table without a column counted nothing there: a corpus count sums with a model-aware one.
         for column in shard.extraColumns {
-            guard let slot = total.extraColumns.firstIndex(where: { $0.name == column.name }) else { continue }
-            try total.extraColumns[slot].add(column, path: path)
+            if let slot = total.extraColumns.firstIndex(where: { $0.name == column.name }) {
+                try total.extraColumns[slot].add(column, path: path)
+            } else {
+                total.extraColumns.append(column)
+            }
         }
         for (id, piece) in shard.pieces {
             if let known = total.pieces.updateValue(piece, forKey: id), known != piece {
