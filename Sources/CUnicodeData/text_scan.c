@@ -102,6 +102,22 @@ static void group_scalar(const uint8_t *p, group_masks *m) {
 }
 
 #if defined(__x86_64__)
+/// The group's masks from the vector classifiers' raw bits (letters, digits, whitespace, line ends, high bytes,
+/// continuation bytes, blanks, apostrophes): high bytes are taken out of the ASCII classes, and "other" is
+/// what no class holds.
+static inline void store_classes(group_masks *m, uint64_t l, uint64_t d, uint64_t s, uint64_t nl, uint64_t h,
+                                 uint64_t c, uint64_t bl, uint64_t ap) {
+    m->letter = l & ~h;
+    m->number = d & ~h;
+    m->space = s & ~h;
+    m->newline = nl;
+    m->high = h;
+    m->continuation = c;
+    m->other = ~(m->letter | m->number | m->space | h);
+    m->blank = bl;
+    m->apostrophe = ap;
+}
+
 /// x <= limit (unsigned), per byte: saturating x - limit is zero.
 static inline __m128i le_sse2(__m128i x, __m128i limit) { return _mm_cmpeq_epi8(_mm_subs_epu8(x, limit), _mm_setzero_si128()); }
 
@@ -129,16 +145,7 @@ static void group_sse2(const uint8_t *p, group_masks *m) {
         bl |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space)) << shift;
         ap |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, apos)) << shift;
     }
-    // Bytes >= 0x80 can pass the letter test ((b | 0x20) - 'a' wraps for no high byte, but keep it explicit).
-    m->letter = l & ~h;
-    m->number = d & ~h;
-    m->space = s & ~h;
-    m->newline = nl;
-    m->high = h;
-    m->continuation = c;
-    m->other = ~(m->letter | m->number | m->space | h);
-    m->blank = bl;
-    m->apostrophe = ap;
+    store_classes(m, l, d, s, nl, h, c, bl, ap);
     m->letter_lead2 = m->letter_lead3 = 0;
 }
 
@@ -170,15 +177,7 @@ static void group_avx2(const uint8_t *p, group_masks *m) {
         bl |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, space)) << shift;
         ap |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, apos)) << shift;
     }
-    m->letter = l & ~h;
-    m->number = d & ~h;
-    m->space = s & ~h;
-    m->newline = nl;
-    m->high = h;
-    m->continuation = c;
-    m->other = ~(m->letter | m->number | m->space | h);
-    m->blank = bl;
-    m->apostrophe = ap;
+    store_classes(m, l, d, s, nl, h, c, bl, ap);
     // Letter leads: a nibble lookup per row (C0-CF, D0-DF, E0-EF).
     const __m256i low4 = _mm256_set1_epi8(0x0F), high4 = _mm256_set1_epi8((char)0xF0);
     const __m256i tc = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)letter_nibbles[0]));
@@ -214,15 +213,7 @@ static void group_avx512(const uint8_t *p, group_masks *m) {
     uint64_t c = _mm512_cmpeq_epi8_mask(_mm512_and_si512(v, _mm512_set1_epi8((char)0xC0)), _mm512_set1_epi8((char)0x80));
     uint64_t bl = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(' '));
     uint64_t ap = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\''));
-    m->letter = l & ~h;
-    m->number = d & ~h;
-    m->space = s & ~h;
-    m->newline = nl;
-    m->high = h;
-    m->continuation = c;
-    m->other = ~(m->letter | m->number | m->space | h);
-    m->blank = bl;
-    m->apostrophe = ap;
+    store_classes(m, l, d, s, nl, h, c, bl, ap);
     const __m512i low4 = _mm512_set1_epi8(0x0F), high4 = _mm512_set1_epi8((char)0xF0);
     __m512i nib = _mm512_and_si512(v, low4), top = _mm512_and_si512(v, high4);
     __m512i tc = _mm512_broadcast_i32x4(_mm_load_si128((const __m128i *)letter_nibbles[0]));
